@@ -1,0 +1,45 @@
+"""Object-level authorisation, in one place: who may see which citizen.
+
+Every handler that touches a citizen's data goes through :func:`citizen_for`. A citizen the actor
+may not see is reported as *not found* (404), never as forbidden, so ids reveal nothing; the
+attempt is audit-logged as denied. Nothing ever crosses municipalities.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import audit
+from vbostotte.actors import Actor
+from vbostotte.errors import NotFound, PermissionDenied
+from vbostotte.models import Caseload, Citizen, StaffRole, TeamMember
+
+
+def require_role(actor: Actor, *roles: StaffRole) -> None:
+    """Refuse (403) an actor that is not staff with one of ``roles``."""
+    if not actor.has_role(*roles):
+        raise PermissionDenied()
+
+
+def visible_citizens(actor: Actor) -> Select[tuple[Citizen]]:
+    """A query of the citizens ``actor`` may see: the single rule every citizen read is filtered by."""
+    stmt = select(Citizen).where(Citizen.municipality_id == actor.municipality_id)
+    if actor.is_citizen:
+        return stmt.where(Citizen.id == actor.id)
+    if actor.has_role(StaffRole.WORKER):
+        return stmt.where(exists().where(Caseload.citizen_id == Citizen.id, Caseload.staff_id == actor.id))
+    if actor.has_role(StaffRole.SUPERVISOR):
+        return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor.id))
+    # Administrators set up the municipality; they do not read citizens' data.
+    return stmt.where(False)
+
+
+async def citizen_for(db: AsyncSession, actor: Actor, citizen_id: int, action: str, purpose: str) -> Citizen:
+    """The citizen, if ``actor`` may see them; the read (or the refused attempt) is audit-logged."""
+    citizen = (await db.execute(visible_citizens(actor).where(Citizen.id == citizen_id))).scalar_one_or_none()
+    if citizen is None:
+        event = audit.AuditEvent(action, purpose, audit.DENIED, object_type="citizen", object_id=citizen_id)
+        raise NotFound().then(lambda fresh: audit.record(fresh, actor, event))
+    await audit.record(db, actor, audit.AuditEvent(action, purpose, citizen_id=citizen.id))
+    return citizen

@@ -1,0 +1,71 @@
+"""The application factory: ``create_app(settings)`` builds everything; nothing is built at import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from vbostotte import db, i18n, security
+from vbostotte.config import Settings
+from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS
+from vbostotte.middlewares import MIDDLEWARES
+from vbostotte.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+MAX_BODY = 256 * 1024  # forms are small; anything bigger is refused with 413 before it is read
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _jinja_env(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(WEB / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.gettext(message),
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    env.filters.update(when=i18n.format_when, clock=i18n.format_clock, day=i18n.format_day,
+                       timestamp=i18n.format_timestamp, upfirst=i18n.upfirst, role_label=i18n.role_label)
+    env.globals.update(locales=i18n.LOCALE_NAMES)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> web.Application:
+    """Build the web application for ``settings`` (the database must already be migrated)."""
+    settings = settings.with_secret()
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    _jinja_env(app)
+    setup_routes(app, WEB / "static")
+    app.on_response_prepare.append(security.add_headers)
+    app.cleanup_ctx.append(_database)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = db.create_engine(app[SETTINGS].resolved_database_url)
+    try:
+        await db.check_migrated(engine)
+    except Exception:
+        await engine.dispose()
+        raise
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = db.sessionmaker(engine)
+    yield
+    await engine.dispose()

@@ -1,0 +1,156 @@
+"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from vbostotte import audit, db
+from vbostotte.actors import SYSTEM
+from vbostotte.config import Settings, SettingsError, load_settings
+from vbostotte.errors import InvalidInput
+from vbostotte.models import StaffRole
+from vbostotte.services import demo, organisation
+from vbostotte.validation import Form
+
+
+async def _with_session(settings: Settings, work):
+    engine = db.create_engine(settings.resolved_database_url)
+    try:
+        async with db.sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = db.create_engine(settings.resolved_database_url)
+    try:
+        await db.migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def _banner(settings: Settings, info: demo.DemoInfo | None) -> str:
+    lines = ["", f"Virtuel Bostøtte is running on {settings.base_url}", ""]
+    if settings.staff_mfa == "optional":
+        lines += ["!! Staff second factor (TOTP) is OPTIONAL (VB_STAFF_MFA=optional): demo use only.", ""]
+    if info:
+        lines.append("Demo logins (password for all: %s):" % info.logins[0][1])
+        lines += [f"  {role:<11} {email}" for email, _password, role in info.logins]
+        lines += ["", "Demo citizens' personal links (open one in a private window):"]
+        lines += [f"  {name:<14} {url}" for name, url in info.citizen_links]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from vbostotte.app import create_app, utcnow
+
+    settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    if args.port and settings.base_url == Settings.base_url:
+        settings = dataclasses.replace(settings, base_url=f"http://{settings.host}:{settings.port}")
+    settings = settings.with_secret()
+    info = None
+    if args.demo:
+        asyncio.run(_migrate(settings))
+
+        async def seed(session):
+            await demo.seed(session, settings, utcnow())
+            await demo.ensure_week(session, utcnow())
+            return await demo.info(session, settings)
+
+        info = asyncio.run(_with_session(settings, seed))
+    print(_banner(settings, info), flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log_format='%a "%r" %s %b %Tf')
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_migrate(settings))
+    print(f"Database migrated to {db.head_revision()}.")
+    return 0
+
+
+def cmd_seed_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_secret()
+    from vbostotte.app import utcnow
+
+    created = asyncio.run(_with_session(settings, lambda s: demo.seed(s, settings, utcnow())))
+    print("Demo data created." if created else "Demo data already exists.")
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from vbostotte.app import utcnow
+
+    password = os.environ.get("VB_ADMIN_PASSWORD") or getpass.getpass("Password (at least 12 characters): ")
+    form = Form({"email": args.email, "name": args.name, "municipality": args.municipality, "password": password})
+    email, name = form.email("email"), form.text("name", max_len=100)
+    municipality_name = form.text("municipality", max_len=100)
+    form.password("password")
+    try:
+        form.check()
+
+        async def create(session):
+            municipality = await organisation.get_or_create_municipality(session, municipality_name, utcnow())
+            actor = dataclasses.replace(SYSTEM, municipality_id=municipality.id)
+            return await organisation.create_staff(session, actor, municipality.id, email=email, name=name,
+                                                   role=StaffRole.ADMIN, password=password, now=utcnow())
+
+        staff = asyncio.run(_with_session(settings, create))
+    except InvalidInput as exc:
+        for field, message in exc.errors.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 2
+    print(f"Administrator {staff.email} created in {municipality_name}. They set up two-step login at first login.")
+    return 0
+
+
+def cmd_verify_audit(_args: argparse.Namespace, settings: Settings) -> int:
+    report = asyncio.run(_with_session(settings, audit.verify_chain))
+    print(report)
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vbostotte", description="Virtuel Bostøtte. Settings come from VB_* variables.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="Serve the web application.")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="Migrate, load demo data if missing, print demo logins.")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="Upgrade the database schema to the latest version.").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="Load the demo municipality unless it exists.").set_defaults(func=cmd_seed_demo)
+    admin = sub.add_parser("create-admin", help="Create an administrator (password from VB_ADMIN_PASSWORD or prompt).")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument("--municipality", required=True, help="Municipality name; created if it does not exist.")
+    admin.set_defaults(func=cmd_create_admin)
+    sub.add_parser("verify-audit", help="Check the audit log's hash chain; exit 1 at the first broken entry.") \
+        .set_defaults(func=cmd_verify_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return args.func(args, settings)
+    except db.NotMigrated as exc:
+        print(str(exc), file=sys.stderr)
+        return 2

@@ -1,0 +1,124 @@
+"""Settings: every setting declared once, with type, default and help, read from ``VB_*`` variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PREFIX = "VB_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one server process."""
+
+    data_dir: Path = _setting(Path("data"), "Folder for the SQLite database and the generated secret key.")
+    database_url: str = _setting(
+        "", "SQLAlchemy URL. Empty: SQLite in the data folder. PostgreSQL: postgresql+asyncpg://user@host/db."
+    )
+    host: str = _setting("127.0.0.1", "Address the server listens on.")
+    port: int = _setting(8080, "Port the server listens on.")
+    base_url: str = _setting(
+        "http://127.0.0.1:8080", "Public address of the service; used in personal links and the Origin allow-list."
+    )
+    secret_key: str = _setting(
+        "", "Secret for CSRF tokens. Empty: generated once and kept in the data folder (file mode 600)."
+    )
+    staff_mfa: str = _setting(
+        "required", "Second factor (TOTP) for staff: required, or optional (demo only).", ("required", "optional")
+    )
+    session_idle_minutes: int = _setting(30, "Staff sessions end after this many minutes without activity.")
+    session_absolute_hours: int = _setting(10, "Staff sessions end this many hours after login, active or not.")
+    citizen_session_days: int = _setting(180, "A citizen's device stays signed in this many days after opening the link.")
+    login_max_failures_account: int = _setting(5, "Failed logins per account within the window before it is throttled.")
+    login_max_failures_ip: int = _setting(20, "Failed logins per client address within the window before it is throttled.")
+    login_window_minutes: int = _setting(15, "Window for counting failed logins.")
+    trust_forwarded_for: bool = _setting(
+        False, "Take the client address from X-Forwarded-For (only behind a trusted reverse proxy)."
+    )
+    default_locale: str = _setting("da", "Language shown when the user has not chosen one.", ("da", "en"))
+    log_level: str = _setting("INFO", "Log level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'vbostotte.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def with_secret(self) -> "Settings":
+        """Return settings with a secret key, creating and keeping one in the data folder if none was set."""
+        if self.secret_key:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return dataclasses.replace(self, secret_key=path.read_text().strip())
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(variable name, default, help) for every setting, in declaration order."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        shown = "" if default == "" else str(default).lower() if isinstance(default, bool) else str(default)
+        rows.append((PREFIX + f.name.upper(), shown, f.metadata["help"]))
+    return rows
+
+
+def _convert(name: str, raw: str, kind: Any, choices: tuple[str, ...] | None) -> Any:
+    if kind in (bool, "bool"):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+    if kind in (int, "int"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{name}: must be positive")
+        return value
+    if kind in (Path, "Path"):
+        return Path(raw)
+    if choices and raw not in choices:
+        raise SettingsError(f"{name}: must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``VB_*`` variables (and keyword overrides, which win)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = PREFIX + f.name.upper()
+        if name in environ:
+            values[f.name] = _convert(name, environ[name], f.type, f.metadata["choices"])
+    values.update(overrides)
+    return Settings(**values)

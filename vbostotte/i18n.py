@@ -1,0 +1,113 @@
+"""Translations (Babel catalogues, Danish first) and Copenhagen-time formatting.
+
+Message ids are English; ``da`` is the default locale. Catalogues are the ``.po`` files under
+``translations/``, compiled in memory at start-up, so no build step can leave them stale.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import io
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("da", "en")
+LOCALE_NAMES = {"da": "Dansk", "en": "English"}
+TZ = ZoneInfo("Europe/Copenhagen")
+CATALOGUES = Path(__file__).parent / "translations"
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default="da")
+
+
+def load_catalogues() -> dict[str, NullTranslations]:
+    """Compile every locale's .po file in memory."""
+    catalogues: dict[str, NullTranslations] = {}
+    for locale in LOCALES:
+        po = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        buf = io.BytesIO()
+        write_mo(buf, catalog, use_fuzzy=False)
+        buf.seek(0)
+        catalogues[locale] = Translations(buf)
+    return catalogues
+
+
+_CATALOGUES = load_catalogues()
+
+
+def set_locale(locale: str) -> contextvars.Token:
+    return _current.set(locale if locale in LOCALES else "da")
+
+
+def reset_locale(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+def get_locale() -> str:
+    return _current.get()
+
+
+def gettext(message: str, **params: object) -> str:
+    """Translate ``message`` into the current request's language and fill in ``%(name)s`` params."""
+    text = _CATALOGUES[get_locale()].gettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    text = _CATALOGUES[get_locale()].ngettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+_ = gettext
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated later, where the request's language is known."""
+    return message
+
+
+ROLE_LABELS = {"worker": N_("Support worker"), "supervisor": N_("Supervisor"), "admin": N_("Administrator"),
+               "citizen": N_("Citizen")}
+
+
+def role_label(role: str) -> str:
+    return gettext(ROLE_LABELS.get(role, role))
+
+
+def upfirst(text: str) -> str:
+    """Capitalise the first letter only ('tirsdag 3. december' → 'Tirsdag 3. december')."""
+    return text[:1].upper() + text[1:]
+
+
+def local(moment: dt.datetime) -> dt.datetime:
+    """A UTC datetime as Copenhagen wall-clock time."""
+    return moment.astimezone(TZ)
+
+
+def format_when(moment: dt.datetime) -> str:
+    """'tirsdag 3. december kl. 10.00' / 'Tuesday 3 December at 10:00' in Copenhagen time."""
+    moment, locale = local(moment), get_locale()
+    if locale == "da":
+        return format_datetime(moment, "EEEE d. MMMM 'kl.' HH.mm", tzinfo=TZ, locale="da")
+    return format_datetime(moment, "EEEE d MMMM 'at' HH:mm", tzinfo=TZ, locale="en")
+
+
+def format_day(day: dt.date) -> str:
+    return format_date(day, "EEEE d. MMMM" if get_locale() == "da" else "EEEE d MMMM", locale=get_locale())
+
+
+def format_clock(moment: dt.datetime) -> str:
+    return format_time(local(moment), "HH.mm" if get_locale() == "da" else "HH:mm", tzinfo=TZ, locale=get_locale())
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """A full local timestamp for logs and lists: '23-11-2026 14.05'."""
+    return format_datetime(local(moment), "dd-MM-yyyy HH.mm" if get_locale() == "da" else "yyyy-MM-dd HH:mm",
+                           tzinfo=TZ, locale=get_locale())

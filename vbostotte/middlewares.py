@@ -1,0 +1,177 @@
+"""Request pipeline: errors → language → database unit of work → authentication → CSRF.
+
+Errors are mapped to HTTP in one place (here); handlers and services only raise domain errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+from sqlalchemy import select
+
+from vbostotte import i18n, rendering, security, sessions
+from vbostotte.i18n import N_
+from vbostotte.actors import ANONYMOUS, Actor
+from vbostotte.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
+from vbostotte.keys import CLOCK, SESSIONMAKER, SETTINGS
+from vbostotte.models import Citizen, Staff
+
+log = logging.getLogger("vbostotte.request")
+
+LANG_COOKIE = "vb_lang"
+STATUS = {NotFound: 404, PermissionDenied: 403, NotAuthenticated: 401, Throttled: 429, Conflict: 409,
+          InvalidInput: 422}
+HTTP_MESSAGES = {
+    400: N_("The request could not be understood."),
+    403: N_("You do not have access to this page."),
+    404: N_("The page was not found."),
+    405: N_("This action is not possible here."),
+    413: N_("What you sent is too large."),
+    500: N_("Something went wrong on our side. Please try again."),
+}
+NO_DATABASE = ("/static/", "/healthz")
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.headers.get("Accept", "").startswith("application/json")
+
+
+def error_response(request: web.Request, status: int, message: str, fields: dict[str, str] | None = None) -> web.Response:
+    """The one place an error becomes a response: JSON for API clients, the site's error page otherwise."""
+    fields = {name: i18n.gettext(msg) for name, msg in (fields or {}).items()}
+    if wants_json(request):
+        return web.json_response({"error": status, "message": message, "fields": fields}, status=status)
+    return rendering.render(request, "errors/error.html", {"status": status, "message": message, "fields": fields},
+                            status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    request["request_id"] = secrets.token_hex(8)
+    try:
+        return await handler(request)
+    except NotAuthenticated:
+        if request.method == "GET" and not wants_json(request):
+            raise web.HTTPSeeOther(str(request.app.router["login"].url_for())) from None
+        return error_response(request, 401, i18n.gettext(NotAuthenticated.message))
+    except DomainError as exc:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        return error_response(request, status, i18n.gettext(exc.message, **exc.params),
+                              getattr(exc, "errors", None))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = HTTP_MESSAGES.get(exc.status, HTTP_MESSAGES[400])
+        return error_response(request, exc.status, i18n.gettext(message))
+    except Exception:
+        # Log the failure with the request id and route only: never query strings, forms or personal data.
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+        log.exception("unhandled error request_id=%s method=%s route=%s", request["request_id"], request.method, route)
+        return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
+
+
+@web.middleware
+async def language(request: web.Request, handler):
+    chosen = request.cookies.get(LANG_COOKIE)
+    token = i18n.set_locale(chosen if chosen in i18n.LOCALES else request.app[SETTINGS].default_locale)
+    try:
+        return await handler(request)
+    finally:
+        i18n.reset_locale(token)
+
+
+@web.middleware
+async def database(request: web.Request, handler):
+    """One transaction per request: committed on success or redirect, rolled back on any error."""
+    if request.path.startswith(NO_DATABASE):
+        return await handler(request)
+    maker = request.app[SESSIONMAKER]
+    async with maker() as db:
+        request["db"] = db
+        redirect: web.HTTPException | None = None
+        try:
+            async with db.begin():
+                try:
+                    return await handler(request)
+                except web.HTTPException as exc:
+                    if exc.status >= 400:
+                        raise
+                    redirect = exc  # commit, then let the redirect through
+        except DomainError as exc:
+            if exc.afterwards:  # what must be kept although the request failed (see DomainError.then)
+                async with maker() as fresh, fresh.begin():
+                    for work in exc.afterwards:
+                        await work(fresh)
+            raise
+    assert redirect is not None
+    raise redirect
+
+
+@web.middleware
+async def authentication(request: web.Request, handler):
+    """Find the session from the cookie and put the actor on the request."""
+    request["actor"] = ANONYMOUS
+    if "db" not in request:
+        return await handler(request)
+    db, now = request["db"], request.app[CLOCK]()
+    token = request.cookies.get(sessions.COOKIE)
+    session = await sessions.load(db, token, request.app[SETTINGS], now)
+    if session is not None:
+        request["session_token"], request["web_session"] = token, session
+        if session.staff_id is not None:
+            staff = await db.get(Staff, session.staff_id)
+            if staff is None or not staff.active:
+                await db.delete(session)
+                request.pop("session_token")
+            elif session.mfa_passed:
+                request["actor"] = Actor(kind="staff", id=staff.id, municipality_id=staff.municipality_id,
+                                         role=staff.role.value, name=staff.name)
+        else:
+            citizen = (await db.execute(select(Citizen).where(Citizen.id == session.citizen_id))).scalar_one()
+            request["actor"] = Actor(kind="citizen", id=citizen.id, municipality_id=citizen.municipality_id,
+                                     role="citizen", name=citizen.preferred_name)
+            if LANG_COOKIE not in request.cookies:
+                i18n.set_locale(citizen.locale)
+    return await handler(request)
+
+
+@web.middleware
+async def csrf(request: web.Request, handler):
+    """Refuse a state-changing request that does not come from our own page with a matching token."""
+    if request.method in security.SAFE_METHODS:
+        return await _with_csrf_cookie(request, handler)
+    if not security.origin_allowed(request):
+        raise web.HTTPForbidden()
+    submitted = request.headers.get(security.CSRF_HEADER)
+    if submitted is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
+            submitted = (await request.post()).get(security.CSRF_FIELD)
+        except ValueError:  # a malformed body (bad multipart boundary, bad encoding)
+            raise web.HTTPBadRequest() from None
+    if not security.csrf_valid(request, submitted if isinstance(submitted, str) else None):
+        return error_response(request, 403, i18n.gettext(
+            N_("The form had expired. Please go back, reload the page and try again.")))
+    return await _with_csrf_cookie(request, handler)
+
+
+async def _with_csrf_cookie(request: web.Request, handler):
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        security.set_csrf_cookie(request, exc)
+        raise
+    security.set_csrf_cookie(request, response)
+    return response
+
+
+MIDDLEWARES = [errors, language, database, authentication, csrf]

@@ -1,0 +1,42 @@
+"""Every URL, declared once and by name; templates and redirects use the names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from vbostotte.views import admin, auth, citizen, health, staff, supervisor
+
+ID = r"{id:\d{1,12}}"
+
+
+def setup_routes(app: web.Application, static_dir: Path) -> None:
+    r = app.router
+    r.add_get("/", auth.index, name="index")
+    r.add_route("*", "/login", auth.login, name="login")
+    r.add_route("*", "/login/code", auth.login_code, name="login_code")
+    r.add_route("*", "/login/enrol", auth.login_enrol, name="login_enrol")
+    r.add_post("/logout", auth.logout, name="logout")
+    r.add_post("/language", auth.set_language, name="language")
+    r.add_get("/l/{token}", auth.open_link, name="personal_link")
+
+    r.add_get("/me", citizen.home, name="citizen_home")
+
+    r.add_get("/worker", staff.worker_home, name="worker_home")
+    r.add_route("*", "/citizens/new", staff.citizen_new, name="citizen_new")
+    r.add_get(f"/citizens/{ID}", staff.citizen_detail, name="citizen_detail")
+    r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
+    r.add_post(f"/citizens/{ID}/link/revoke", staff.link_revoke, name="link_revoke")
+
+    r.add_get("/supervisor", supervisor.home, name="supervisor_home")
+    r.add_post(f"/citizens/{ID}/assign", supervisor.assign, name="citizen_assign")
+
+    r.add_get("/admin", admin.home, name="admin_home")
+    r.add_route("*", "/admin/staff/new", admin.staff_new, name="admin_staff_new")
+    r.add_post(f"/admin/staff/{ID}/active", admin.staff_active, name="admin_staff_active")
+    r.add_post("/admin/teams", admin.team_new, name="admin_team_new")
+    r.add_post(f"/admin/teams/{ID}/members", admin.team_member, name="admin_team_member")
+
+    r.add_get("/healthz", health.healthz, name="healthz")
+    r.add_static("/static/", static_dir, name="static", append_version=True)

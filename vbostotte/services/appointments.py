@@ -1,0 +1,49 @@
+"""Reading appointments (booking itself is its own issue): what a citizen and a worker see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import audit
+from vbostotte.access import require_role, visible_citizens
+from vbostotte.actors import Actor
+from vbostotte.models import Appointment, Citizen, StaffRole
+
+
+async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime, limit: int = 10) -> list[Appointment]:
+    """The citizen's own coming appointments (with the worker's name)."""
+    stmt = (select(Appointment).options(selectinload(Appointment.worker))
+            .where(Appointment.citizen_id == actor.id, Appointment.municipality_id == actor.municipality_id,
+                   Appointment.ends_at > now, Appointment.cancelled_at.is_(None))
+            .order_by(Appointment.starts_at).limit(limit))
+    result = list((await db.execute(stmt)).scalars())
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.SELF_SERVICE, citizen_id=actor.id))
+    return result
+
+
+async def week_for_worker(db: AsyncSession, actor: Actor, now: dt.datetime,
+                          days: int = 7) -> list[tuple[Appointment, Citizen]]:
+    """The worker's appointments from now over the coming ``days``, with the citizen."""
+    require_role(actor, StaffRole.WORKER)
+    citizens = visible_citizens(actor).subquery()
+    stmt = (select(Appointment, Citizen).join(Citizen, Citizen.id == Appointment.citizen_id)
+            .where(Appointment.worker_id == actor.id, Appointment.citizen_id.in_(select(citizens.c.id)),
+                   Appointment.ends_at > now, Appointment.starts_at < now + dt.timedelta(days=days),
+                   Appointment.cancelled_at.is_(None))
+            .order_by(Appointment.starts_at))
+    rows = [(a, c) for a, c in (await db.execute(stmt)).all()]
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.CASELOAD_OVERVIEW))
+    return rows
+
+
+async def upcoming_for_citizen_as_staff(db: AsyncSession, actor: Actor, citizen: Citizen,
+                                        now: dt.datetime) -> list[Appointment]:
+    """A citizen's coming appointments, for staff already authorised for that citizen."""
+    stmt = (select(Appointment).options(selectinload(Appointment.worker))
+            .where(Appointment.citizen_id == citizen.id, Appointment.ends_at > now,
+                   Appointment.cancelled_at.is_(None)).order_by(Appointment.starts_at).limit(20))
+    return list((await db.execute(stmt)).scalars())

@@ -1,0 +1,132 @@
+"""Demo data: one municipality, an administrator, a supervisor, two workers, four citizens and a
+week of appointments, so a newcomer can click through every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import sessions
+from vbostotte.actors import Actor
+from vbostotte.config import Settings
+from vbostotte.i18n import TZ
+from vbostotte.models import (
+    Appointment,
+    AppointmentKind,
+    Caseload,
+    Citizen,
+    Municipality,
+    PersonalLink,
+    Staff,
+    StaffRole,
+    Team,
+    TeamMember,
+)
+from vbostotte.services import citizens as citizen_service
+from vbostotte.services import links
+from vbostotte.services.organisation import create_staff, get_or_create_municipality
+
+MUNICIPALITY = "Demo Kommune"
+PASSWORD = "demo-bostotte-2026"
+STAFF = (
+    ("admin@demo.vbostotte.dk", "Ali Administrator", StaffRole.ADMIN),
+    ("leder@demo.vbostotte.dk", "Lone Leder", StaffRole.SUPERVISOR),
+    ("anna@demo.vbostotte.dk", "Anna Jensen", StaffRole.WORKER),
+    ("bo@demo.vbostotte.dk", "Bo Nielsen", StaffRole.WORKER),
+)
+CITIZENS = (  # name, preferred name, phone, worker index in STAFF
+    ("Mette Hansen", "Mette", "+4520000001", 2),
+    ("Karim Ahmadi", "Karim", "+4520000002", 2),
+    ("Sofie Larsen", "Sofie", "+4520000003", 3),
+    ("Jens Poulsen", "Jens", "+4520000004", 3),
+)
+SLOTS = ((9, 0), (10, 30), (13, 0), (14, 30))
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    logins: list[tuple[str, str, str]]  # e-mail, password, role
+    citizen_links: list[tuple[str, str]]  # name, personal link
+
+
+def demo_token(settings: Settings, citizen_name: str) -> str:
+    """A stable demo link token derived from the secret key (demo only; real links are random)."""
+    return hmac.new(settings.secret_key.encode(), f"demo-link:{citizen_name}".encode(), hashlib.sha256).hexdigest()
+
+
+async def seed(db: AsyncSession, settings: Settings, now: dt.datetime) -> bool:
+    """Create the demo municipality unless it exists. True if it was created now."""
+    if (await db.execute(select(Municipality).where(Municipality.name == MUNICIPALITY))).scalar_one_or_none():
+        return False
+    municipality = await get_or_create_municipality(db, MUNICIPALITY, now)
+    system = Actor(kind="system", role="system", municipality_id=municipality.id)
+    team = Team(municipality_id=municipality.id, name="Team Øst")
+    db.add(team)
+    await db.flush()
+    staff = []
+    for email, name, role in STAFF:
+        member = await create_staff(db, system, municipality.id, email=email, name=name, role=role,
+                                    password=PASSWORD, now=now)
+        staff.append(member)
+        if role != StaffRole.ADMIN:
+            db.add(TeamMember(team_id=team.id, staff_id=member.id))
+    await db.flush()
+    for name, preferred, phone, worker_index in CITIZENS:
+        citizen = await citizen_service.register(
+            db, system, citizen_service.NewCitizen(name=name, preferred_name=preferred, phone=phone), now,
+            team_id=team.id, worker_id=staff[worker_index].id)
+        db.add(PersonalLink(citizen_id=citizen.id, token_hash=sessions.token_hash(demo_token(settings, name)),
+                            issued_by_id=staff[worker_index].id, issued_at=now))
+    await db.flush()
+    await ensure_week(db, now)
+    return True
+
+
+async def ensure_week(db: AsyncSession, now: dt.datetime) -> int:
+    """Give every demo citizen appointments over the coming week if they have none ahead. Returns how many."""
+    municipality = (await db.execute(select(Municipality).where(Municipality.name == MUNICIPALITY))).scalar_one()
+    rows = (await db.execute(
+        select(Citizen, Caseload.staff_id).join(Caseload, Caseload.citizen_id == Citizen.id)
+        .where(Citizen.municipality_id == municipality.id).order_by(Citizen.id))).all()
+    created = 0
+    today = now.astimezone(TZ).date()
+    for index, (citizen, worker_id) in enumerate(rows):
+        ahead = await db.execute(select(Appointment.id).where(Appointment.citizen_id == citizen.id,
+                                                              Appointment.starts_at > now).limit(1))
+        if ahead.first():
+            continue
+        for day_offset in range(0, 7):
+            day = today + dt.timedelta(days=day_offset)
+            if day.weekday() >= 5 or (day_offset + index) % 2:
+                continue
+            hour, minute = SLOTS[index % len(SLOTS)]
+            starts = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+            if starts.astimezone(dt.timezone.utc) <= now:
+                continue
+            kind = AppointmentKind.VIDEO if (day_offset // 2 + index) % 2 == 0 else AppointmentKind.HOME_VISIT
+            db.add(Appointment(
+                municipality_id=municipality.id, citizen_id=citizen.id, worker_id=worker_id, kind=kind,
+                starts_at=starts.astimezone(dt.timezone.utc),
+                ends_at=(starts + dt.timedelta(minutes=45)).astimezone(dt.timezone.utc),
+                note_to_citizen="Vi kigger på din plan for ugen." if kind == AppointmentKind.VIDEO else None,
+                created_at=now))
+            created += 1
+    await db.flush()
+    return created
+
+
+async def info(db: AsyncSession, settings: Settings) -> DemoInfo:
+    """The demo logins and each demo citizen's personal link, for printing at start-up."""
+    logins = [(email, PASSWORD, role.value) for email, _name, role in STAFF]
+    citizen_links = [(name, links.link_url(settings, demo_token(settings, name))) for name, *_ in CITIZENS]
+    return DemoInfo(logins=logins, citizen_links=citizen_links)
+
+
+async def demo_staff(db: AsyncSession) -> list[Staff]:
+    emails = [email for email, *_ in STAFF]
+    return list((await db.execute(select(Staff).where(Staff.email.in_(emails)))).scalars())

@@ -1,0 +1,88 @@
+"""Input validation at the edge: plain functions that turn raw form values into clean ones or
+collect a translatable message per field, then raise one :class:`InvalidInput` for all of them."""
+
+from __future__ import annotations
+
+from vbostotte.i18n import N_
+
+import re
+import unicodedata
+from typing import Any, Mapping
+
+from vbostotte.errors import InvalidInput
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ]{8,16}$")
+
+
+class Form:
+    """Reads fields from a submitted form, collecting errors instead of failing on the first."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.errors: dict[str, str] = {}
+
+    def _raw(self, name: str) -> str:
+        value = self.data.get(name, "")
+        if not isinstance(value, str):  # a file upload or a repeated field where text was expected
+            self.errors[name] = N_("This field is not valid.")
+            return ""
+        return value
+
+    def text(self, name: str, *, max_len: int, required: bool = True, min_len: int = 1) -> str | None:
+        """Trimmed single-line text with no control characters."""
+        value = unicodedata.normalize("NFC", self._raw(name)).strip()
+        if not value:
+            if required and name not in self.errors:
+                self.errors[name] = N_("This field is required.")
+            return None
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            self.errors[name] = N_("This field contains characters that are not allowed.")
+        elif len(value) > max_len:
+            self.errors[name] = N_("This field is too long.")
+        elif len(value) < min_len:
+            self.errors[name] = N_("This field is too short.")
+        return value
+
+    def email(self, name: str, *, required: bool = True) -> str | None:
+        value = self.text(name, max_len=254, required=required)
+        if value and name not in self.errors and not EMAIL_RE.match(value):
+            self.errors[name] = N_("Enter a valid e-mail address.")
+        return value.lower() if value else None
+
+    def phone(self, name: str, *, required: bool = False) -> str | None:
+        value = self.text(name, max_len=20, required=required)
+        if value and name not in self.errors and not PHONE_RE.match(value):
+            self.errors[name] = N_("Enter a valid phone number.")
+        return value.replace(" ", "") if value else None
+
+    def choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        value = self._raw(name).strip()
+        if value not in choices:
+            self.errors.setdefault(name, N_("Choose one of the options."))
+            return None
+        return value
+
+    def integer(self, name: str, *, required: bool = True) -> int | None:
+        value = self._raw(name).strip()
+        if not value:
+            if required:
+                self.errors.setdefault(name, N_("This field is required."))
+            return None
+        if not value.isdigit() or len(value) > 12:
+            self.errors[name] = N_("Choose one of the options.")
+            return None
+        return int(value)
+
+    def password(self, name: str, *, min_len: int = 12) -> str | None:
+        value = self._raw(name)
+        if len(value) < min_len:
+            self.errors[name] = N_("The password must be at least 12 characters.")
+        elif len(value) > 1000:
+            self.errors[name] = N_("This field is too long.")
+        return value
+
+    def check(self) -> None:
+        """Raise InvalidInput if any field failed."""
+        if self.errors:
+            raise InvalidInput(dict(self.errors))

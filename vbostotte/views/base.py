@@ -1,0 +1,70 @@
+"""What every thin handler needs: the request's database session, actor, clock, form and redirects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import i18n, rendering
+from vbostotte.actors import Actor
+from vbostotte.config import Settings
+from vbostotte.errors import InvalidInput, NotAuthenticated, NotFound
+from vbostotte.keys import CLOCK, SETTINGS
+
+
+def db(request: web.Request) -> AsyncSession:
+    return request["db"]
+
+
+def actor(request: web.Request) -> Actor:
+    """The signed-in actor; anonymous visitors are sent to the login page."""
+    who: Actor = request["actor"]
+    if who.kind not in ("staff", "citizen"):
+        raise NotAuthenticated()
+    return who
+
+
+def now(request: web.Request) -> dt.datetime:
+    return request.app[CLOCK]()
+
+
+def settings(request: web.Request) -> Settings:
+    return request.app[SETTINGS]
+
+
+def object_id(request: web.Request) -> int:
+    """The ``{id}`` of the URL (the route pattern already restricts it to digits)."""
+    try:
+        return int(request.match_info["id"])
+    except (KeyError, ValueError):
+        raise NotFound() from None
+
+
+async def form(request: web.Request) -> MultiDictProxy:
+    return await request.post()
+
+
+def url(request: web.Request, name: str, **parts: Any) -> str:
+    return str(request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()}))
+
+
+def redirect(request: web.Request, name: str, query: dict[str, str] | None = None, **parts: Any) -> web.HTTPSeeOther:
+    """A 303 to a named route (after a POST, so a reload never repeats it)."""
+    location = url(request, name, **parts)
+    if query:
+        location = str(web.URL(location).with_query(query))
+    return web.HTTPSeeOther(location)
+
+
+render = rendering.render
+
+
+def render_invalid(request: web.Request, template: str, context: dict[str, Any], exc: InvalidInput) -> web.Response:
+    """Show the form again, with what was typed and a message per field, as 422."""
+    errors = {name: i18n.gettext(message) for name, message in exc.errors.items()}
+    return render(request, template, {**context, "errors": errors, "error_summary": i18n.gettext(exc.message)},
+                  status=422)

@@ -1,0 +1,96 @@
+"""Support workers' pages: the week and caseload, registering a citizen, a citizen's page and link."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vbostotte import access, audit
+from vbostotte.errors import InvalidInput
+from vbostotte.i18n import LOCALES
+from vbostotte.models import StaffRole
+from vbostotte.services import appointments, citizens, links, organisation
+from vbostotte.validation import Form
+from vbostotte.views import base
+
+
+async def worker_home(request: web.Request) -> web.Response:
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER)
+    db, now = base.db(request), base.now(request)
+    week = await appointments.week_for_worker(db, who, now)
+    caseload = await citizens.list_visible(db, who)
+    return base.render(request, "worker/home.html", {"week": week, "caseload": caseload})
+
+
+def _citizen_form(data) -> tuple[citizens.NewCitizen, int | None]:
+    form = Form(data)
+    new = citizens.NewCitizen(
+        name=form.text("name", max_len=100) or "",
+        preferred_name=form.text("preferred_name", max_len=50) or "",
+        phone=form.phone("phone"),
+        email=form.email("email", required=False),
+        locale=form.choice("locale", LOCALES) or "da",
+    )
+    team_id = form.integer("team_id", required=False)
+    form.check()
+    return new, team_id
+
+
+async def citizen_new(request: web.Request) -> web.Response:
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER, StaffRole.SUPERVISOR)
+    db = base.db(request)
+    teams = [team for team, _ in await organisation.teams_with_members(db, who)] \
+        if who.has_role(StaffRole.SUPERVISOR) else []
+    context = {"teams": teams, "values": {}, "errors": {}}
+    if request.method != "POST":
+        return base.render(request, "worker/citizen_new.html", context)
+    data = await base.form(request)
+    context["values"] = {k: v for k, v in data.items() if isinstance(v, str) and k != "csrf_token"}
+    try:
+        new, team_id = _citizen_form(data)
+        citizen = await citizens.register(db, who, new, base.now(request), team_id=team_id)
+    except InvalidInput as exc:
+        return base.render_invalid(request, "worker/citizen_new.html", context, exc)
+    raise base.redirect(request, "citizen_detail", id=citizen.id)
+
+
+async def _citizen_page(request: web.Request, issued_link: str | None = None, done: str = "") -> web.Response:
+    who = base.actor(request)
+    db, now = base.db(request), base.now(request)
+    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.view",
+                                       audit.Purpose.SUPERVISION if who.has_role(StaffRole.SUPERVISOR)
+                                       else audit.Purpose.SUPPORT)
+    context = {
+        "citizen": citizen,
+        "workers": await citizens.workers_of(db, citizen),
+        "team_workers": await citizens.team_workers(db, citizen.team_id) if who.has_role(StaffRole.SUPERVISOR) else [],
+        "link": await links.active_link(db, citizen.id),
+        "issued_link": issued_link,
+        "appointments": await appointments.upcoming_for_citizen_as_staff(db, who, citizen, now),
+        "done": done or request.query.get("done", ""),
+    }
+    return base.render(request, "worker/citizen.html", context)
+
+
+async def citizen_detail(request: web.Request) -> web.Response:
+    return await _citizen_page(request)
+
+
+async def link_issue(request: web.Request) -> web.Response:
+    """Issue a new personal link. It is shown once, in this response, and never stored in clear."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER, StaffRole.SUPERVISOR)
+    db = base.db(request)
+    citizen = await access.citizen_for(db, who, base.object_id(request), "link.issue", audit.Purpose.SUPPORT)
+    token = await links.issue(db, who, citizen, base.now(request))
+    return await _citizen_page(request, issued_link=links.link_url(base.settings(request), token))
+
+
+async def link_revoke(request: web.Request) -> web.Response:
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER, StaffRole.SUPERVISOR)
+    db = base.db(request)
+    citizen = await access.citizen_for(db, who, base.object_id(request), "link.revoke", audit.Purpose.SUPPORT)
+    await links.revoke(db, who, citizen, base.now(request))
+    raise base.redirect(request, "citizen_detail", query={"done": "link_revoked"}, id=citizen.id)
