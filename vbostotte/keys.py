@@ -8,9 +8,20 @@ from typing import Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from vbostotte.actors import Actor
 from vbostotte.config import Settings
+from vbostotte.models import WebSession
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker", async_sessionmaker)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
+
+# What a request carries through the middlewares to the handlers.
+DB: web.RequestKey[AsyncSession] = web.RequestKey("db", AsyncSession)
+ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
+SESSION_TOKEN: web.RequestKey[str] = web.RequestKey("session_token", str)
+WEB_SESSION: web.RequestKey[WebSession] = web.RequestKey("web_session", WebSession)
+CSP_NONCE: web.RequestKey[str] = web.RequestKey("csp_nonce", str)
+NEW_CSRF_COOKIE: web.RequestKey[str] = web.RequestKey("new_csrf_cookie", str)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)

@@ -23,7 +23,7 @@ from vbostotte.errors import (
     PermissionDenied,
     Throttled,
 )
-from vbostotte.keys import CLOCK, SESSIONMAKER, SETTINGS
+from vbostotte.keys import ACTOR, CLOCK, DB, REQUEST_ID, SESSIONMAKER, SESSION_TOKEN, SETTINGS, WEB_SESSION
 from vbostotte.models import Citizen, Staff
 
 log = logging.getLogger("vbostotte.request")
@@ -57,7 +57,7 @@ def error_response(request: web.Request, status: int, message: str, fields: dict
 
 @web.middleware
 async def errors(request: web.Request, handler):
-    request["request_id"] = secrets.token_hex(8)
+    request[REQUEST_ID] = secrets.token_hex(8)
     try:
         return await handler(request)
     except NotAuthenticated:
@@ -76,7 +76,7 @@ async def errors(request: web.Request, handler):
     except Exception:
         # Log the failure with the request id and route only: never query strings, forms or personal data.
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
-        log.exception("unhandled error request_id=%s method=%s route=%s", request["request_id"], request.method, route)
+        log.exception("unhandled error request_id=%s method=%s route=%s", request[REQUEST_ID], request.method, route)
         return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
 
 
@@ -97,7 +97,7 @@ async def database(request: web.Request, handler):
         return await handler(request)
     maker = request.app[SESSIONMAKER]
     async with maker() as db:
-        request["db"] = db
+        request[DB] = db
         redirect: web.HTTPException | None = None
         try:
             async with db.begin():
@@ -120,25 +120,25 @@ async def database(request: web.Request, handler):
 @web.middleware
 async def authentication(request: web.Request, handler):
     """Find the session from the cookie and put the actor on the request."""
-    request["actor"] = ANONYMOUS
-    if "db" not in request:
+    request[ACTOR] = ANONYMOUS
+    if DB not in request:
         return await handler(request)
-    db, now = request["db"], request.app[CLOCK]()
+    db, now = request[DB], request.app[CLOCK]()
     token = request.cookies.get(sessions.COOKIE)
     session = await sessions.load(db, token, request.app[SETTINGS], now)
     if session is not None:
-        request["session_token"], request["web_session"] = token, session
+        request[SESSION_TOKEN], request[WEB_SESSION] = token, session
         if session.staff_id is not None:
             staff = await db.get(Staff, session.staff_id)
             if staff is None or not staff.active:
                 await db.delete(session)
-                request.pop("session_token")
+                request.pop(SESSION_TOKEN)
             elif session.mfa_passed:
-                request["actor"] = Actor(kind="staff", id=staff.id, municipality_id=staff.municipality_id,
+                request[ACTOR] = Actor(kind="staff", id=staff.id, municipality_id=staff.municipality_id,
                                          role=staff.role.value, name=staff.name)
         else:
             citizen = (await db.execute(select(Citizen).where(Citizen.id == session.citizen_id))).scalar_one()
-            request["actor"] = Actor(kind="citizen", id=citizen.id, municipality_id=citizen.municipality_id,
+            request[ACTOR] = Actor(kind="citizen", id=citizen.id, municipality_id=citizen.municipality_id,
                                      role="citizen", name=citizen.preferred_name)
             if LANG_COOKIE not in request.cookies:
                 i18n.set_locale(citizen.locale)

@@ -9,12 +9,13 @@ from aiohttp import web
 
 from vbostotte import i18n, security
 from vbostotte.actors import ANONYMOUS
+from vbostotte.keys import ACTOR
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
     """Values every template may use."""
     return {
-        "actor": request.get("actor", ANONYMOUS),
+        "actor": request.get(ACTOR, ANONYMOUS),
         "csrf_token": lambda: security.csrf_token(request),
         "csp_nonce": security.csp_nonce(request),
         "locale": i18n.get_locale(),

@@ -8,7 +8,7 @@ import secrets
 from aiohttp import web
 
 from vbostotte.config import Settings
-from vbostotte.keys import SETTINGS
+from vbostotte.keys import CSP_NONCE, NEW_CSRF_COOKIE, SESSION_TOKEN, SETTINGS
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -21,20 +21,20 @@ def settings_of(request: web.Request) -> Settings:
 
 
 def csp_nonce(request: web.Request) -> str:
-    nonce = request.get("csp_nonce")
+    nonce = request.get(CSP_NONCE)
     if nonce is None:
-        nonce = request["csp_nonce"] = secrets.token_urlsafe(16)
+        nonce = request[CSP_NONCE] = secrets.token_urlsafe(16)
     return nonce
 
 
 def _binding(request: web.Request) -> str:
     """What a CSRF token is tied to: the session token, or a random cookie for visitors without one."""
-    token = request.get("session_token")
+    token = request.get(SESSION_TOKEN)
     if token:
         return "s:" + token
-    anon = request.get("new_csrf_cookie") or request.cookies.get(CSRF_COOKIE, "")
+    anon = request.get(NEW_CSRF_COOKIE) or request.cookies.get(CSRF_COOKIE, "")
     if not (20 <= len(anon) <= 64):
-        anon = request["new_csrf_cookie"] = secrets.token_urlsafe(24)
+        anon = request[NEW_CSRF_COOKIE] = secrets.token_urlsafe(24)
     return "a:" + anon
 
 
@@ -61,7 +61,7 @@ def origin_allowed(request: web.Request) -> bool:
 
 def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
     """Send the visitor's new CSRF binding cookie, if this request made one."""
-    new_cookie = request.get("new_csrf_cookie")
+    new_cookie = request.get(NEW_CSRF_COOKIE)
     if new_cookie:
         response.set_cookie(CSRF_COOKIE, new_cookie, httponly=True, samesite="Lax", path="/",
                             secure=settings_of(request).https)

@@ -12,6 +12,7 @@ from vbostotte.models import Citizen, Staff, StaffRole
 from vbostotte.services import links, login as login_service
 from vbostotte.validation import Form
 from vbostotte.views import base
+from vbostotte.keys import ACTOR, SESSION_TOKEN, WEB_SESSION
 
 HOME_BY_ROLE = {StaffRole.WORKER.value: "worker_home", StaffRole.SUPERVISOR.value: "supervisor_home",
                 StaffRole.ADMIN.value: "admin_home", "citizen": "citizen_home"}
@@ -40,14 +41,14 @@ async def _refused(request: web.Request, exc: DomainError, template: str, contex
 
 
 async def index(request: web.Request) -> web.Response:
-    who = request["actor"]
+    who = request[ACTOR]
     if who.kind in ("staff", "citizen"):
         raise base.redirect(request, HOME_BY_ROLE[who.role])
     raise base.redirect(request, "login")
 
 
 async def login(request: web.Request) -> web.Response:
-    if request["actor"].is_staff:
+    if request[ACTOR].is_staff:
         raise base.redirect(request, "index")
     if request.method != "POST":
         return base.render(request, "auth/login.html", {"email": "", "done": request.query.get("done", "")})
@@ -63,7 +64,7 @@ async def login(request: web.Request) -> web.Response:
     except (login_service.InvalidCredentials, Throttled) as exc:
         return await _refused(request, exc, "auth/login.html", context)
     # Session rotation: whatever session this browser had ends; a fresh id is issued at each step.
-    await sessions.end(db, request.get("session_token"))
+    await sessions.end(db, request.get(SESSION_TOKEN))
     if login_service.totp_required(staff, settings):
         token = await sessions.start_staff_session(db, staff.id, settings, now, mfa_passed=False)
         redirect = base.redirect(request, "login_code" if staff.totp_secret else "login_enrol")
@@ -76,7 +77,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 def _pending_staff_session(request: web.Request):
-    session = request.get("web_session")
+    session = request.get(WEB_SESSION)
     if session is None or session.staff_id is None or session.mfa_passed:
         raise NotAuthenticated()
     return session
@@ -84,7 +85,7 @@ def _pending_staff_session(request: web.Request):
 
 async def _finish_login(request: web.Request, staff: Staff) -> None:
     db, now, settings = base.db(request), base.now(request), base.settings(request)
-    await sessions.end(db, request.get("session_token"))
+    await sessions.end(db, request.get(SESSION_TOKEN))
     await login_service.login_succeeded(db, staff, now)
     token = await sessions.start_staff_session(db, staff.id, settings, now, mfa_passed=True)
     redirect = base.redirect(request, "index")
@@ -137,8 +138,8 @@ async def login_enrol(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     """End the server-side session (not only the cookie)."""
-    who = request["actor"]
-    await sessions.end(base.db(request), request.get("session_token"))
+    who = request[ACTOR]
+    await sessions.end(base.db(request), request.get(SESSION_TOKEN))
     if who.kind in ("staff", "citizen"):
         await audit.record(base.db(request), who, audit.AuditEvent("auth.logout", audit.Purpose.AUTHENTICATION))
     redirect = base.redirect(request, "login", query={"done": "logged_out"})
@@ -170,7 +171,7 @@ async def open_link(request: web.Request) -> web.Response:
     link = await links.redeem(db, request.match_info["token"], now)
     if link is None:
         return base.render(request, "auth/link_invalid.html", {}, status=404)
-    await sessions.end(db, request.get("session_token"))
+    await sessions.end(db, request.get(SESSION_TOKEN))
     token = await sessions.start_citizen_session(db, link.citizen_id, link.id, settings, now)
     citizen = await db.get(Citizen, link.citizen_id)
     actor = Actor(kind="citizen", id=citizen.id, municipality_id=citizen.municipality_id, role="citizen")

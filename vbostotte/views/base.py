@@ -7,22 +7,23 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from yarl import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import i18n, rendering
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
 from vbostotte.errors import InvalidInput, NotAuthenticated, NotFound
-from vbostotte.keys import CLOCK, SETTINGS
+from vbostotte.keys import ACTOR, CLOCK, DB, SETTINGS
 
 
 def db(request: web.Request) -> AsyncSession:
-    return request["db"]
+    return request[DB]
 
 
 def actor(request: web.Request) -> Actor:
     """The signed-in actor; anonymous visitors are sent to the login page."""
-    who: Actor = request["actor"]
+    who: Actor = request[ACTOR]
     if who.kind not in ("staff", "citizen"):
         raise NotAuthenticated()
     return who
@@ -56,7 +57,7 @@ def redirect(request: web.Request, name: str, query: dict[str, str] | None = Non
     """A 303 to a named route (after a POST, so a reload never repeats it)."""
     location = url(request, name, **parts)
     if query:
-        location = str(web.URL(location).with_query(query))
+        location = str(URL(location).with_query(query))
     return web.HTTPSeeOther(location)
 
 

@@ -1,0 +1,132 @@
+"""Fixtures: a real, migrated database per test (SQLite by default, PostgreSQL when
+VB_TEST_DATABASE_URL is set), the real app on it, and a world of two municipalities."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+from sqlalchemy import text
+
+from support import PASSWORD, Clock, World, WebClient, build_municipality, port_open, require
+from vbostotte import db as database
+from vbostotte.app import create_app
+from vbostotte.config import load_settings
+from vbostotte.models import Base
+
+PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")
+SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+def _run(coro):
+    return asyncio.new_event_loop().run_until_complete(coro)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory):
+    """Migrate once per run: a template SQLite file, or a fresh schema on PostgreSQL."""
+    if PG_URL:
+        require(port_open(PG_URL, 5432), f"PostgreSQL at {PG_URL}")
+
+        async def reset():
+            engine = database.create_engine(PG_URL)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await database.migrate(engine)
+            await engine.dispose()
+
+        _run(reset())
+        return PG_URL
+    template = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def migrate():
+        engine = database.create_engine(f"sqlite+aiosqlite:///{template}")
+        await database.migrate(engine)
+        await engine.dispose()
+
+    _run(migrate())
+    return str(template)
+
+
+@pytest.fixture
+async def database_url(migrated_database, tmp_path):
+    """A clean, migrated database for this test."""
+    if PG_URL:
+        engine = database.create_engine(PG_URL)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            # TRUNCATE fires no row triggers, so the append-only audit table can be emptied between tests.
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            await conn.execute(text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
+                               {"h": "0" * 64})
+        await engine.dispose()
+        return PG_URL
+    path = tmp_path / "test.db"
+    shutil.copy(migrated_database, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key=SECRET,
+                         base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+async def engine(database_url):
+    """The test's own engine, for arranging and inspecting. Deferred transactions: an open read never
+    holds SQLite's write lock against the app under test."""
+    engine = database.create_engine(database_url, immediate=False)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(engine):
+    """A database session for arranging and inspecting data directly (commit what you arrange)."""
+    async with database.sessionmaker(engine)() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def _password_hash():
+    from vbostotte.services.login import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+async def world(engine, clock, monkeypatch, _password_hash) -> World:
+    # Every test account has the same password: hash it (a real argon2id hash) once per run, not 8 times a test.
+    from vbostotte.services import organisation
+
+    monkeypatch.setattr(organisation, "hash_password", lambda password: _password_hash)
+    async with database.sessionmaker(engine)() as session, session.begin():
+        a = await build_municipality(session, "Aarhus", clock())
+        b = await build_municipality(session, "Randers", clock())
+    return World(a=a, b=b)
+
+
+@pytest.fixture
+def app(settings, clock):
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def web(aiohttp_client, app, clock) -> WebClient:
+    """A browser-like client against the real app."""
+    return WebClient(await aiohttp_client(app), clock)
+
+
+@pytest.fixture
+async def other_web(aiohttp_client, app, clock) -> WebClient:
+    """A second, independent browser (its own cookies) against the same app."""
+    return WebClient(await aiohttp_client(app), clock)

@@ -1,0 +1,184 @@
+"""Test support: services a test needs that the app does not (required services, a clock, a world of data,
+a client that fills in CSRF tokens the way a browser would)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from html import unescape
+from urllib.parse import urlparse
+
+import pyotp
+import pytest
+
+from vbostotte.actors import Actor
+from vbostotte.models import Appointment, AppointmentKind, StaffRole, Team, TeamMember
+from vbostotte.services import citizens, links, organisation
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSWORD = "correct horse battery staple"
+
+
+def require(available: bool, what: str) -> None:
+    """Fail in CI, skip locally with a clear message, when a required service or browser is missing."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
+    pytest.skip(f"{what} is not available here (it is required in CI)")
+
+
+def port_open(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Clock:
+    """A clock tests can move forward. Starts at a fixed Copenhagen winter Monday 08:00 local time."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now = start or dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@dataclass
+class StaffInfo:
+    id: int
+    email: str
+    name: str
+    role: StaffRole
+    totp_secret: str
+    municipality_id: int
+
+    def code(self, clock: Clock) -> str:
+        return pyotp.TOTP(self.totp_secret).at(clock())
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(kind="staff", id=self.id, municipality_id=self.municipality_id, role=self.role.value,
+                     name=self.name)
+
+
+@dataclass
+class CitizenInfo:
+    id: int
+    name: str
+    preferred_name: str
+    link_token: str
+    municipality_id: int
+
+
+@dataclass
+class Municipality:
+    id: int
+    admin: StaffInfo
+    supervisor: StaffInfo
+    worker: StaffInfo
+    other_worker: StaffInfo
+    citizen: CitizenInfo  # on worker's caseload
+    other_citizen: CitizenInfo  # on other_worker's caseload
+    team_id: int
+
+
+@dataclass
+class World:
+    a: Municipality
+    b: Municipality
+    extra: dict = field(default_factory=dict)
+
+
+async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
+    """One municipality with an admin, a supervisor, two workers in one team, and two citizens."""
+    municipality = await organisation.get_or_create_municipality(db, f"{label} Kommune", now)
+    system = Actor(kind="system", role="system", municipality_id=municipality.id)
+    team = Team(municipality_id=municipality.id, name=f"Team {label}")
+    db.add(team)
+    await db.flush()
+    staff = {}
+    for key, role in (("admin", StaffRole.ADMIN), ("supervisor", StaffRole.SUPERVISOR),
+                      ("worker", StaffRole.WORKER), ("other_worker", StaffRole.WORKER)):
+        email = f"{key.replace('_', '-')}@{label.lower()}.example.dk"
+        member = await organisation.create_staff(db, system, municipality.id, email=email,
+                                                 name=f"{key.title()} {label}", role=role, password=PASSWORD, now=now)
+        member.totp_secret = pyotp.random_base32()
+        if role != StaffRole.ADMIN:
+            db.add(TeamMember(team_id=team.id, staff_id=member.id))
+        staff[key] = StaffInfo(member.id, email, member.name, role, member.totp_secret, municipality.id)
+    await db.flush()
+    people = {}
+    for key, worker_key in (("citizen", "worker"), ("other_citizen", "other_worker")):
+        name = f"{key.title()} {label}"
+        citizen = await citizens.register(db, system, citizens.NewCitizen(name=name, preferred_name=key.title()),
+                                          now, team_id=team.id, worker_id=staff[worker_key].id)
+        worker_actor = staff[worker_key].actor
+        token = await links.issue(db, worker_actor, citizen, now)
+        db.add(Appointment(municipality_id=municipality.id, citizen_id=citizen.id, worker_id=staff[worker_key].id,
+                           kind=AppointmentKind.VIDEO, starts_at=now + dt.timedelta(days=1),
+                           ends_at=now + dt.timedelta(days=1, minutes=45), note_to_citizen=f"Agenda for {name}",
+                           created_at=now))
+        people[key] = CitizenInfo(citizen.id, name, key.title(), token, municipality.id)
+    await db.flush()
+    return Municipality(id=municipality.id, team_id=team.id, **staff, **people)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class WebClient:
+    """Drives the app like a browser: keeps cookies, reads the CSRF token from the page it posts from."""
+
+    def __init__(self, client, clock: Clock) -> None:
+        self.client = client
+        self.clock = clock
+
+    async def get(self, path: str, **kw):
+        return await self.client.get(path, allow_redirects=kw.pop("allow_redirects", False), **kw)
+
+    async def page(self, path: str) -> str:
+        response = await self.client.get(path)
+        assert response.status == 200, (path, response.status)
+        return await response.text()
+
+    async def csrf_from(self, path: str) -> str:
+        return unescape(CSRF_RE.search(await self.page(path)).group(1))
+
+    async def post(self, path: str, data: dict | None = None, *, from_page: str | None = None, **kw):
+        """POST a form with the CSRF token of ``from_page`` (default: the same path)."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", await self.csrf_from(from_page or path))
+        return await self.client.post(path, data=data, allow_redirects=kw.pop("allow_redirects", False), **kw)
+
+    async def login(self, staff: StaffInfo, *, password: str = PASSWORD, code: str | None = None):
+        """Password, then the TOTP code; returns the final response (a redirect to the home page on success)."""
+        response = await self.post("/login", {"email": staff.email, "password": password})
+        if response.status != 303 or not response.headers["Location"].endswith(("/login/code", "/login/enrol")):
+            return response
+        step = response.headers["Location"]
+        return await self.post(step, {"code": code or staff.code(self.clock)})
+
+    async def open_link(self, token: str):
+        return await self.get(f"/l/{token}")
+
+
+def text_of(html: str) -> str:
+    """The visible text of a page's main content, whitespace folded (for asserting what a person reads)."""
+    main = html.split('<main', 1)[-1].split('</main>', 1)[0]
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main))).strip()
