@@ -182,3 +182,9 @@ def text_of(html: str) -> str:
     """The visible text of a page's main content, whitespace folded (for asserting what a person reads)."""
     main = html.split('<main', 1)[-1].split('</main>', 1)[0]
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main))).strip()
+
+
+async def reread(db) -> None:
+    """Forget what the test's session knows, so the next read sees what the app committed."""
+    await db.rollback()
+    db.expire_all()

@@ -7,7 +7,7 @@ import re
 import pyotp
 from sqlalchemy import func, select
 
-from support import PASSWORD, text_of
+from support import PASSWORD, reread, text_of
 from vbostotte import sessions
 from vbostotte.models import AuditEntry, Staff, WebSession
 
@@ -46,7 +46,7 @@ async def test_first_login_enrols_totp_from_a_qr_code(web, world, db):
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
     done = await web.post("/login/enrol", {"code": pyotp.TOTP(secret).at(web.clock())})
     assert done.status == 303 and done.headers["Location"] == "/"
-    await db.rollback()  # end the read snapshot, see what the app committed
+    await reread(db)
     assert (await db.get(Staff, worker.id)).totp_secret == secret
 
 
@@ -100,7 +100,7 @@ async def test_logout_ends_the_server_side_session(web, world, db):
     assert await db.get(WebSession, sessions.token_hash(token)) is not None
     response = await web.post("/logout", from_page="/worker")
     assert response.status == 303
-    await db.rollback()  # end the read snapshot, see what the app committed
+    await reread(db)
     assert await db.get(WebSession, sessions.token_hash(token)) is None
     # Replaying the old cookie does not bring the session back.
     web.client.session.cookie_jar.update_cookies({sessions.COOKIE: token})
