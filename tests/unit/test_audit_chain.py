@@ -1,0 +1,128 @@
+"""The audit log: append-only in the database, hash-chained, and tampering is found."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from vbostotte import audit
+from vbostotte import db as database
+from vbostotte.actors import Actor
+from vbostotte.models import AuditEntry
+
+ACTOR = Actor(kind="staff", id=7, municipality_id=1, role="worker", name="Anna")
+
+
+async def _append(engine, count: int) -> None:
+    async with database.sessionmaker(engine)() as session, session.begin():
+        for i in range(count):
+            await audit.record(session, ACTOR, audit.AuditEvent("citizen.view", audit.Purpose.SUPPORT, citizen_id=i))
+
+
+@pytest.fixture
+async def app_engine(database_url):
+    """An engine like the app's (SQLite writers serialised with BEGIN IMMEDIATE)."""
+    engine = database.create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _tampered_report(engine, *statements: str) -> audit.ChainReport:
+    """Tamper inside a transaction that is rolled back (a throw-away copy), and verify what it sees."""
+    async with database.sessionmaker(engine)() as session:
+        await session.begin()
+        if engine.dialect.name == "sqlite":
+            await session.execute(text("DROP TRIGGER audit_entries_no_update"))
+            await session.execute(text("DROP TRIGGER audit_entries_no_delete"))
+        else:
+            await session.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
+        for statement in statements:
+            await session.execute(text(statement))
+        report = await audit.verify_chain(session)
+        await session.rollback()
+    return report
+
+
+async def test_a_clean_chain_verifies(app_engine, db):
+    await _append(app_engine, 12)
+    report = await audit.verify_chain(db)
+    assert report.ok and report.checked == 12
+    rows = (await db.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
+    assert [r.id for r in rows] == list(range(1, 13))
+    assert all(rows[i].prev_hash == rows[i - 1].hash for i in range(1, 12))
+
+
+async def test_the_database_refuses_update_and_delete(app_engine):
+    await _append(app_engine, 2)
+    for statement in ("UPDATE audit_entries SET outcome = 'denied' WHERE id = 1", "DELETE FROM audit_entries WHERE id = 2"):
+        async with database.sessionmaker(app_engine)() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with session.begin():
+                    await session.execute(text(statement))
+
+
+@pytest.mark.parametrize("statements, broken_id, reason", [
+    (["UPDATE audit_entries SET action = 'citizen.list' WHERE id = 4"], 4, "changed"),
+    (["UPDATE audit_entries SET outcome = 'denied' WHERE id = 1"], 1, "changed"),
+    (["DELETE FROM audit_entries WHERE id = 5"], 5, "missing"),
+    # Reordering: entries 3 and 6 swap places (their ids are swapped).
+    (["UPDATE audit_entries SET id = 1000 WHERE id = 3", "UPDATE audit_entries SET id = 3 WHERE id = 6",
+      "UPDATE audit_entries SET id = 6 WHERE id = 1000"], 3, "link"),
+    (["DELETE FROM audit_entries WHERE id = 8"], 8, "removed at the end"),
+])
+async def test_editing_deleting_or_reordering_one_row_is_detected(app_engine, statements, broken_id, reason):
+    await _append(app_engine, 8)
+    report = await _tampered_report(app_engine, *statements)
+    assert not report.ok
+    assert report.first_broken_id == broken_id
+    assert reason in report.reason
+
+
+async def test_concurrent_writers_keep_one_unbroken_chain(app_engine, db):
+    await asyncio.gather(*(_append(app_engine, 3) for _ in range(10)))
+    report = await audit.verify_chain(db)
+    assert report.ok and report.checked == 30
+
+
+async def test_entries_hold_no_free_text(app_engine, db):
+    await _append(app_engine, 1)
+    columns = {c.name: c.type for c in AuditEntry.__table__.columns}
+    # Only short, closed-vocabulary strings and ids: nowhere to put a note, a token or a password.
+    assert all(getattr(t, "length", 0) is None or getattr(t, "length", 0) <= 64 for t in columns.values())
+
+
+def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path):
+    original = tmp_path / "original.db"
+    url = f"sqlite+aiosqlite:///{original}"
+    env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
+    migrated = subprocess.run([sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert migrated.returncode == 0, migrated.stderr
+
+    async def fill():
+        engine = database.create_engine(url)
+        await _append(engine, 6)
+        await engine.dispose()
+
+    asyncio.new_event_loop().run_until_complete(fill())
+    command = [sys.executable, "-m", "vbostotte", "verify-audit"]
+    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "6 entries verified" in ok.stdout
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(original, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TRIGGER audit_entries_no_update")
+        conn.execute("UPDATE audit_entries SET citizen_id = 99 WHERE id = 3")
+    broken = subprocess.run(command, env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
+                            capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert "BROKEN at entry 3" in broken.stdout

@@ -1,0 +1,3 @@
+from vbostotte.cli import main
+
+raise SystemExit(main())
