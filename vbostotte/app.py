@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from vbostotte import db, i18n, security
 from vbostotte.config import Settings
-from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS
+from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS, SQLITE_LOCK
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
 
@@ -67,5 +68,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         raise
     app[ENGINE] = engine
     app[SESSIONMAKER] = db.sessionmaker(engine)
+    if engine.dialect.name == "sqlite":
+        app[SQLITE_LOCK] = asyncio.Lock()
     yield
     await engine.dispose()

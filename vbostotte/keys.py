@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Callable
 
@@ -15,6 +16,8 @@ from vbostotte.models import WebSession
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker", async_sessionmaker)
+# SQLite allows one writer; in one process, queue transactions here (FIFO, no sleeping busy-wait).
+SQLITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("sqlite_lock", asyncio.Lock)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
 
 # What a request carries through the middlewares to the handlers.

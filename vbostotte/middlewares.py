@@ -23,7 +23,7 @@ from vbostotte.errors import (
     PermissionDenied,
     Throttled,
 )
-from vbostotte.keys import ACTOR, CLOCK, DB, REQUEST_ID, SESSIONMAKER, SESSION_TOKEN, SETTINGS, WEB_SESSION
+from vbostotte.keys import ACTOR, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
 from vbostotte.models import Citizen, Staff
 
 log = logging.getLogger("vbostotte.request")
@@ -95,6 +95,14 @@ async def database(request: web.Request, handler):
     """One transaction per request: committed on success or redirect, rolled back on any error."""
     if request.path.startswith(NO_DATABASE):
         return await handler(request)
+    lock = request.app.get(SQLITE_LOCK)
+    if lock is None:
+        return await _unit_of_work(request, handler)
+    async with lock:
+        return await _unit_of_work(request, handler)
+
+
+async def _unit_of_work(request: web.Request, handler):
     maker = request.app[SESSIONMAKER]
     async with maker() as db:
         request[DB] = db
