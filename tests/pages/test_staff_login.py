@@ -11,7 +11,7 @@ from support import PASSWORD, reread, text_of
 from vbostotte import sessions
 from vbostotte.models import AuditEntry, Staff, WebSession
 
-GENERIC = "The e-mail, password or code is not correct."
+GENERIC = "E-mail, adgangskode eller kode er forkert."  # Danish is the default language
 
 
 async def test_password_then_totp_logs_in_and_shows_the_worker_week(web, world):
@@ -23,7 +23,7 @@ async def test_password_then_totp_logs_in_and_shows_the_worker_week(web, world):
     second = await web.post("/login/code", {"code": worker.code(web.clock)})
     assert second.status == 303 and second.headers["Location"] == "/"
     page = text_of(await web.page("/worker"))
-    assert "My week" in page and world.a.citizen.name in page
+    assert "Min uge" in page and world.a.citizen.name in page
     assert world.a.other_citizen.name not in page  # only the worker's own caseload
 
 
@@ -63,7 +63,7 @@ async def test_repeated_failures_throttle_the_account_even_with_the_right_passwo
         assert (await web.post("/login", {"email": worker.email, "password": "wrong"})).status == 401
     blocked = await web.post("/login", {"email": worker.email, "password": PASSWORD})
     assert blocked.status == 429
-    assert "Too many attempts" in text_of(await blocked.text())
+    assert "For mange forsøg" in text_of(await blocked.text())
     # Another account from the same address is not locked by this one's failures.
     assert (await web.login(world.a.other_worker)).status == 303
     # After the window has passed the right password works again.
