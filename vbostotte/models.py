@@ -177,7 +177,8 @@ class Appointment(Base):
     """A video session or home visit between a worker and a citizen (extended by booking)."""
 
     __tablename__ = "appointments"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+                      UniqueConstraint("created_by_id", "idempotency_key", name="uq_appointments_idempotency"))
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
@@ -188,8 +189,25 @@ class Appointment(Base):
     note_to_citizen: Mapped[str | None] = mapped_column(String(300))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # A retried booking request with the same key returns the same appointment.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    response: Mapped[str] = mapped_column(String(10), default="none")  # none | confirmed | cant_come
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(10))  # worker | citizen
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+    attendance: Mapped[str | None] = mapped_column(String(20))  # an Attendance value
+    interpreter_name: Mapped[str | None] = mapped_column(String(100))
+    interpreter_email: Mapped[str | None] = mapped_column(String(254))
+    interpreter_phone: Mapped[str | None] = mapped_column(String(20))
+    interpreter_language: Mapped[str | None] = mapped_column(String(50))
+    interpreter_released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    worker: Mapped[Staff] = relationship(lazy="raise")
+    worker: Mapped[Staff] = relationship(lazy="raise", foreign_keys=[worker_id])
+
+    @property
+    def has_interpreter(self) -> bool:
+        return self.interpreter_name is not None
 
 
 class AuditEntry(Base):
@@ -220,3 +238,87 @@ class AuditHead(Base):
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
 
+
+
+# --- Booking: availability, appointments' life cycle, reminders -----------------------------------
+
+
+class CitizenResponse(str, enum.Enum):
+    NONE = "none"
+    CONFIRMED = "confirmed"
+    CANT_COME = "cant_come"
+
+
+class Attendance(str, enum.Enum):
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    CANCELLED_LATE = "cancelled_late"
+    CANCELLED_IN_TIME = "cancelled_in_time"
+
+
+class MunicipalitySettings(Base):
+    """Per-municipality booking and reminder settings, set by the administrator."""
+
+    __tablename__ = "municipality_settings"
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id", ondelete="CASCADE"), primary_key=True)
+    reminder_offsets_minutes: Mapped[str] = mapped_column(String(100), default="1440,60")
+    confirm_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=180)
+    crisis_line_text: Mapped[str] = mapped_column(String(500), default="")
+
+
+class WorkingHours(Base):
+    """A worker's bookable hours on one weekday, in Copenhagen wall-clock time."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+                      CheckConstraint("end_minute > start_minute", name="end_after_start"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="work")  # "work" (bookable) | "messages" (answers messages)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0
+    start_minute: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+
+class AvailabilityException(Base):
+    """Time a worker is away (holiday, sick day): not bookable."""
+
+    __tablename__ = "availability_exceptions"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # holiday | sick | other
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ReminderPreference(Base):
+    """Which reminder channels a citizen wants (replaced by consent records in the consent issue)."""
+
+    __tablename__ = "reminder_preferences"
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[bool] = mapped_column(default=False)
+    sms: Mapped[bool] = mapped_column(default=False)
+
+
+class OutboxMessage(Base):
+    """A message to send (reminder, notice to an interpreter), durable until sent exactly once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+                      Index("ix_outbox_status_due", "status", "due_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(30))  # reminder | interpreter_invite | interpreter_cancel | ...
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    recipient_kind: Mapped[str] = mapped_column(String(12))  # citizen | interpreter
+    dedupe_key: Mapped[str] = mapped_column(String(120))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed | dropped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

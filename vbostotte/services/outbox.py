@@ -1,0 +1,97 @@
+"""The durable outbox: what is to be sent (reminders, notices to interpreters), planned in the same
+transaction as the change that causes it, so nothing is lost and nothing is planned for a change
+that rolled back. Sending is ``services.sender``.
+
+Each row's ``dedupe_key`` names exactly one message (for reminders it includes the appointment's
+start, so moving an appointment plans new reminders and the old ones are dropped); the unique
+constraint on it means a message can be planned only once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte.models import Appointment, MunicipalitySettings, OutboxMessage, ReminderPreference
+
+DEFAULT_SETTINGS = MunicipalitySettings(reminder_offsets_minutes="1440,60", confirm_cutoff_minutes=180,
+                                        crisis_line_text="")
+
+
+async def municipality_settings(db: AsyncSession, municipality_id: int) -> MunicipalitySettings:
+    found = await db.get(MunicipalitySettings, municipality_id)
+    return found or DEFAULT_SETTINGS
+
+
+def reminder_offsets(settings: MunicipalitySettings) -> list[int]:
+    return sorted({int(part) for part in settings.reminder_offsets_minutes.split(",") if part.strip().isdigit()},
+                  reverse=True)
+
+
+async def citizen_channels(db: AsyncSession, citizen_id: int) -> list[str]:
+    """The channels the citizen agreed to be reminded on (the consent issue replaces this preference)."""
+    preference = await db.get(ReminderPreference, citizen_id)
+    if preference is None:
+        return []
+    return [channel for channel, on in (("email", preference.email), ("sms", preference.sms)) if on]
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _add(db: AsyncSession, appointment: Appointment, purpose: str, channel: str, recipient: str, key: str,
+         due: dt.datetime, now: dt.datetime) -> None:
+    db.add(OutboxMessage(municipality_id=appointment.municipality_id, appointment_id=appointment.id, purpose=purpose,
+                         channel=channel, recipient_kind=recipient, dedupe_key=key, due_at=due, status="pending",
+                         attempts=0, next_attempt_at=due, created_at=now))
+
+
+async def plan_for_appointment(db: AsyncSession, appointment: Appointment, now: dt.datetime) -> None:
+    """Plan the citizen's reminders (per the municipality's schedule) and the interpreter's invitation."""
+    settings = await municipality_settings(db, appointment.municipality_id)
+    channels = await citizen_channels(db, appointment.citizen_id)
+    start = _stamp(appointment.starts_at)
+    for minutes in reminder_offsets(settings):
+        due = appointment.starts_at - dt.timedelta(minutes=minutes)
+        if due <= now:
+            continue
+        for channel in channels:
+            _add(db, appointment, "reminder", channel, "citizen",
+                 f"reminder:{appointment.id}:{start}:{minutes}:{channel}", due, now)
+    if appointment.has_interpreter and appointment.interpreter_released_at is None:
+        await notify_interpreter(db, appointment, "interpreter_invite", now)
+    await db.flush()
+
+
+async def notify_interpreter(db: AsyncSession, appointment: Appointment, purpose: str, now: dt.datetime) -> None:
+    """Tell the interpreter now (invitation, cancellation, "can't come", moved, released)."""
+    if not appointment.has_interpreter:
+        return
+    if purpose != "interpreter_invite" and appointment.interpreter_released_at is not None \
+            and purpose != "interpreter_released":
+        return  # already released: nothing more to tell
+    key_base = f"{purpose}:{appointment.id}:{_stamp(appointment.starts_at)}"
+    for channel, contact in (("email", appointment.interpreter_email), ("sms", appointment.interpreter_phone)):
+        if contact:
+            existing = await db.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key_base}:{channel}"))
+            if existing.first() is None:
+                _add(db, appointment, purpose, channel, "interpreter", f"{key_base}:{channel}", now, now)
+    await db.flush()
+
+
+async def drop_pending(db: AsyncSession, appointment_id: int) -> None:
+    """Drop the appointment's unsent reminders (cancelled or moved)."""
+    await db.execute(update(OutboxMessage).where(
+        OutboxMessage.appointment_id == appointment_id, OutboxMessage.purpose == "reminder",
+        OutboxMessage.status == "pending").values(status="dropped"))
+
+
+async def drop_channel(db: AsyncSession, citizen_id: int, channel: str) -> None:
+    """Drop the citizen's pending reminders on a channel they no longer agree to."""
+    appointments = select(Appointment.id).where(Appointment.citizen_id == citizen_id)
+    await db.execute(update(OutboxMessage).where(
+        OutboxMessage.appointment_id.in_(appointments), OutboxMessage.channel == channel,
+        OutboxMessage.recipient_kind == "citizen", OutboxMessage.status == "pending").values(status="dropped"))
