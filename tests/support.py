@@ -164,7 +164,10 @@ class WebClient:
         """POST a form with the CSRF token of ``from_page`` (default: the same path)."""
         data = dict(data or {})
         data.setdefault("csrf_token", await self.csrf_from(from_page or path))
-        return await self.client.post(path, data=data, allow_redirects=kw.pop("allow_redirects", False), **kw)
+        # A browser sends the page's origin with every form post; so do we, so the Origin check is exercised.
+        headers = {"Origin": str(self.client.make_url("/")).rstrip("/"), **kw.pop("headers", {})}
+        return await self.client.post(path, data=data, headers=headers,
+                                      allow_redirects=kw.pop("allow_redirects", False), **kw)
 
     async def login(self, staff: StaffInfo, *, password: str = PASSWORD, code: str | None = None):
         """Password, then the TOTP code; returns the final response (a redirect to the home page on success)."""
@@ -188,3 +191,9 @@ async def reread(db) -> None:
     """Forget what the test's session knows, so the next read sees what the app committed."""
     await db.rollback()
     db.expire_all()
+
+
+def read_in_english(*browsers: WebClient) -> None:
+    """Choose English, as the language switch would: the messages tests quote are the English ones."""
+    for browser in browsers:
+        browser.client.session.cookie_jar.update_cookies({"vb_lang": "en"})

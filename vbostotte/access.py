@@ -22,6 +22,12 @@ def require_role(actor: Actor, *roles: StaffRole) -> None:
         raise PermissionDenied()
 
 
+def require_staff(actor: Actor) -> None:
+    """Refuse (403) anyone who is not staff: a citizen has their own pages, never the staff view of one."""
+    if not actor.is_staff:
+        raise PermissionDenied()
+
+
 def visible_citizens(actor: Actor) -> Select[tuple[Citizen]]:
     """A query of the citizens ``actor`` may see: the single rule every citizen read is filtered by."""
     stmt = select(Citizen).where(Citizen.municipality_id == actor.municipality_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+PING_TIMEOUT = 2.0  # seconds; a health check must answer quickly even when the database does not
 
 
 class NotMigrated(RuntimeError):
@@ -92,11 +94,16 @@ async def check_migrated(engine: AsyncEngine) -> None:
         )
 
 
-async def ping(engine: AsyncEngine) -> bool:
-    """True if the database answers a trivial query."""
-    try:
+async def ping(engine: AsyncEngine, timeout: float = PING_TIMEOUT) -> bool:
+    """True if the database answers a trivial query within ``timeout`` seconds."""
+
+    async def select_one() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    try:
+        # A database host that drops packets would otherwise hold the health check for a minute.
+        await asyncio.wait_for(select_one(), timeout)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception:  # noqa: BLE001 - any failure (the timeout included) means "not reachable"
         return False

@@ -1,6 +1,7 @@
-"""Request pipeline: errors → language → database unit of work → authentication → CSRF.
+"""Request pipeline: language → errors → database unit of work → authentication → CSRF.
 
 Errors are mapped to HTTP in one place (here); handlers and services only raise domain errors.
+The language is chosen first, so error pages speak the visitor's language too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vbostotte.errors import (
 )
 from vbostotte.keys import ACTOR, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
 from vbostotte.models import Citizen, Staff
+from vbostotte.validation import read_form
 
 log = logging.getLogger("vbostotte.request")
 
@@ -40,6 +42,7 @@ HTTP_MESSAGES = {
     500: N_("Something went wrong on our side. Please try again."),
 }
 NO_DATABASE = ("/static/", "/healthz")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def wants_json(request: web.Request) -> bool:
@@ -51,8 +54,10 @@ def error_response(request: web.Request, status: int, message: str, fields: dict
     fields = {name: i18n.gettext(msg) for name, msg in (fields or {}).items()}
     if wants_json(request):
         return web.json_response({"error": status, "message": message, "fields": fields}, status=status)
-    return rendering.render(request, "errors/error.html", {"status": status, "message": message, "fields": fields},
-                            status=status)
+    response = rendering.render(request, "errors/error.html", {"status": status, "message": message, "fields": fields},
+                                status=status)
+    security.set_csrf_cookie(request, response)  # the page's forms (language) need their binding cookie too
+    return response
 
 
 @web.middleware
@@ -160,12 +165,12 @@ async def csrf(request: web.Request, handler):
         return await _with_csrf_cookie(request, handler)
     if not security.origin_allowed(request):
         raise web.HTTPForbidden()
-    submitted = request.headers.get(security.CSRF_HEADER)
-    if submitted is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        try:
-            submitted = (await request.post()).get(security.CSRF_FIELD)
-        except ValueError:  # a malformed body (bad multipart boundary, bad encoding)
-            raise web.HTTPBadRequest() from None
+    if request.body_exists and request.content_type not in FORM_TYPES:
+        raise web.HTTPUnsupportedMediaType()  # our pages only ever send forms
+    # Read the form here even when the token came in a header: a body that cannot be read is refused
+    # before any handler runs, also by handlers that read no field (aiohttp keeps the parsed form).
+    form = await read_form(request) if request.content_type in FORM_TYPES else {}
+    submitted = request.headers.get(security.CSRF_HEADER, form.get(security.CSRF_FIELD))
     if not security.csrf_valid(request, submitted if isinstance(submitted, str) else None):
         return error_response(request, 403, i18n.gettext(
             N_("The form had expired. Please go back, reload the page and try again.")))
@@ -182,4 +187,4 @@ async def _with_csrf_cookie(request: web.Request, handler):
     return response
 
 
-MIDDLEWARES = [errors, language, database, authentication, csrf]
+MIDDLEWARES = [language, errors, database, authentication, csrf]

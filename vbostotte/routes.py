@@ -8,7 +8,7 @@ from aiohttp import web
 
 from vbostotte.views import admin, auth, citizen, health, staff, supervisor
 
-ID = r"{id:\d{1,12}}"
+ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:

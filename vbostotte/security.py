@@ -78,7 +78,9 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts,
+    # which the Origin check must refuse. Other sites still get no Referer (personal links stay private).
+    headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"

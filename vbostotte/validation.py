@@ -9,10 +9,27 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
+
 from vbostotte.errors import InvalidInput
 
+# What aiohttp raises for a body it cannot parse: bad bytes for the charset (ValueError), an unknown
+# charset (LookupError), an unknown multipart encoding (RuntimeError), a broken multipart part.
+UNREADABLE_BODY = (ValueError, LookupError, RuntimeError, TypeError, HttpProcessingError)
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number is no id (and PostgreSQL would refuse it)
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ]{8,16}$")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy:
+    """The submitted form. A body that cannot be read as one is refused (400), never a server error;
+    a body over the size limit stays a 413."""
+    try:
+        return await request.post()
+    except UNREADABLE_BODY:
+        raise web.HTTPBadRequest() from None
 
 
 class Form:
@@ -23,11 +40,13 @@ class Form:
         self.errors: dict[str, str] = {}
 
     def _raw(self, name: str) -> str:
-        value = self.data.get(name, "")
-        if not isinstance(value, str):  # a file upload or a repeated field where text was expected
+        getall = getattr(self.data, "getall", None)
+        values = getall(name, []) if getall else [self.data[name]] if name in self.data else []
+        if len(values) > 1 or not all(isinstance(v, str) for v in values):
+            # A repeated field or a file upload where one text value was expected.
             self.errors[name] = N_("This field is not valid.")
             return ""
-        return value
+        return values[0] if values else ""
 
     def text(self, name: str, *, max_len: int, required: bool = True, min_len: int = 1) -> str | None:
         """Trimmed single-line text with no control characters."""
@@ -69,13 +88,16 @@ class Form:
             if required:
                 self.errors.setdefault(name, N_("This field is required."))
             return None
-        if not value.isdigit() or len(value) > 12:
+        # ASCII digits only: "²" passes isdigit() but int() refuses it, and int() would read "٣" as 3.
+        if not (value.isascii() and value.isdecimal()) or len(value) > 12 or int(value) > MAX_ID:
             self.errors[name] = N_("Choose one of the options.")
             return None
         return int(value)
 
     def password(self, name: str, *, min_len: int = 12) -> str | None:
         value = self._raw(name)
+        if name in self.errors:
+            return None
         if len(value) < min_len:
             self.errors[name] = N_("The password must be at least 12 characters.")
         elif len(value) > 1000:

@@ -54,7 +54,7 @@ async def login(request: web.Request) -> web.Response:
         return base.render(request, "auth/login.html", {"email": "", "done": request.query.get("done", "")})
     form = Form(await base.form(request))
     email = form.text("email", max_len=254, required=False) or ""
-    password = form.text("password", max_len=1000, required=False) or ""
+    password = form.password("password", min_len=1) or ""  # exactly as typed, as the account form stored it
     db, now, settings = base.db(request), base.now(request), base.settings(request)
     context = {"email": email if not form.errors else "", "done": ""}
     try:

@@ -15,6 +15,7 @@ from vbostotte.actors import Actor
 from vbostotte.config import Settings
 from vbostotte.errors import InvalidInput, NotAuthenticated, NotFound
 from vbostotte.keys import ACTOR, CLOCK, DB, SETTINGS
+from vbostotte.validation import MAX_ID, read_form
 
 
 def db(request: web.Request) -> AsyncSession:
@@ -38,15 +39,18 @@ def settings(request: web.Request) -> Settings:
 
 
 def object_id(request: web.Request) -> int:
-    """The ``{id}`` of the URL (the route pattern already restricts it to digits)."""
+    """The ``{id}`` of the URL (the route pattern already restricts it to ASCII digits)."""
     try:
-        return int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except (KeyError, ValueError):
         raise NotFound() from None
+    if value > MAX_ID:
+        raise NotFound()
+    return value
 
 
 async def form(request: web.Request) -> MultiDictProxy:
-    return await request.post()
+    return await read_form(request)
 
 
 def url(request: web.Request, name: str, **parts: Any) -> str:

@@ -57,6 +57,7 @@ async def citizen_new(request: web.Request) -> web.Response:
 
 async def _citizen_page(request: web.Request, issued_link: str | None = None, done: str = "") -> web.Response:
     who = base.actor(request)
+    access.require_staff(who)  # then which citizen: administrators see none (404, see access.visible_citizens)
     db, now = base.db(request), base.now(request)
     citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.view",
                                        audit.Purpose.SUPERVISION if who.has_role(StaffRole.SUPERVISOR)

@@ -1,0 +1,120 @@
+"""Every page passes axe-core's WCAG 2.0/2.1 A and AA rules, at desktop width and on a 360 px phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from vbostotte.models import Staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+
+# How a person reaches each page. Each gets the test's page, world, log_in, enter_password and db.
+
+async def login(page, **_):
+    await page.goto("/login")
+
+
+async def login_code(page, world, enter_password, **_):
+    await enter_password(world.a.worker)
+    await expect(page).to_have_url(re.compile(r"/login/code$"))
+
+
+async def login_enrol(page, world, enter_password, db, **_):
+    staff = await db.get(Staff, world.a.worker.id)
+    staff.totp_secret = None  # a first login: no authenticator app set up yet
+    await db.commit()
+    await enter_password(world.a.worker)
+    await expect(page).to_have_url(re.compile(r"/login/enrol$"))
+
+
+async def worker_home(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await expect(page).to_have_url(re.compile(r"/worker$"))
+
+
+async def new_citizen_form(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto("/citizens/new")
+
+
+async def new_citizen_form_with_errors(page, world, log_in, **_):
+    await new_citizen_form(page, world=world, log_in=log_in)
+    await page.locator("main button[type=submit]").click()
+    summary = page.locator(".error-summary")
+    await expect(summary.get_by_role("heading")).to_have_text(re.compile(r"\w"))
+    # Each message in the summary names its field and leads to it.
+    await expect(summary.get_by_role("link")).to_have_count(2)
+    first, second = await summary.get_by_role("link").all_inner_texts()
+    assert first != second
+    await expect(page.locator("main [aria-invalid=true]")).to_have_count(2)
+
+
+async def citizen_detail(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/citizens/{world.a.citizen.id}")
+
+
+async def citizen_detail_with_new_link(page, world, log_in, **_):
+    await citizen_detail(page, world=world, log_in=log_in)
+    await page.locator("main form[action$='/link'] button").click()
+    await expect(page.locator("main code.link-out")).to_contain_text("/l/")
+
+
+async def supervisor_home(page, world, log_in, **_):
+    await log_in(world.a.supervisor)
+    await expect(page).to_have_url(re.compile(r"/supervisor$"))
+
+
+async def admin_home(page, world, log_in, **_):
+    await log_in(world.a.admin)
+    await expect(page).to_have_url(re.compile(r"/admin$"))
+
+
+async def admin_new_staff_form(page, world, log_in, **_):
+    await log_in(world.a.admin)
+    await page.goto("/admin/staff/new")
+
+
+async def citizen_home(page, world, **_):
+    await page.goto(f"/l/{world.a.citizen.link_token}")
+    await expect(page).to_have_url(re.compile(r"/me$"))
+
+
+async def invalid_link(page, **_):
+    await page.goto("/l/this-link-was-revoked-0123456789")
+
+
+async def not_found(page, **_):
+    response = await page.goto("/no/such/page")
+    assert response.status == 404
+
+
+PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
+         citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
+         citizen_home, invalid_link, not_found]
+
+
+@pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])
+async def test_page_has_no_wcag_a_or_aa_violations(reach, page, world, log_in, enter_password, db,
+                                                   assert_accessible):
+    await reach(page, world=world, log_in=log_in, enter_password=enter_password, db=db)
+    await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    await assert_accessible(page)
+
+
+async def test_the_axe_check_finds_violations_on_a_bad_page(page, site, axe_violations, assert_accessible):
+    # Proves the check can fail: an image without alt text and an input without a label.
+    bad = f"{site.url}/deliberately-inaccessible"
+    await page.route(bad, lambda route: route.fulfill(content_type="text/html", body=(
+        '<!doctype html><html lang="en"><head><title>Bad</title></head><body><main><h1>Bad</h1>'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">'
+        '<input type="text" name="nameless"></main></body></html>')))
+    await page.goto(bad)
+    found = {v["id"] for v in await axe_violations(page)}
+    assert {"image-alt", "label"} <= found, found
+    with pytest.raises(AssertionError, match=r"(?s)image-alt.*at img.*label.*at input.*phone 360x740"):
+        await assert_accessible(page)

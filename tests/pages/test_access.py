@@ -1,0 +1,190 @@
+"""Who may see what: citizens only their own page, workers their caseload, supervisors their teams,
+administrators staff and teams but no citizen, and nobody anything of another municipality."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from support import read_in_english, reread, text_of
+from vbostotte import audit
+from vbostotte.app import create_app
+from vbostotte.models import AuditEntry, Base, PersonalLink, Staff, TeamMember
+
+NOT_FOUND = "The page was not found."
+NO_ACCESS = "You do not have access to this page."
+
+
+@pytest.fixture(autouse=True)
+def english(web, other_web):
+    read_in_english(web, other_web)
+
+
+def private_data(*municipalities, but=None) -> list[str]:
+    """What must never appear on a page that is not about it: names, e-mails and notes of people."""
+    found = []
+    for municipality in municipalities:
+        for citizen in (municipality.citizen, municipality.other_citizen):
+            if citizen is not but:
+                found += [citizen.name, f"Agenda for {citizen.name}"]
+        for staff in (municipality.admin, municipality.supervisor, municipality.worker, municipality.other_worker):
+            found += [staff.name, staff.email]
+    return found
+
+
+def leaked(body: str, *municipalities, but=None) -> list[str]:
+    return [item for item in private_data(*municipalities, but=but) if item in body]
+
+
+async def row_counts(db) -> dict[str, int]:
+    """Rows per table, the audit log aside (denied attempts are meant to be written there)."""
+    await reread(db)
+    return {table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in Base.metadata.sorted_tables if table.name not in ("audit_entries", "audit_head")}
+
+
+async def denied_entries(db) -> list[tuple]:
+    await reread(db)
+    rows = (await db.execute(select(AuditEntry).where(AuditEntry.outcome == audit.DENIED)
+                             .order_by(AuditEntry.id))).scalars()
+    return [(e.actor_id, e.action, e.object_type, e.object_id) for e in rows]
+
+
+async def test_a_citizen_reaches_no_staff_page_and_no_other_citizen(web, world, db):
+    me = world.a.citizen
+    await web.open_link(me.link_token)
+    token = await web.csrf_from("/me")
+    before = await row_counts(db)
+    every_citizen = [c.id for m in (world.a, world.b) for c in (m.citizen, m.other_citizen)] + [99999]
+    for path in ["/worker", "/supervisor", "/admin", "/citizens/new", "/admin/staff/new",
+                 *[f"/citizens/{citizen_id}" for citizen_id in every_citizen]]:  # their own id included
+        response = await web.get(path)
+        body = await response.text()
+        assert response.status in (403, 404), path
+        assert not leaked(body, world.a, world.b, but=me), path
+    for path in [f"/citizens/{me.id}/link", f"/citizens/{me.id}/link/revoke",
+                 f"/citizens/{world.a.other_citizen.id}/link"]:
+        response = await web.client.post(path, data={"csrf_token": token}, allow_redirects=False)
+        assert response.status == 403, path
+        assert NO_ACCESS in text_of(await response.text())
+    assert await row_counts(db) == before
+    assert (await db.execute(select(PersonalLink).where(PersonalLink.citizen_id == me.id,
+                                                        PersonalLink.revoked_at.is_(None)))).first()
+    assert (await web.get("/me")).status == 200  # still signed in: the link was not touched
+
+
+async def test_a_worker_sees_only_their_caseload_and_refused_reads_are_audited(web, world, db):
+    worker = world.a.worker
+    await web.login(worker)
+    assert world.a.citizen.name in text_of(await web.page(f"/citizens/{world.a.citizen.id}"))
+    for citizen in (world.a.other_citizen, world.b.citizen):
+        response = await web.get(f"/citizens/{citizen.id}")
+        assert response.status == 404
+        body = await response.text()
+        assert NOT_FOUND in text_of(body) and citizen.name not in body
+    assert await denied_entries(db) == [(worker.id, "citizen.view", "citizen", world.a.other_citizen.id),
+                                        (worker.id, "citizen.view", "citizen", world.b.citizen.id)]
+    assert (await audit.verify_chain(db)).ok  # written after the rollback, still in the chain
+
+
+async def test_a_supervisor_sees_the_teams_citizens_but_not_another_municipalitys(web, world, db):
+    supervisor = world.a.supervisor
+    await web.login(supervisor)
+    home = text_of(await web.page("/supervisor"))
+    assert world.a.citizen.name in home and world.a.other_citizen.name in home
+    assert world.b.citizen.name not in home
+    for citizen in (world.a.citizen, world.a.other_citizen):
+        assert citizen.name in text_of(await web.page(f"/citizens/{citizen.id}"))
+    response = await web.get(f"/citizens/{world.b.citizen.id}")
+    assert response.status == 404 and not leaked(await response.text(), world.b)
+    assert await denied_entries(db) == [(supervisor.id, "citizen.view", "citizen", world.b.citizen.id)]
+
+
+async def test_allowed_reads_of_a_citizen_page_are_audited_with_citizen_and_purpose(web, other_web, world, db):
+    await web.login(world.a.worker)
+    await web.page(f"/citizens/{world.a.citizen.id}")
+    await other_web.login(world.a.supervisor)
+    await other_web.page(f"/citizens/{world.a.other_citizen.id}")
+    await reread(db)
+    views = (await db.execute(select(AuditEntry).where(AuditEntry.action == "citizen.view")
+                              .order_by(AuditEntry.id))).scalars().all()
+    assert [(e.actor_id, e.citizen_id, e.purpose, e.outcome) for e in views] == [
+        (world.a.worker.id, world.a.citizen.id, audit.Purpose.SUPPORT, audit.ALLOWED),
+        (world.a.supervisor.id, world.a.other_citizen.id, audit.Purpose.SUPERVISION, audit.ALLOWED),
+    ]
+
+
+async def test_an_administrator_reads_no_citizen_page(web, world, db):
+    admin = world.a.admin
+    await web.login(admin)
+    for citizen in (world.a.citizen, world.b.citizen):
+        response = await web.get(f"/citizens/{citizen.id}")
+        assert response.status == 404 and citizen.name not in await response.text()
+    assert await denied_entries(db) == [(admin.id, "citizen.view", "citizen", world.a.citizen.id),
+                                        (admin.id, "citizen.view", "citizen", world.b.citizen.id)]
+
+
+async def test_an_administrator_manages_staff_and_teams_of_their_own_municipality_only(web, world, db):
+    await web.login(world.a.admin)
+    created = await web.post("/admin/teams", {"name": "Team Vest"}, from_page="/admin")
+    assert created.status == 303
+    admin_page = text_of(await web.page("/admin"))
+    assert "Team Vest" in admin_page and world.a.worker.email in admin_page
+    assert not leaked(admin_page, world.b)
+
+    before = await row_counts(db)
+    foreign_member = await web.post(f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.b.worker.id)},
+                                    from_page="/admin")
+    assert foreign_member.status == 422
+    assert "Choose one of the options." in text_of(await foreign_member.text())
+    foreign_staff = await web.post(f"/admin/staff/{world.b.worker.id}/active", {"active": "0"}, from_page="/admin")
+    assert foreign_staff.status == 404
+    assert await row_counts(db) == before
+    assert (await db.get(Staff, world.b.worker.id)).active
+    assert await db.get(TeamMember, (world.a.team_id, world.b.worker.id)) is None
+
+    own = await web.post(f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.a.supervisor.id)},
+                         from_page="/admin")
+    assert own.status == 303  # the same form works for the administrator's own staff
+
+
+# Every URL with an {id} (see routes.py), the form it sends, and what kind of object the id names.
+ID_ROUTES = {
+    "citizen_detail": ("GET", "/citizens/{id}", "citizen", {}),
+    "link_issue": ("POST", "/citizens/{id}/link", "citizen", {}),
+    "link_revoke": ("POST", "/citizens/{id}/link/revoke", "citizen", {}),
+    "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
+    "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
+    "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
+}
+
+
+def test_the_id_routes_above_are_all_of_them(settings):
+    app = create_app(settings)
+    with_id = {route.name for route in app.router.routes() if route.name and "{id}" in route.resource.canonical}
+    assert with_id == set(ID_ROUTES)
+
+
+@pytest.mark.parametrize("role", ["worker", "supervisor", "admin"])
+async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(web, world, db, role):
+    """Another municipality's object answers exactly like one that does not exist, and nothing changes."""
+    await web.login(getattr(world.a, role))
+    foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id}
+    token = await web.csrf_from("/")
+    before = await row_counts(db)
+    for name, (method, pattern, kind, form) in ID_ROUTES.items():
+        data = {key: str(world.a.worker.id) if value == "worker" else value for key, value in form.items()}
+        answers = []
+        for object_id in (foreign[kind], 99999):
+            path = pattern.format(id=object_id)
+            if method == "GET":
+                response = await web.get(path)
+            else:
+                response = await web.client.post(path, data={**data, "csrf_token": token}, allow_redirects=False)
+            body = await response.text()
+            assert response.status in (403, 404, 422), (name, object_id, response.status)
+            assert not leaked(body, world.b), (name, object_id)
+            answers.append((response.status, text_of(body)))
+        assert answers[0] == answers[1], name
+    assert await row_counts(db) == before
+

@@ -1,0 +1,185 @@
+"""Cross-site request forgery is refused on every form, and every response carries the security headers."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import func, select
+
+from support import CSRF_RE, PASSWORD, WebClient, read_in_english, reread, text_of
+from vbostotte import sessions
+from vbostotte.app import create_app
+from vbostotte.config import load_settings
+from vbostotte.models import Base
+
+EXPIRED = "The form had expired. Please go back, reload the page and try again."
+HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervisor": "/supervisor", "admin": "/admin"}
+
+
+def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
+    """Every POST route of routes.py: who sends it, to where, and a form that is accepted with a valid token."""
+    a = world.a
+    return {
+        "login": (None, "/login", {"email": a.worker.email, "password": PASSWORD}),
+        "language": (None, "/language", {"locale": "en", "next": "/login"}),
+        "login_enrol": ("pending", "/login/enrol", {"code": "{code}"}),  # enrolled already: on to the code
+        "login_code": ("pending", "/login/code", {"code": "{code}"}),
+        "citizen_new": ("worker", "/citizens/new", {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}),
+        "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
+        "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
+        "logout": ("worker", "/logout", {}),
+        "citizen_assign": ("supervisor", f"/citizens/{a.citizen.id}/assign", {"worker_id": str(a.other_worker.id)}),
+        "admin_staff_new": ("admin", "/admin/staff/new", {"name": "Nils Berg", "email": "nils@aarhus.example.dk",
+                                                          "role": "worker", "password": "a long first password"}),
+        "admin_staff_active": ("admin", f"/admin/staff/{a.worker.id}/active", {"active": "0"}),
+        "admin_team_new": ("admin", "/admin/teams", {"name": "Team Nord"}),
+        "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
+    }
+
+
+@pytest.fixture(autouse=True)
+def english(web, other_web):
+    read_in_english(web, other_web)
+
+
+async def sign_in(browser: WebClient, world, who: str | None) -> None:
+    if who == "pending":  # the password is given, the code is not yet
+        await browser.post("/login", {"email": world.a.worker.email, "password": PASSWORD})
+    elif who:
+        assert (await browser.login(getattr(world.a, who))).status == 303
+
+
+async def row_counts(db) -> dict[str, int]:
+    await reread(db)
+    return {table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in Base.metadata.sorted_tables}
+
+
+def test_the_forms_above_are_every_post_route(settings, world):
+    app = create_app(settings)
+    posting = {route.name for route in app.router.routes() if route.method in ("POST", "*")}
+    assert posting == set(post_forms(world))
+
+
+@pytest.mark.parametrize("who", [None, "pending", "worker", "supervisor", "admin"])
+async def test_a_post_without_a_token_is_refused_and_writes_nothing(web, world, db, who):
+    await sign_in(web, world, who)
+    forms = {name: form for name, form in post_forms(world).items() if form[0] == who}
+    for name, (_, path, data) in forms.items():
+        data = {key: value.format(code=world.a.worker.code(web.clock)) for key, value in data.items()}
+        before = await row_counts(db)
+        refused = await web.client.post(path, data=data, allow_redirects=False)
+        assert refused.status == 403, name
+        assert EXPIRED in text_of(await refused.text()), name
+        assert await row_counts(db) == before, name
+        # The same form with the page's token goes through: the token was all that was missing.
+        accepted = await web.post(path, data, from_page=HOME[who])
+        assert accepted.status in (200, 303), (name, accepted.status)
+
+
+async def test_a_token_from_another_browser_is_refused(web, other_web, world, db):
+    await web.login(world.a.worker)
+    await other_web.login(world.a.other_worker)
+    form = {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}
+    tokens = (await other_web.csrf_from("/worker"), await other_web.csrf_from("/login"), "0" * 64)
+    before = await row_counts(db)
+    for token in tokens:
+        response = await web.client.post("/citizens/new", data={**form, "csrf_token": token}, allow_redirects=False)
+        assert response.status == 403
+    assert await row_counts(db) == before
+    # A token from before the login does not survive it: the session was rotated.
+    await other_web.post("/logout", from_page="/worker")
+    old_token = await other_web.csrf_from("/login")
+    await other_web.login(world.a.other_worker)
+    before = await row_counts(db)
+    response = await other_web.client.post("/citizens/new", data={**form, "csrf_token": old_token},
+                                           allow_redirects=False)
+    assert response.status == 403
+    assert await row_counts(db) == before
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://127.0.0.1.evil.example"},
+    {"Referer": "https://evil.example/page"},
+], ids=["origin", "null-origin", "lookalike-origin", "referer"])
+async def test_a_post_from_another_site_is_refused_even_with_a_valid_token(web, world, db, headers):
+    await web.login(world.a.worker)
+    revoke = f"/citizens/{world.a.citizen.id}/link/revoke"
+    token = await web.csrf_from("/worker")
+    before = await row_counts(db)
+    response = await web.client.post(revoke, data={"csrf_token": token}, headers=headers, allow_redirects=False)
+    assert response.status == 403
+    assert "You do not have access to this page." in text_of(await response.text())
+    assert await row_counts(db) == before
+    own = str(web.client.make_url("/")).rstrip("/")
+    same_site = await web.client.post(revoke, data={"csrf_token": token}, headers={"Origin": own},
+                                      allow_redirects=False)
+    assert same_site.status == 303
+
+
+def check_common_headers(response, what: str) -> str:
+    """The headers every response has; returns the CSP nonce."""
+    csp = response.headers["Content-Security-Policy"]
+    nonce = re.search(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'", csp)
+    assert nonce, what
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, what
+    assert response.headers["X-Content-Type-Options"] == "nosniff", what
+    assert response.headers["Referrer-Policy"] == "same-origin", what
+    return nonce.group(1)
+
+
+async def responses_of_every_kind(browser: WebClient) -> dict:
+    return {
+        "page": await browser.get("/login"),
+        "error page": await browser.get("/no/such/page"),
+        "redirect": await browser.get("/"),
+        "static file": await browser.get("/static/css/app.css"),
+        "health": await browser.get("/healthz"),
+        "refused post": await browser.client.post("/logout", allow_redirects=False),
+        "wrong method": await browser.get("/logout"),
+    }
+
+
+async def test_every_response_has_the_security_headers_and_no_hsts_over_http(web, world):
+    responses = await responses_of_every_kind(web)
+    assert [r.status for r in responses.values()] == [200, 404, 303, 200, 200, 403, 405]
+    nonces = {check_common_headers(response, what) for what, response in responses.items()}
+    assert len(nonces) == len(responses)  # a fresh nonce for every response
+    assert all("Strict-Transport-Security" not in r.headers for r in responses.values())
+    assert "no-store" not in responses["static file"].headers.get("Cache-Control", "")
+
+
+async def test_signed_in_pages_are_never_cached(web, other_web, world):
+    await web.login(world.a.worker)
+    await other_web.open_link(world.a.citizen.link_token)
+    for browser, path in ((web, "/worker"), (web, f"/citizens/{world.a.citizen.id}"), (other_web, "/me")):
+        response = await browser.get(path)
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store", path
+
+
+async def test_over_https_every_response_has_hsts_and_cookies_are_secure(aiohttp_client, database_url, tmp_path,
+                                                                          world, clock):
+    settings = load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key="x" * 40,
+                             base_url="https://bostotte.example.dk")
+    browser = WebClient(await aiohttp_client(create_app(settings, clock=clock)), clock)
+    for what, response in (await responses_of_every_kind(browser)).items():
+        check_common_headers(response, what)
+        assert response.headers["Strict-Transport-Security"].startswith("max-age="), what
+    login_page = await browser.get("/login")
+    assert login_page.cookies["vb_csrf"]["secure"] is True
+    link = await browser.open_link(world.a.citizen.link_token)
+    assert link.cookies[sessions.COOKIE]["secure"] is True
+
+
+async def test_the_language_switch_works_from_an_error_page(web, world):
+    """An error page carries forms too (the language switch); their token must come with its cookie."""
+    page = await web.get("/no/such/page")
+    token = unescape(CSRF_RE.search(await page.text()).group(1))
+    response = await web.client.post("/language", data={"csrf_token": token, "locale": "da", "next": "/login"},
+                                     allow_redirects=False)
+    assert response.status == 303
