@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 from vbostotte import audit, db
+from vbostotte.access_log import PrivateAccessLogger
 from vbostotte.actors import SYSTEM
 from vbostotte.config import Settings, SettingsError, load_settings
 from vbostotte.errors import InvalidInput
@@ -70,7 +71,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         info = asyncio.run(_with_session(settings, seed))
     print(_banner(settings, info), flush=True)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log_format='%a "%r" %s %b %Tf')
+                access_log_class=PrivateAccessLogger)
     return 0
 
 

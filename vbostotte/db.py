@@ -48,7 +48,8 @@ def create_engine(url: str, *, immediate: bool = True) -> AsyncEngine:
     def _on_begin(conn):  # pragma: no cover - exercised by every test
         # BEGIN IMMEDIATE takes the write lock up front: a transaction that reads and then writes
         # (the audit chain does) can never fail half-way with SQLITE_BUSY on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        read_only = conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate and not read_only else "BEGIN")
 
     return engine
 
@@ -98,7 +99,9 @@ async def ping(engine: AsyncEngine, timeout: float = PING_TIMEOUT) -> bool:
     """True if the database answers a trivial query within ``timeout`` seconds."""
 
     async def select_one() -> None:
+        # read_only: on SQLite a plain BEGIN, so the check never waits for the write lock.
         async with engine.connect() as conn:
+            conn = await conn.execution_options(read_only=True)
             await conn.execute(text("SELECT 1"))
 
     try:

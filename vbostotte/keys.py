@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,3 +28,5 @@ WEB_SESSION: web.RequestKey[WebSession] = web.RequestKey("web_session", WebSessi
 CSP_NONCE: web.RequestKey[str] = web.RequestKey("csp_nonce", str)
 NEW_CSRF_COOKIE: web.RequestKey[str] = web.RequestKey("new_csrf_cookie", str)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+# Work to run in a fresh transaction if the request's own is rolled back (see middlewares._unit_of_work).
+AFTERWARDS: web.RequestKey[list[Callable[[AsyncSession], Awaitable[Any]]]] = web.RequestKey("afterwards", list)

@@ -24,7 +24,7 @@ from vbostotte.errors import (
     PermissionDenied,
     Throttled,
 )
-from vbostotte.keys import ACTOR, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
+from vbostotte.keys import ACTOR, AFTERWARDS, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
 from vbostotte.models import Citizen, Staff
 from vbostotte.validation import read_form
 
@@ -108,26 +108,42 @@ async def database(request: web.Request, handler):
 
 
 async def _unit_of_work(request: web.Request, handler):
+    """Commit when the handler succeeds or redirects; roll back on any error or error response, then keep
+    what must survive the failure (``DomainError.then`` work, and ``keep_after_rollback``) in a fresh one."""
     maker = request.app[SESSIONMAKER]
+    request[AFTERWARDS] = []
     async with maker() as db:
         request[DB] = db
-        redirect: web.HTTPException | None = None
         try:
-            async with db.begin():
-                try:
-                    return await handler(request)
-                except web.HTTPException as exc:
-                    if exc.status >= 400:
-                        raise
-                    redirect = exc  # commit, then let the redirect through
-        except DomainError as exc:
-            if exc.afterwards:  # what must be kept although the request failed (see DomainError.then)
-                async with maker() as fresh, fresh.begin():
-                    for work in exc.afterwards:
-                        await work(fresh)
+            response = await handler(request)
+        except web.HTTPException as exc:
+            await _finish(request, db, ok=exc.status < 400)
             raise
-    assert redirect is not None
-    raise redirect
+        except DomainError as exc:
+            request[AFTERWARDS].extend(exc.afterwards)
+            await _finish(request, db, ok=False)
+            raise
+        except BaseException:
+            await db.rollback()
+            raise
+        await _finish(request, db, ok=response.status < 400)
+        return response
+
+
+async def _finish(request: web.Request, db, *, ok: bool) -> None:
+    if ok:
+        await db.commit()
+        return
+    await db.rollback()
+    if request[AFTERWARDS]:
+        async with request.app[SESSIONMAKER]() as fresh, fresh.begin():
+            for work in request[AFTERWARDS]:
+                await work(fresh)
+
+
+def keep_after_rollback(request: web.Request, error: DomainError) -> None:
+    """A handler that shows an error itself (e.g. the login form again) still keeps the error's afterwards work."""
+    request[AFTERWARDS].extend(error.afterwards)
 
 
 @web.middleware

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vbostotte import access
+from vbostotte import access, i18n
 from vbostotte.errors import InvalidInput
 from vbostotte.models import StaffRole
 from vbostotte.services import organisation
@@ -29,7 +29,7 @@ async def home(request: web.Request) -> web.Response:
 async def staff_new(request: web.Request) -> web.Response:
     who = base.actor(request)
     access.require_role(who, StaffRole.ADMIN)
-    context = {"roles": ROLES, "values": {}, "errors": {}}
+    context = {"role_options": [(role, i18n.role_label(role), None) for role in ROLES], "values": {}, "errors": {}}
     if request.method != "POST":
         return base.render(request, "admin/staff_new.html", context)
     data = await base.form(request)

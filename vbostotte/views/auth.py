@@ -7,7 +7,7 @@ from aiohttp import web
 from vbostotte import audit, i18n, sessions
 from vbostotte.actors import Actor
 from vbostotte.errors import DomainError, NotAuthenticated, Throttled
-from vbostotte.middlewares import LANG_COOKIE
+from vbostotte.middlewares import LANG_COOKIE, keep_after_rollback
 from vbostotte.models import Citizen, Staff, StaffRole
 from vbostotte.services import links, login as login_service
 from vbostotte.validation import Form
@@ -33,9 +33,8 @@ def _set_session_cookie(response: web.StreamResponse, request: web.Request, toke
 
 
 async def _refused(request: web.Request, exc: DomainError, template: str, context: dict) -> web.Response:
-    """Show a login step again with one generic message; keep the failure count (nothing else was written)."""
-    for work in exc.afterwards:
-        await work(base.db(request))
+    """Show a login step again with one generic message; the failure is still counted for throttling."""
+    keep_after_rollback(request, exc)
     status = 429 if isinstance(exc, Throttled) else 401
     return base.render(request, template, {**context, "error": i18n.gettext(exc.message)}, status=status)
 

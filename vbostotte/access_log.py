@@ -1,0 +1,24 @@
+"""The HTTP access log, without personal data: no client address, no query string, and a personal
+link's token masked (``/l/<token>`` is a citizen's key to their page)."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from vbostotte.keys import REQUEST_ID
+
+_SECRET_PATHS = re.compile(r"^(/l/)[^/?#]+")
+
+
+def loggable_path(path: str) -> str:
+    """The request path with secrets masked."""
+    return _SECRET_PATHS.sub(r"\1…", path)
+
+
+class PrivateAccessLogger(AbstractAccessLogger):
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.1fms request_id=%s", request.method, loggable_path(request.path),
+                         response.status, time * 1000, request.get(REQUEST_ID, "-"))
