@@ -3,8 +3,7 @@ collect a translatable message per field, then raise one :class:`InvalidInput` f
 
 from __future__ import annotations
 
-from vbostotte.i18n import N_
-
+import datetime as dt
 import re
 import unicodedata
 from typing import Any, Mapping
@@ -14,6 +13,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from vbostotte.errors import InvalidInput
+from vbostotte.i18n import N_
 
 # What aiohttp raises for a body it cannot parse: bad bytes for the charset (ValueError), an unknown
 # charset (LookupError), an unknown multipart encoding (RuntimeError), a broken multipart part.
@@ -103,6 +103,35 @@ class Form:
         elif len(value) > 1000:
             self.errors[name] = N_("This field is too long.")
         return value
+
+    def date(self, name: str, *, required: bool = True) -> dt.date | None:
+        """A calendar date as a date field sends it (YYYY-MM-DD)."""
+        value = self._raw(name).strip()
+        if not value:
+            if required:
+                self.errors.setdefault(name, N_("This field is required."))
+            return None
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.errors[name] = N_("Enter a date like 2026-12-01.")
+            return None
+
+    def clock_time(self, name: str, *, required: bool = True) -> int | None:
+        """A wall-clock time (HH:MM or HH.MM) as minutes after midnight."""
+        value = self._raw(name).strip().replace(".", ":")
+        if not value:
+            if required:
+                self.errors.setdefault(name, N_("This field is required."))
+            return None
+        match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", value)
+        if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59 or \
+                (int(match.group(1)) == 24 and int(match.group(2)) > 0):
+            self.errors[name] = N_("Enter a time like 10:30.")
+            return None
+        return int(match.group(1)) * 60 + int(match.group(2))
 
     def check(self) -> None:
         """Raise InvalidInput if any field failed."""
