@@ -84,6 +84,8 @@ class CitizenInfo:
     preferred_name: str
     link_token: str
     municipality_id: int
+    appointment_id: int = 0  # a video session tomorrow with their worker
+    past_appointment_id: int = 0  # a home visit yesterday
 
 
 @dataclass
@@ -130,11 +132,16 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
                                           now, team_id=team.id, worker_id=staff[worker_key].id)
         worker_actor = staff[worker_key].actor
         token = await links.issue(db, worker_actor, citizen, now)
-        db.add(Appointment(municipality_id=municipality.id, citizen_id=citizen.id, worker_id=staff[worker_key].id,
-                           kind=AppointmentKind.VIDEO, starts_at=now + dt.timedelta(days=1),
-                           ends_at=now + dt.timedelta(days=1, minutes=45), note_to_citizen=f"Agenda for {name}",
-                           created_at=now))
-        people[key] = CitizenInfo(citizen.id, name, key.title(), token, municipality.id)
+        appointment = Appointment(municipality_id=municipality.id, citizen_id=citizen.id,
+                                  worker_id=staff[worker_key].id, kind=AppointmentKind.VIDEO,
+                                  starts_at=now + dt.timedelta(days=1), ends_at=now + dt.timedelta(days=1, minutes=45),
+                                  note_to_citizen=f"Agenda for {name}", created_at=now, response="none")
+        past = Appointment(municipality_id=municipality.id, citizen_id=citizen.id, worker_id=staff[worker_key].id,
+                           kind=AppointmentKind.HOME_VISIT, starts_at=now - dt.timedelta(days=1),
+                           ends_at=now - dt.timedelta(days=1, minutes=-45), created_at=now, response="none")
+        db.add_all([appointment, past])
+        await db.flush()
+        people[key] = CitizenInfo(citizen.id, name, key.title(), token, municipality.id, appointment.id, past.id)
     await db.flush()
     return Municipality(id=municipality.id, team_id=team.id, **staff, **people)
 

@@ -12,11 +12,12 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from vbostotte import db, i18n, security
+from vbostotte import channels, db, i18n, security
 from vbostotte.config import Settings
 from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS, SQLITE_LOCK
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
+from vbostotte.services import sender
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def _jinja_env(app: web.Application) -> None:
         newstyle=True,
     )
     env.filters.update(when=i18n.format_when, clock=i18n.format_clock, day=i18n.format_day,
-                       timestamp=i18n.format_timestamp, upfirst=i18n.upfirst, role_label=i18n.role_label)
+                       timestamp=i18n.format_timestamp, upfirst=i18n.upfirst, role_label=i18n.role_label,
+                       attendance_label=i18n.attendance_label, weekday_name=i18n.weekday_name)
     env.globals.update(locales=i18n.LOCALE_NAMES,
                        locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()])
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     setup_routes(app, WEB / "static")
     app.on_response_prepare.append(security.add_headers)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_outbox_sender)
     return app
 
 
@@ -73,3 +76,27 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[SQLITE_LOCK] = asyncio.Lock()
     yield
     await engine.dispose()
+
+
+async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
+    """Send due reminders and notices in the background (VB_OUTBOX_WORKER), stopping cleanly on shutdown."""
+    settings = app[SETTINGS]
+    if not settings.outbox_worker:
+        yield
+        return
+    async with channels.open_channels(settings) as open_channels:
+        if not open_channels:
+            log.info("outbox sender off: neither VB_SMTP_HOST nor VB_SMS_GATEWAY_URL is set")
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run_forever(app[SESSIONMAKER], settings, app[CLOCK], open_channels,
+                                                      lock=app.get(SQLITE_LOCK), stop=stop), name="outbox-sender")
+        yield
+        stop.set()  # the message being sent is finished and recorded; the loop then ends
+        try:
+            await asyncio.wait_for(task, channels.SEND_TIMEOUT + 5)
+        except asyncio.TimeoutError:
+            log.warning("outbox sender did not stop in time; its message is retried when the lease ends")
+        except Exception as exc:  # noqa: BLE001 - shutting down regardless
+            log.error("outbox sender ended with %s", type(exc).__name__)

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -75,6 +75,19 @@ def N_(message: str) -> str:
 
 ROLE_LABELS = {"worker": N_("Support worker"), "supervisor": N_("Supervisor"), "admin": N_("Administrator"),
                "citizen": N_("Citizen")}
+
+
+ATTENDANCE_LABELS = {"attended": N_("Attended"), "no_show": N_("Did not come"),
+                     "cancelled_late": N_("Cancelled late"), "cancelled_in_time": N_("Cancelled in time")}
+
+
+def attendance_label(value: str) -> str:
+    return gettext(ATTENDANCE_LABELS.get(value, value))
+
+
+def weekday_name(weekday: int) -> str:
+    """The weekday's name (Monday = 0) in the current language."""
+    return get_day_names("wide", locale=get_locale())[weekday]
 
 
 def role_label(role: str) -> str:

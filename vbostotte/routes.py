@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from vbostotte.views import admin, auth, citizen, health, staff, supervisor
+from vbostotte.views import admin, appointments, auth, citizen, health, staff, supervisor
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -22,12 +22,22 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get("/l/{token}", auth.open_link, name="personal_link")
 
     r.add_get("/me", citizen.home, name="citizen_home")
+    r.add_post(f"/me/appointments/{ID}/respond", appointments.respond, name="appointment_respond")
 
     r.add_get("/worker", staff.worker_home, name="worker_home")
     r.add_route("*", "/citizens/new", staff.citizen_new, name="citizen_new")
     r.add_get(f"/citizens/{ID}", staff.citizen_detail, name="citizen_detail")
     r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
     r.add_post(f"/citizens/{ID}/link/revoke", staff.link_revoke, name="link_revoke")
+
+    r.add_route("*", "/worker/hours", appointments.working_hours, name="working_hours")
+    r.add_route("*", "/appointments/new", appointments.new, name="appointment_new")
+    r.add_get(f"/appointments/{ID}", appointments.show, name="appointment")
+    r.add_post(f"/appointments/{ID}/cancel", appointments.cancel, name="appointment_cancel")
+    r.add_post(f"/appointments/{ID}/reschedule", appointments.reschedule, name="appointment_reschedule")
+    r.add_post(f"/appointments/{ID}/attendance", appointments.attendance, name="appointment_attendance")
+    r.add_post(f"/appointments/{ID}/release-interpreter", appointments.release_interpreter,
+               name="appointment_release")
 
     r.add_get("/supervisor", supervisor.home, name="supervisor_home")
     r.add_post(f"/citizens/{ID}/assign", supervisor.assign, name="citizen_assign")

@@ -156,6 +156,13 @@ ID_ROUTES = {
     "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
+    "appointment": ("GET", "/appointments/{id}", "appointment", {}),
+    "appointment_cancel": ("POST", "/appointments/{id}/cancel", "appointment", {"reason": "Sick"}),
+    "appointment_reschedule": ("POST", "/appointments/{id}/reschedule", "appointment",
+                               {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Moved"}),
+    "appointment_attendance": ("POST", "/appointments/{id}/attendance", "appointment", {"attendance": "attended"}),
+    "appointment_release": ("POST", "/appointments/{id}/release-interpreter", "appointment", {}),
+    "appointment_respond": ("POST", "/me/appointments/{id}/respond", "appointment", {"response": "confirmed"}),
 }
 
 
@@ -169,7 +176,8 @@ def test_the_id_routes_above_are_all_of_them(settings):
 async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(web, world, db, role):
     """Another municipality's object answers exactly like one that does not exist, and nothing changes."""
     await web.login(getattr(world.a, role))
-    foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id}
+    foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id,
+               "appointment": world.b.citizen.appointment_id}
     token = await web.csrf_from("/")
     before = await row_counts(db)
     for name, (method, pattern, kind, form) in ID_ROUTES.items():

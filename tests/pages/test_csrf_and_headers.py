@@ -15,7 +15,8 @@ from vbostotte.config import load_settings
 from vbostotte.models import Base
 
 EXPIRED = "The form had expired. Please go back, reload the page and try again."
-HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervisor": "/supervisor", "admin": "/admin"}
+HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervisor": "/supervisor", "admin": "/admin",
+        "citizen": "/me"}
 
 
 def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
@@ -29,7 +30,18 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "citizen_new": ("worker", "/citizens/new", {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}),
         "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
         "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
+        "working_hours": ("worker", "/worker/hours", {"work_0_start": "08:00", "work_0_end": "16:00"}),
+        "appointment_new": ("worker", "/appointments/new", {"citizen_id": str(a.citizen.id), "kind": "video",
+                                                             "date": "2026-11-30", "time": "10:00", "duration": "45"}),
+        "appointment_reschedule": ("worker", f"/appointments/{a.citizen.appointment_id}/reschedule",
+                                   {"date": "2026-11-30", "time": "13:00", "duration": "45", "reason": "Moved"}),
+        "appointment_attendance": ("worker", f"/appointments/{a.citizen.past_appointment_id}/attendance",
+                                   {"attendance": "attended"}),
+        "appointment_release": ("worker", f"/appointments/{a.citizen.appointment_id}/release-interpreter", {}),
+        "appointment_cancel": ("worker", f"/appointments/{a.citizen.appointment_id}/cancel", {"reason": "Sick"}),
         "logout": ("worker", "/logout", {}),
+        "appointment_respond": ("citizen", f"/me/appointments/{a.citizen.appointment_id}/respond",
+                                {"response": "confirmed"}),
         "citizen_assign": ("supervisor", f"/citizens/{a.citizen.id}/assign", {"worker_id": str(a.other_worker.id)}),
         "admin_staff_new": ("admin", "/admin/staff/new", {"name": "Nils Berg", "email": "nils@aarhus.example.dk",
                                                           "role": "worker", "password": "a long first password"}),
@@ -47,6 +59,8 @@ def english(web, other_web):
 async def sign_in(browser: WebClient, world, who: str | None) -> None:
     if who == "pending":  # the password is given, the code is not yet
         await browser.post("/login", {"email": world.a.worker.email, "password": PASSWORD})
+    elif who == "citizen":
+        assert (await browser.open_link(world.a.citizen.link_token)).status == 303
     elif who:
         assert (await browser.login(getattr(world.a, who))).status == 303
 
@@ -63,7 +77,7 @@ def test_the_forms_above_are_every_post_route(settings, world):
     assert posting == set(post_forms(world))
 
 
-@pytest.mark.parametrize("who", [None, "pending", "worker", "supervisor", "admin"])
+@pytest.mark.parametrize("who", [None, "pending", "worker", "supervisor", "admin", "citizen"])
 async def test_a_post_without_a_token_is_refused_and_writes_nothing(web, world, db, who):
     await sign_in(web, world, who)
     forms = {name: form for name, form in post_forms(world).items() if form[0] == who}

@@ -153,6 +153,14 @@ async def availability(db: AsyncSession, worker_id: int, first_day: dt.date, day
     return Availability(windows=windows, busy=[tuple(b) for b in busy])
 
 
+async def hours_of(db: AsyncSession, worker_id: int) -> list[tuple[str, int, int, int]]:
+    """The worker's weekly hours as (kind, weekday, start_minute, end_minute)."""
+    rows = await db.execute(select(WorkingHours.kind, WorkingHours.weekday, WorkingHours.start_minute,
+                                   WorkingHours.end_minute).where(WorkingHours.staff_id == worker_id)
+                            .order_by(WorkingHours.kind, WorkingHours.weekday, WorkingHours.start_minute))
+    return [tuple(row) for row in rows]
+
+
 async def set_working_hours(db: AsyncSession, actor: Actor, rows: list[tuple[int, int, int]], kind: str = "work") -> None:
     """Replace the worker's own weekly hours of ``kind`` ("work" or "messages")."""
     require_role(actor, StaffRole.WORKER)

@@ -133,7 +133,8 @@ async def appointment_for(db: AsyncSession, actor: Actor, appointment_id: int, a
 
 async def respond(db: AsyncSession, actor: Actor, appointment_id: int, response: CitizenResponse,
                   now: dt.datetime) -> Appointment:
-    """The citizen confirms or says "I can't come" (one tap). The interpreter is told at once."""
+    """The citizen confirms, or says "I can't come" (one tap), which cancels the appointment as the
+    citizen's cancellation: reminders are dropped and the interpreter is told at once."""
     if not actor.is_citizen:
         raise NotFound()
     appointment = await appointment_for(db, actor, appointment_id, "appointment.respond")
@@ -141,6 +142,8 @@ async def respond(db: AsyncSession, actor: Actor, appointment_id: int, response:
         raise Conflict(N_("This appointment can no longer be changed."))
     appointment.response, appointment.responded_at = response.value, now
     if response == CitizenResponse.CANT_COME:
+        appointment.cancelled_at, appointment.cancelled_by = now, "citizen"
+        await outbox.drop_pending(db, appointment.id)
         await outbox.notify_interpreter(db, appointment, "interpreter_cant_come", now)
     await db.flush()
     return appointment

@@ -14,4 +14,4 @@ async def home(request: web.Request) -> web.Response:
     if not who.is_citizen:
         raise PermissionDenied()
     upcoming = await appointments.upcoming_for_citizen(base.db(request), who, base.now(request))
-    return base.render(request, "citizen/home.html", {"appointments": upcoming})
+    return base.render(request, "citizen/home.html", {"appointments": upcoming, "done": request.query.get("done", "")})

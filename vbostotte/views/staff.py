@@ -8,7 +8,7 @@ from vbostotte import access, audit
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import LOCALES
 from vbostotte.models import StaffRole
-from vbostotte.services import appointments, citizens, links, organisation
+from vbostotte.services import appointments, booking, citizens, links, organisation, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
@@ -19,7 +19,9 @@ async def worker_home(request: web.Request) -> web.Response:
     db, now = base.db(request), base.now(request)
     week = await appointments.week_for_worker(db, who, now)
     caseload = await citizens.list_visible(db, who)
-    return base.render(request, "worker/home.html", {"week": week, "caseload": caseload})
+    cutoff = (await outbox.municipality_settings(db, who.municipality_id)).confirm_cutoff_minutes
+    follow_up = [(a, c) for a, c in week if booking.needs_follow_up(a, cutoff, now)]
+    return base.render(request, "worker/home.html", {"week": week, "caseload": caseload, "follow_up": follow_up})
 
 
 def _citizen_form(data) -> tuple[citizens.NewCitizen, int | None]:
