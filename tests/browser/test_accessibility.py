@@ -79,6 +79,33 @@ async def admin_new_staff_form(page, world, log_in, **_):
     await page.goto("/admin/staff/new")
 
 
+async def booking_form(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/appointments/new?citizen_id={world.a.citizen.id}")
+
+
+async def booking_form_with_errors(page, world, log_in, **_):
+    await booking_form(page, world=world, log_in=log_in)
+    await page.locator("main form button[type=submit]").click()
+    await expect(page.locator(".error-summary")).to_be_visible()
+
+
+async def appointment_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/appointments/{world.a.citizen.appointment_id}")
+
+
+async def past_appointment_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/appointments/{world.a.citizen.past_appointment_id}")
+    await expect(page.locator("main input[name=attendance]").first).to_be_visible()
+
+
+async def working_hours(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto("/worker/hours")
+
+
 async def citizen_home(page, world, **_):
     await page.goto(f"/l/{world.a.citizen.link_token}")
     await expect(page).to_have_url(re.compile(r"/me$"))
@@ -95,6 +122,7 @@ async def not_found(page, **_):
 
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
+         booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
          citizen_home, invalid_link, not_found]
 
 

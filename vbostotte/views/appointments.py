@@ -188,7 +188,7 @@ async def working_hours(request: web.Request) -> web.Response:
         try:
             form.check()
         except InvalidInput as exc:
-            context = {"hours": _hours_values(form.data), "weekdays": WEEKDAYS}
+            context = {"hours": _hours_values(form.data), "weekdays": WEEKDAYS, "done": ""}
             return base.render_invalid(request, "worker/availability.html", context, exc)
         for kind, kind_rows in rows.items():
             await availability.set_working_hours(db, who, kind_rows, kind)
