@@ -33,6 +33,9 @@ LOGIN_REFUSED = ("The e-mail, password or code is not correct.", "Too many attem
 NOT_UNDERSTOOD = "The request could not be understood."
 TOO_LARGE = "What you sent is too large."
 NOT_FOUND = "The page was not found."
+BAD_DATE = "Enter a date like 2026-12-01."
+BAD_TIME = "Enter a time like 10:30."
+END_BEFORE_START = "The end must be after the start."
 
 MISSING, REPEATED, FILE = object(), object(), object()  # not values: ways of sending a field wrongly
 LONG = "x" * 10_000
@@ -52,6 +55,13 @@ NOT_A_NUMBER = [(case, value, CHOOSE) for case, value in (
     ("beyond INTEGER", "99999999999"))]
 KINDS = {
     "text": bad(missing=REQUIRED),
+    "optional text": bad(),
+    "date": bad(("not a date", "1/12/2026", BAD_DATE), ("impossible", "2026-02-30", BAD_DATE),
+                missing=REQUIRED, long=BAD_DATE, control=BAD_DATE),
+    "time": bad(("not a time", "half past ten", BAD_TIME), ("25 o'clock", "25:00", BAD_TIME),
+                missing=REQUIRED, long=BAD_TIME, control=BAD_TIME),
+    "optional time": bad(("not a time", "half past ten", BAD_TIME), ("25 o'clock", "25:00", BAD_TIME),
+                         long=BAD_TIME, control=BAD_TIME),
     "email": bad(("not an address", "nina(at)example.dk", BAD_EMAIL), missing=REQUIRED),
     "optional email": bad(("not an address", "nina(at)example.dk", BAD_EMAIL)),
     "optional phone": bad(("not a number", "call me", BAD_PHONE)),
@@ -100,6 +110,26 @@ FORMS = {
                              {"worker_id": ("number", "{other_worker}")}, "/supervisor"),
     "issue link": Form("worker", "/citizens/{citizen}/link", {}, "/worker"),
     "revoke link": Form("worker", "/citizens/{citizen}/link/revoke", {}, "/worker"),
+    "book": Form("worker", "/appointments/new", {
+        "citizen_id": ("number", "{citizen}"), "kind": ("choice", "video"), "date": ("date", "2026-12-01"),
+        "time": ("time", "10:00"), "duration": ("choice", "45"), "note_to_citizen": ("optional text", "Plan"),
+        "interpreter_name": ("optional text", "Tina Tolk"), "interpreter_language": ("optional text", "arabisk"),
+        "interpreter_email": ("optional email", "tina@tolke.example.dk"),
+        "interpreter_phone": ("optional phone", "+45 30 00 00 00"), "idempotency_key": ("optional text", "k-1")},
+        "/appointments/new", re_rendered=True),
+    "working hours": Form("worker", "/worker/hours", {"work_0_start": ("optional time", "08:00"),
+                                                      "work_0_end": ("optional time", "16:00")},
+                          "/worker/hours", re_rendered=True),
+    "cancel appointment": Form("worker", "/appointments/{appointment}/cancel", {"reason": ("text", "Sick")},
+                               "/worker", re_rendered=True),
+    "move appointment": Form("worker", "/appointments/{appointment}/reschedule", {
+        "date": ("date", "2026-11-30"), "time": ("time", "10:00"), "duration": ("choice", "45"),
+        "reason": ("text", "Moved")}, "/worker", re_rendered=True),
+    "attendance": Form("worker", "/appointments/{past_appointment}/attendance",
+                       {"attendance": ("choice", "attended")}, "/worker", re_rendered=True),
+    "release interpreter": Form("worker", "/appointments/{appointment}/release-interpreter", {}, "/worker"),
+    "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
+                             {"response": ("choice", "confirmed")}, "/me"),
 }
 
 
@@ -116,6 +146,8 @@ async def open_form(web: WebClient, world, db, form: Form) -> tuple[str, dict[st
         await db.commit()
     if form.who in ("pending", "enrolling"):
         await web.post("/login", {"email": worker.email, "password": PASSWORD})
+    elif form.who == "citizen":
+        await web.open_link(world.a.citizen.link_token)
     elif form.who:
         await web.login(getattr(world.a, form.who))
     page = await web.page(form.page)
@@ -124,7 +156,8 @@ async def open_form(web: WebClient, world, db, form: Form) -> tuple[str, dict[st
         secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
     values = {"worker_email": worker.email, "team": world.a.team_id, "worker": worker.id,
               "supervisor": world.a.supervisor.id, "other_worker": world.a.other_worker.id,
-              "citizen": world.a.citizen.id, "code": pyotp.TOTP(secret).at(web.clock())}
+              "citizen": world.a.citizen.id, "code": pyotp.TOTP(secret).at(web.clock()),
+              "appointment": world.a.citizen.appointment_id, "past_appointment": world.a.citizen.past_appointment_id}
     return form.path.format(**values), {key: str(value) for key, value in values.items()}
 
 
