@@ -181,8 +181,9 @@ async def csrf(request: web.Request, handler):
         return await _with_csrf_cookie(request, handler)
     if not security.origin_allowed(request):
         raise web.HTTPForbidden()
-    if request.body_exists and request.content_type not in FORM_TYPES:
-        raise web.HTTPUnsupportedMediaType()  # our pages only ever send forms
+    json_api = request.path.startswith("/api/") and request.content_type == "application/json"
+    if request.body_exists and request.content_type not in FORM_TYPES and not json_api:
+        raise web.HTTPUnsupportedMediaType()  # our pages only ever send forms; JSON only to the API
     # Read the form here even when the token came in a header: a body that cannot be read is refused
     # before any handler runs, also by handlers that read no field (aiohttp keeps the parsed form).
     form = await read_form(request) if request.content_type in FORM_TYPES else {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from vbostotte.views import admin, appointments, auth, citizen, health, staff, supervisor
+from vbostotte.views import admin, api, appointments, auth, citizen, health, staff, supervisor
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -47,6 +47,15 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/admin/staff/{ID}/active", admin.staff_active, name="admin_staff_active")
     r.add_post("/admin/teams", admin.team_new, name="admin_team_new")
     r.add_post(f"/admin/teams/{ID}/members", admin.team_member, name="admin_team_member")
+
+    # The JSON API (documented by /api/openapi.json, generated from views/api.py's OPERATIONS).
+    r.add_get("/api/openapi.json", api.openapi_document, name="api_openapi")
+    r.add_get("/api/v1/session", api.session, name="api_session")
+    r.add_get("/api/v1/appointments", api.list_appointments, name="api_appointments")
+    r.add_post("/api/v1/appointments", api.create_appointment, name="api_appointment_create")
+    r.add_get(f"/api/v1/appointments/{ID}", api.get_appointment, name="api_appointment")
+    r.add_post(f"/api/v1/appointments/{ID}/cancel", api.cancel_appointment, name="api_appointment_cancel")
+    r.add_get("/api/v1/availability", api.free_slots, name="api_availability")
 
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_static("/static/", static_dir, name="static", append_version=True)

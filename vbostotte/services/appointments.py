@@ -47,3 +47,16 @@ async def upcoming_for_citizen_as_staff(db: AsyncSession, actor: Actor, citizen:
             .where(Appointment.citizen_id == citizen.id, Appointment.ends_at > now,
                    Appointment.cancelled_at.is_(None)).order_by(Appointment.starts_at).limit(20))
     return list((await db.execute(stmt)).scalars())
+
+
+async def in_range_for_staff(db: AsyncSession, actor: Actor, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
+    """Appointments (cancelled included) of the citizens the actor may see, starting in [start, end)."""
+    require_role(actor, StaffRole.WORKER, StaffRole.SUPERVISOR)
+    citizens = visible_citizens(actor).subquery()
+    stmt = (select(Appointment).where(Appointment.citizen_id.in_(select(citizens.c.id)),
+                                      Appointment.starts_at >= start, Appointment.starts_at < end)
+            .order_by(Appointment.starts_at).limit(2000))
+    result = list((await db.execute(stmt)).scalars())
+    purpose = audit.Purpose.SUPPORT if actor.has_role(StaffRole.WORKER) else audit.Purpose.SUPERVISION
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", purpose))
+    return result

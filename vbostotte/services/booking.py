@@ -79,9 +79,16 @@ async def _booking_worker(db: AsyncSession, actor: Actor, citizen_id: int, worke
 
 async def book(db: AsyncSession, actor: Actor, request: BookingRequest, now: dt.datetime) -> Appointment:
     """Book an appointment; a retried request with the same idempotency key returns the first one."""
+    appointment, _created = await book_or_replay(db, actor, request, now)
+    return appointment
+
+
+async def book_or_replay(db: AsyncSession, actor: Actor, request: BookingRequest,
+                         now: dt.datetime) -> tuple[Appointment, bool]:
+    """Like :func:`book`, also saying whether this call created the appointment (False: a replay)."""
     access.require_role(actor, StaffRole.WORKER)
     if request.idempotency_key and (existing := await _by_key(db, actor, request.idempotency_key)):
-        return existing
+        return existing, False
     citizen = await access.citizen_for(db, actor, request.citizen_id, "appointment.create", audit.Purpose.SUPPORT)
     if not MIN_DURATION <= request.duration_minutes <= MAX_DURATION:
         raise InvalidInput({"duration": N_("Choose a duration between 15 minutes and 4 hours.")})
@@ -91,13 +98,13 @@ async def book(db: AsyncSession, actor: Actor, request: BookingRequest, now: dt.
     except SlotTaken:
         # A retry of a request that has just succeeded finds its own appointment in the way: return that.
         if request.idempotency_key and (existing := await _by_key(db, actor, request.idempotency_key)):
-            return existing
+            return existing, False
         raise
     await audit.record(db, actor, audit.AuditEvent("appointment.create", audit.Purpose.SUPPORT,
                                                    citizen_id=citizen.id, object_type="appointment",
                                                    object_id=appointment.id))
     await outbox.plan_for_appointment(db, appointment, now)
-    return appointment
+    return appointment, True
 
 
 async def _insert(db: AsyncSession, actor: Actor, citizen, worker_id: int, request: BookingRequest,
@@ -143,6 +150,7 @@ async def respond(db: AsyncSession, actor: Actor, appointment_id: int, response:
     appointment.response, appointment.responded_at = response.value, now
     if response == CitizenResponse.CANT_COME:
         appointment.cancelled_at, appointment.cancelled_by = now, "citizen"
+        appointment.sequence += 1
         await outbox.drop_pending(db, appointment.id)
         await outbox.notify_interpreter(db, appointment, "interpreter_cant_come", now)
     await db.flush()
@@ -159,6 +167,7 @@ async def cancel(db: AsyncSession, actor: Actor, appointment_id: int, reason: st
     appointment.cancelled_at = now
     appointment.cancelled_by = "citizen" if actor.is_citizen else "worker"
     appointment.cancel_reason = reason
+    appointment.sequence += 1
     await outbox.drop_pending(db, appointment.id)
     await outbox.notify_interpreter(db, appointment, "interpreter_cancelled", now)
     await db.flush()
@@ -181,6 +190,7 @@ async def reschedule(db: AsyncSession, actor: Actor, appointment_id: int, starts
             appointment.starts_at, appointment.ends_at = starts_at, ends_at
             appointment.response, appointment.responded_at = CitizenResponse.NONE.value, None
             appointment.cancel_reason = reason
+            appointment.sequence += 1
             await db.flush()
     except IntegrityError:
         raise SlotTaken() from None
@@ -208,6 +218,7 @@ async def release_interpreter(db: AsyncSession, actor: Actor, appointment_id: in
     if not appointment.has_interpreter or appointment.interpreter_released_at is not None:
         return appointment
     appointment.interpreter_released_at = now
+    appointment.sequence += 1  # the interpreter's calendar takes the cancellation over the invitation
     await outbox.notify_interpreter(db, appointment, "interpreter_released", now)
     await db.flush()
     return appointment
