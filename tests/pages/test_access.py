@@ -168,7 +168,9 @@ ID_ROUTES = {
 
 def test_the_id_routes_above_are_all_of_them(settings):
     app = create_app(settings)
-    with_id = {route.name for route in app.router.routes() if route.name and "{id}" in route.resource.canonical}
+    # The JSON API's {id} routes are checked the same way, with JSON bodies, in test_api.py.
+    with_id = {route.name for route in app.router.routes() if route.name and "{id}" in route.resource.canonical
+               and not route.name.startswith("api_")}
     assert with_id == set(ID_ROUTES)
 
 

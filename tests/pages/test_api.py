@@ -156,3 +156,13 @@ async def test_availability_lists_free_times_in_utc(api, world):
     assert slots["slots"][0] == "2026-11-25T07:00:00Z" and slots["slots"][-1] == "2026-11-25T14:00:00Z"
     bad = await api.client.get("/api/v1/availability?from=someday&days=999&duration_minutes=60")
     assert bad.status == 422 and set((await bad.json())["fields"]) == {"from", "days"}
+
+
+async def test_every_api_post_needs_the_csrf_header_and_writes_nothing_without_it(api, world, db):
+    before = await appointments_count(db)
+    for path in ("/api/v1/appointments", f"/api/v1/appointments/{world.a.citizen.appointment_id}/cancel"):
+        response = await api.client.post(path, json={"reason": "x", **new(world, "2026-12-01T10:00")})
+        assert response.status == 403, path
+        wrong = await api.client.post(path, json={"reason": "x"}, headers={"X-CSRF-Token": "0" * 64})
+        assert wrong.status == 403, path
+    assert await appointments_count(db) == before
