@@ -71,8 +71,9 @@ async def database_url(migrated_database, tmp_path):
 
 @pytest.fixture
 def settings(database_url, tmp_path):
+    # No background sender unless a test asks for one (tests/unit/test_reminder_delivery.py does).
     return load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key=SECRET,
-                         base_url="http://127.0.0.1")
+                         base_url="http://127.0.0.1", outbox_worker=False)
 
 
 @pytest.fixture

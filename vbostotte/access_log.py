@@ -1,5 +1,6 @@
-"""The HTTP access log, without personal data: no client address, no query string, and a personal
-link's token masked (``/l/<token>`` is a citizen's key to their page)."""
+"""The HTTP access log, without personal data: no client address, no query string, and secret tokens
+masked: a personal link's (``/l/<token>`` is a citizen's key to their page) and a calendar feed's
+(``/calendar/<token>.ics`` is a worker's key to their appointments)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from vbostotte.keys import REQUEST_ID
 
-_SECRET_PATHS = re.compile(r"^(/l/)[^/?#]+")
+_SECRET_PATHS = re.compile(r"^(/l/|/calendar/)[^/?#]+")
 
 
 def loggable_path(path: str) -> str:

@@ -1,4 +1,4 @@
-"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit."""
+"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit, outbox-worker."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ import dataclasses
 import getpass
 import logging
 import os
+import signal
 import sys
 
 from aiohttp import web
 
-from vbostotte import audit, db
+from vbostotte import audit, channels, db
 from vbostotte.access_log import PrivateAccessLogger
 from vbostotte.actors import SYSTEM
 from vbostotte.config import Settings, SettingsError, load_settings
 from vbostotte.errors import InvalidInput
 from vbostotte.models import StaffRole
-from vbostotte.services import demo, organisation
+from vbostotte.services import demo, organisation, sender
 from vbostotte.validation import Form
 
 
@@ -122,6 +123,39 @@ def cmd_verify_audit(_args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+async def _outbox_worker(settings: Settings) -> int:
+    from vbostotte.app import utcnow
+
+    engine = db.create_engine(settings.resolved_database_url)
+    try:
+        await db.check_migrated(engine)
+        async with channels.open_channels(settings) as open_channels:
+            if not open_channels:
+                print("Nothing to send with: set VB_SMTP_HOST and/or VB_SMS_GATEWAY_URL.", file=sys.stderr)
+                return 2
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)  # finish the message being sent, then stop
+            await sender.run_forever(db.sessionmaker(engine), settings, utcnow, open_channels, stop=stop)
+            return 0
+    finally:
+        await engine.dispose()
+
+
+def cmd_outbox_worker(args: argparse.Namespace, settings: Settings) -> int:
+    overrides = {"outbox_lease_seconds": args.lease, "outbox_poll_seconds": args.poll}
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
+    return asyncio.run(_outbox_worker(settings))
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vbostotte", description="Virtuel Bostøtte. Settings come from VB_* variables.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.set_defaults(func=cmd_create_admin)
     sub.add_parser("verify-audit", help="Check the audit log's hash chain; exit 1 at the first broken entry.") \
         .set_defaults(func=cmd_verify_audit)
+    worker = sub.add_parser("outbox-worker", help="Only send due reminders and notices (when VB_OUTBOX_WORKER=false "
+                                                  "keeps the web processes from sending).")
+    worker.add_argument("--lease", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_LEASE_SECONDS.")
+    worker.add_argument("--poll", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_POLL_SECONDS.")
+    worker.set_defaults(func=cmd_outbox_worker)
     return parser
 
 

@@ -50,6 +50,22 @@ class Settings:
     )
     default_locale: str = _setting("da", "Language shown when the user has not chosen one.", ("da", "en"))
     log_level: str = _setting("INFO", "Log level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
+    smtp_host: str = _setting("", "SMTP server for e-mail reminders and notices. Empty: no e-mail is sent.")
+    smtp_port: int = _setting(25, "SMTP server port.")
+    smtp_username: str = _setting("", "SMTP login name. Empty: no login.")
+    smtp_password: str = _setting("", "SMTP password.")
+    smtp_starttls: bool = _setting(False, "Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = _setting("Virtuel Bostøtte <noreply@localhost>", "Sender of e-mail reminders and notices.")
+    sms_gateway_url: str = _setting(
+        "", "SMS gateway endpoint (JSON over HTTPS, see docs/reminders.md). Empty: no SMS is sent."
+    )
+    sms_gateway_token: str = _setting("", "Bearer token for the SMS gateway.")
+    sms_sender: str = _setting("Bostotte", "Sender name shown on SMS messages.")
+    outbox_worker: bool = _setting(True, "Send reminders and notices from this server process.")
+    outbox_poll_seconds: int = _setting(5, "Seconds between looks for due messages in the outbox.")
+    outbox_lease_seconds: int = _setting(
+        120, "Seconds a sender may hold a message before another sender takes it over; longer than a send can take."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -85,6 +85,15 @@ def attendance_label(value: str) -> str:
     return gettext(ATTENDANCE_LABELS.get(value, value))
 
 
+def before_label(minutes: int) -> str:
+    """'1 day before', '3 hours before', … for a reminder offset."""
+    if minutes % 1440 == 0:
+        return ngettext("%(num)s day before", "%(num)s days before", minutes // 1440)
+    if minutes % 60 == 0:
+        return ngettext("%(num)s hour before", "%(num)s hours before", minutes // 60)
+    return ngettext("%(num)s minute before", "%(num)s minutes before", minutes)
+
+
 def weekday_name(weekday: int) -> str:
     """The weekday's name (Monday = 0) in the current language."""
     return get_day_names("wide", locale=get_locale())[weekday]

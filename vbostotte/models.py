@@ -202,6 +202,9 @@ class Appointment(Base):
     interpreter_phone: Mapped[str | None] = mapped_column(String(20))
     interpreter_language: Mapped[str | None] = mapped_column(String(50))
     interpreter_released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # iCalendar SEQUENCE: raised whenever a participant's calendar must replace the event (moved, cancelled,
+    # interpreter released), so calendar apps take the newer version over the one they have.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     worker: Mapped[Staff] = relationship(lazy="raise", foreign_keys=[worker_id])
 
@@ -322,3 +325,17 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- Calendars: a worker's private calendar feed ---------------------------------------------------
+
+
+class CalendarFeed(Base):
+    """A worker's private, revocable calendar subscription address. Only the SHA-256 of its token is stored."""
+
+    __tablename__ = "calendar_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from vbostotte.views import admin, api, appointments, auth, citizen, health, staff, supervisor
+from vbostotte.views import admin, api, appointments, auth, calendars, citizen, health, staff, supervisor
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -29,6 +29,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get(f"/citizens/{ID}", staff.citizen_detail, name="citizen_detail")
     r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
     r.add_post(f"/citizens/{ID}/link/revoke", staff.link_revoke, name="link_revoke")
+    r.add_post(f"/citizens/{ID}/reminders", staff.reminder_channels, name="citizen_reminders")
 
     r.add_route("*", "/worker/hours", appointments.working_hours, name="working_hours")
     r.add_route("*", "/appointments/new", appointments.new, name="appointment_new")
@@ -44,9 +45,18 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
 
     r.add_get("/admin", admin.home, name="admin_home")
     r.add_route("*", "/admin/staff/new", admin.staff_new, name="admin_staff_new")
+    r.add_route("*", "/admin/settings", admin.booking_settings, name="admin_settings")
     r.add_post(f"/admin/staff/{ID}/active", admin.staff_active, name="admin_staff_active")
     r.add_post("/admin/teams", admin.team_new, name="admin_team_new")
     r.add_post(f"/admin/teams/{ID}/members", admin.team_member, name="admin_team_member")
+
+    # Calendars (iCalendar files). The feed has no session: calendar apps cannot log in, so its
+    # token is the key (hashed in the database, masked in the access log, revocable).
+    r.add_get(f"/appointments/{ID}.ics", calendars.staff_download, name="appointment_calendar")
+    r.add_get(f"/me/appointments/{ID}.ics", calendars.citizen_download, name="citizen_appointment_calendar")
+    r.add_get("/calendar/{token:[A-Za-z0-9_-]{20,100}}.ics", calendars.feed, name="calendar_feed")
+    r.add_post("/worker/calendar-feed", calendars.feed_create, name="calendar_feed_create")
+    r.add_post("/worker/calendar-feed/revoke", calendars.feed_revoke, name="calendar_feed_revoke")
 
     # The JSON API (documented by /api/openapi.json, generated from views/api.py's OPERATIONS).
     r.add_get("/api/openapi.json", api.openapi_document, name="api_openapi")

@@ -106,6 +106,12 @@ async def working_hours(page, world, log_in, **_):
     await page.goto("/worker/hours")
 
 
+async def working_hours_with_new_feed_address(page, world, log_in, **_):
+    await working_hours(page, world=world, log_in=log_in)
+    await page.locator("main form[action$='/calendar-feed'] button").click()
+    await expect(page.locator("main code.link-out")).to_contain_text("/calendar/")
+
+
 async def citizen_home(page, world, **_):
     await page.goto(f"/l/{world.a.citizen.link_token}")
     await expect(page).to_have_url(re.compile(r"/me$"))
@@ -123,7 +129,7 @@ async def not_found(page, **_):
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
          booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
-         citizen_home, invalid_link, not_found]
+         working_hours_with_new_feed_address, citizen_home, invalid_link, not_found]
 
 
 @pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])

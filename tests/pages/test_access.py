@@ -154,6 +154,7 @@ ID_ROUTES = {
     "link_issue": ("POST", "/citizens/{id}/link", "citizen", {}),
     "link_revoke": ("POST", "/citizens/{id}/link/revoke", "citizen", {}),
     "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
+    "citizen_reminders": ("POST", "/citizens/{id}/reminders", "citizen", {"email": "1", "sms": "0"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),
@@ -163,6 +164,8 @@ ID_ROUTES = {
     "appointment_attendance": ("POST", "/appointments/{id}/attendance", "appointment", {"attendance": "attended"}),
     "appointment_release": ("POST", "/appointments/{id}/release-interpreter", "appointment", {}),
     "appointment_respond": ("POST", "/me/appointments/{id}/respond", "appointment", {"response": "confirmed"}),
+    "appointment_calendar": ("GET", "/appointments/{id}.ics", "appointment", {}),
+    "citizen_appointment_calendar": ("GET", "/me/appointments/{id}.ics", "appointment", {}),
 }
 
 

@@ -30,7 +30,10 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "citizen_new": ("worker", "/citizens/new", {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}),
         "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
         "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
+        "citizen_reminders": ("worker", f"/citizens/{a.citizen.id}/reminders", {"email": "1", "sms": "0"}),
         "working_hours": ("worker", "/worker/hours", {"work_0_start": "08:00", "work_0_end": "16:00"}),
+        "calendar_feed_create": ("worker", "/worker/calendar-feed", {}),
+        "calendar_feed_revoke": ("worker", "/worker/calendar-feed/revoke", {}),
         "appointment_new": ("worker", "/appointments/new", {"citizen_id": str(a.citizen.id), "kind": "video",
                                                              "date": "2026-11-30", "time": "10:00", "duration": "45"}),
         "appointment_reschedule": ("worker", f"/appointments/{a.citizen.appointment_id}/reschedule",
@@ -47,6 +50,8 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
                                                           "role": "worker", "password": "a long first password"}),
         "admin_staff_active": ("admin", f"/admin/staff/{a.worker.id}/active", {"active": "0"}),
         "admin_team_new": ("admin", "/admin/teams", {"name": "Team Nord"}),
+        "admin_settings": ("admin", "/admin/settings", {"offsets": "1440", "cutoff": "3",
+                                                        "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"}),
         "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
     }
 

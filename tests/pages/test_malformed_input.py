@@ -128,6 +128,11 @@ FORMS = {
     "attendance": Form("worker", "/appointments/{past_appointment}/attendance",
                        {"attendance": ("choice", "attended")}, "/worker", re_rendered=True),
     "release interpreter": Form("worker", "/appointments/{appointment}/release-interpreter", {}, "/worker"),
+    "reminder channels": Form("worker", "/citizens/{citizen}/reminders", {"email": ("choice", "1"),
+                                                                          "sms": ("choice", "0")}, "/worker"),
+    "booking settings": Form("admin", "/admin/settings", {"cutoff": ("number", "3"),
+                                                          "crisis_line_text": ("optional text", "Ring 1813")},
+                             "/admin/settings", re_rendered=True),
     "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
                              {"response": ("choice", "confirmed")}, "/me"),
 }

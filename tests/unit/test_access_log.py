@@ -18,6 +18,11 @@ def test_personal_link_tokens_are_masked():
     assert loggable_path("/citizens/12") == "/citizens/12"
 
 
+def test_calendar_feed_tokens_are_masked():
+    assert loggable_path("/calendar/Xq3_f9-c2a7b1dA0aZ9kLmN.ics") == "/calendar/…"
+    assert loggable_path("/appointments/12.ics") == "/appointments/12.ics"
+
+
 def test_a_running_server_logs_requests_without_tokens_addresses_or_queries(tmp_path):
     """Start the real server (demo data) and open a personal link; read what it logged."""
     port = free_port()

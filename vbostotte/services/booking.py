@@ -131,9 +131,12 @@ async def _insert(db: AsyncSession, actor: Actor, citizen, worker_id: int, reque
 async def appointment_for(db: AsyncSession, actor: Actor, appointment_id: int, action: str) -> Appointment:
     """The appointment, if the actor may see its citizen (the citizen themself, or staff with access)."""
     appointment = await db.get(Appointment, appointment_id)
-    if appointment is None or appointment.municipality_id != actor.municipality_id:
-        raise NotFound()
     purpose = audit.Purpose.SELF_SERVICE if actor.is_citizen else audit.Purpose.SUPPORT
+    if appointment is None or appointment.municipality_id != actor.municipality_id:
+        # Logged like a refused citizen read (one entry whether the id is unknown or another
+        # municipality's, so the log shows probing without revealing which ids exist).
+        event = audit.AuditEvent(action, purpose, audit.DENIED, object_type="appointment", object_id=appointment_id)
+        raise NotFound().then(lambda fresh: audit.record(fresh, actor, event))
     await access.citizen_for(db, actor, appointment.citizen_id, action, purpose)
     return appointment
 

@@ -13,7 +13,7 @@ from vbostotte import audit, sessions
 from vbostotte.access import require_role
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound
-from vbostotte.models import Municipality, Staff, StaffRole, Team, TeamMember
+from vbostotte.models import Municipality, MunicipalitySettings, Staff, StaffRole, Team, TeamMember
 from vbostotte.services.login import hash_password, normalise_email
 
 
@@ -115,3 +115,20 @@ async def team_ids_of(db: AsyncSession, staff_id: int) -> list[int]:
 
 async def count_admins(db: AsyncSession) -> int:
     return (await db.execute(select(func.count()).select_from(Staff).where(Staff.role == StaffRole.ADMIN))).scalar_one()
+
+
+async def update_booking_settings(db: AsyncSession, actor: Actor, *, reminder_offsets_minutes: list[int],
+                                  confirm_cutoff_minutes: int, crisis_line_text: str) -> MunicipalitySettings:
+    """The administrator sets the municipality's reminder schedule, confirmation cut-off and crisis-line text."""
+    require_role(actor, StaffRole.ADMIN)
+    settings = await db.get(MunicipalitySettings, actor.municipality_id)
+    if settings is None:
+        settings = MunicipalitySettings(municipality_id=actor.municipality_id)
+        db.add(settings)
+    settings.reminder_offsets_minutes = ",".join(str(m) for m in sorted(set(reminder_offsets_minutes), reverse=True))
+    settings.confirm_cutoff_minutes = confirm_cutoff_minutes
+    settings.crisis_line_text = crisis_line_text
+    await db.flush()
+    await audit.record(db, actor, audit.AuditEvent("municipality.settings", audit.Purpose.ADMINISTRATION,
+                                                   object_type="municipality", object_id=actor.municipality_id))
+    return settings

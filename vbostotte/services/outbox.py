@@ -42,6 +42,17 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
+def planned_start(message: OutboxMessage) -> dt.datetime:
+    """The appointment's start when the message was planned (every key is ``purpose:appointment:start:…``)."""
+    stamp = message.dedupe_key.split(":")[2]
+    return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+def planned_for_current_start(message: OutboxMessage, appointment: Appointment) -> bool:
+    """Whether the appointment still starts when it did as the message was planned (not moved since)."""
+    return message.dedupe_key.split(":")[2] == _stamp(appointment.starts_at)
+
+
 def _add(db: AsyncSession, appointment: Appointment, purpose: str, channel: str, recipient: str, key: str,
          due: dt.datetime, now: dt.datetime) -> None:
     db.add(OutboxMessage(municipality_id=appointment.municipality_id, appointment_id=appointment.id, purpose=purpose,

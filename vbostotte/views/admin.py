@@ -7,7 +7,8 @@ from aiohttp import web
 from vbostotte import access, i18n
 from vbostotte.errors import InvalidInput
 from vbostotte.models import StaffRole
-from vbostotte.services import organisation
+from vbostotte.i18n import N_
+from vbostotte.services import organisation, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
@@ -74,3 +75,37 @@ async def team_member(request: web.Request) -> web.Response:
     form.check()
     await organisation.add_member(base.db(request), who, base.object_id(request), staff_id)
     raise base.redirect(request, "admin_home", query={"done": "member_added"})
+
+
+REMINDER_CHOICES = ("2880", "1440", "180", "60")  # minutes before: 2 days, 1 day, 3 hours, 1 hour
+
+
+async def booking_settings(request: web.Request) -> web.Response:
+    """The municipality's reminder schedule, confirmation cut-off and crisis-line text."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.ADMIN)
+    db = base.db(request)
+    current = await outbox.municipality_settings(db, who.municipality_id)
+    values = {"offsets": outbox.reminder_offsets(current), "cutoff": str(current.confirm_cutoff_minutes // 60),
+              "crisis_line_text": current.crisis_line_text}
+    context = {"values": values, "reminder_choices": REMINDER_CHOICES, "errors": {},
+               "done": request.query.get("done", "")}
+    if request.method != "POST":
+        return base.render(request, "admin/settings.html", context)
+    data = await base.form(request)
+    form = Form(data)
+    offsets = [int(v) for v in data.getall("offsets", []) if v in REMINDER_CHOICES]
+    if len(offsets) != len(data.getall("offsets", [])):
+        form.errors["offsets"] = N_("Choose one of the options.")
+    cutoff = form.integer("cutoff")
+    if cutoff is not None and not 0 <= cutoff <= 72:
+        form.errors["cutoff"] = N_("Choose a number of hours from 0 to 72.")
+    crisis = form.text("crisis_line_text", max_len=500, required=False) or ""
+    try:
+        form.check()
+        await organisation.update_booking_settings(db, who, reminder_offsets_minutes=offsets,
+                                                   confirm_cutoff_minutes=cutoff * 60, crisis_line_text=crisis)
+    except InvalidInput as exc:
+        context["values"] = {"offsets": offsets, "cutoff": data.get("cutoff", ""), "crisis_line_text": crisis}
+        return base.render_invalid(request, "admin/settings.html", context, exc)
+    raise base.redirect(request, "admin_settings", query={"done": "saved"})

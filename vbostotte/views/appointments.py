@@ -12,7 +12,7 @@ from vbostotte import access, i18n
 from vbostotte.errors import Conflict, InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import AppointmentKind, Attendance, Citizen, CitizenResponse, StaffRole
-from vbostotte.services import availability, booking, citizens, outbox
+from vbostotte.services import availability, booking, calendars, citizens, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
@@ -188,16 +188,30 @@ async def working_hours(request: web.Request) -> web.Response:
         try:
             form.check()
         except InvalidInput as exc:
-            context = {"hours": _hours_values(form.data), "weekdays": WEEKDAYS, "done": ""}
+            context = {"hours": _hours_values(form.data), "weekdays": WEEKDAYS, "done": "",
+                       **await _feed_context(request)}
             return base.render_invalid(request, "worker/availability.html", context, exc)
         for kind, kind_rows in rows.items():
             await availability.set_working_hours(db, who, kind_rows, kind)
         raise base.redirect(request, "working_hours", query={"done": "saved"})
-    saved = await availability.hours_of(db, who.id)
+    return await hours_page(request)
+
+
+async def _feed_context(request: web.Request, feed_url: str | None = None) -> dict:
+    """The calendar feed section at the end of the page (see views/calendars.py)."""
+    return {"feed": await calendars.active_feed(base.db(request), base.actor(request).id), "feed_url": feed_url}
+
+
+async def hours_page(request: web.Request, feed_url: str | None = None) -> web.Response:
+    """The working-hours page as saved; ``feed_url`` is a new calendar feed address, shown only now."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER)
+    saved = await availability.hours_of(base.db(request), who.id)
     return base.render(request, "worker/availability.html", {
         "hours": {f"{kind}_{day}_{edge}": f"{minute // 60:02d}:{minute % 60:02d}"
                   for kind, day, start, end in saved for edge, minute in (("start", start), ("end", end))},
-        "weekdays": WEEKDAYS, "errors": {}, "done": request.query.get("done", "")})
+        "weekdays": WEEKDAYS, "errors": {}, "done": request.query.get("done", ""),
+        **await _feed_context(request, feed_url)})
 
 
 def _hours_values(data) -> dict[str, str]:

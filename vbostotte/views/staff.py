@@ -72,6 +72,7 @@ async def _citizen_page(request: web.Request, issued_link: str | None = None, do
         "issued_link": issued_link,
         "appointments": await appointments.upcoming_for_citizen_as_staff(db, who, citizen, now),
         "done": done or request.query.get("done", ""),
+        "reminders": await citizens.reminder_channels(db, citizen.id),
     }
     return base.render(request, "worker/citizen.html", context)
 
@@ -97,3 +98,18 @@ async def link_revoke(request: web.Request) -> web.Response:
     citizen = await access.citizen_for(db, who, base.object_id(request), "link.revoke", audit.Purpose.SUPPORT)
     await links.revoke(db, who, citizen, base.now(request))
     raise base.redirect(request, "citizen_detail", query={"done": "link_revoked"}, id=citizen.id)
+
+
+async def reminder_channels(request: web.Request) -> web.Response:
+    """The worker records how the citizen wants reminders (until consent records replace this)."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER)
+    db = base.db(request)
+    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.reminder_channels",
+                                       audit.Purpose.SUPPORT)
+    form = Form(await base.form(request))
+    email = form.choice("email", ("0", "1"))
+    sms = form.choice("sms", ("0", "1"))
+    form.check()
+    await citizens.set_reminder_channels(db, who, citizen, email=email == "1", sms=sms == "1")
+    raise base.redirect(request, "citizen_detail", query={"done": "reminders"}, id=citizen.id)

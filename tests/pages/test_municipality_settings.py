@@ -1,0 +1,67 @@
+"""What the administrator sets for the municipality, and the citizen's reminder channels, take effect."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from support import reread, text_of
+from vbostotte.models import MunicipalitySettings, OutboxMessage, ReminderPreference, WorkingHours
+
+
+@pytest.fixture
+async def hours(world, db):
+    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+                for d in range(5)])
+    await db.commit()
+    return world
+
+
+async def test_the_reminder_schedule_and_cut_off_apply_to_new_bookings(hours, web, other_web, db):
+    world = hours
+    await other_web.login(world.a.admin)
+    saved = await other_web.post("/admin/settings", {"offsets": ["2880", "60"], "cutoff": "5",
+                                                     "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"})
+    assert saved.status == 303
+    page = text_of(await other_web.page("/admin/settings"))
+    assert "2 dage før" in page and "Psykiatrisk akutmodtagelse" in page
+    await reread(db)
+    settings = await db.get(MunicipalitySettings, world.a.id)
+    assert (settings.reminder_offsets_minutes, settings.confirm_cutoff_minutes) == ("2880,60", 300)
+
+    await web.login(world.a.worker)
+    await web.post(f"/citizens/{world.a.citizen.id}/reminders", {"email": "0", "sms": "1"},
+                   from_page=f"/citizens/{world.a.citizen.id}")
+    done = await web.post("/appointments/new", {"citizen_id": str(world.a.citizen.id), "kind": "video",
+                                                "date": "2026-12-01", "time": "10:00", "duration": "45"})
+    appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
+    await reread(db)
+    planned = (await db.execute(select(OutboxMessage.channel, OutboxMessage.due_at).where(
+        OutboxMessage.appointment_id == appointment_id))).all()
+    starts = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+    assert sorted(planned) == [("sms", starts - dt.timedelta(days=2)), ("sms", starts - dt.timedelta(hours=1))]
+
+
+async def test_turning_a_channel_off_drops_its_planned_reminders(hours, web, db):
+    world = hours
+    await web.login(world.a.worker)
+    page = f"/citizens/{world.a.citizen.id}"
+    await web.post(f"{page}/reminders", {"email": "1", "sms": "1"}, from_page=page)
+    await web.post("/appointments/new", {"citizen_id": str(world.a.citizen.id), "kind": "home_visit",
+                                         "date": "2026-12-02", "time": "13:00", "duration": "60"})
+    await web.post(f"{page}/reminders", {"email": "1", "sms": "0"}, from_page=page)
+    await reread(db)
+    rows = (await db.execute(select(OutboxMessage.channel, OutboxMessage.status))).all()
+    assert {status for channel, status in rows if channel == "sms"} == {"dropped"}
+    assert {status for channel, status in rows if channel == "email"} == {"pending"}
+    preference = await db.get(ReminderPreference, world.a.citizen.id)
+    assert (preference.email, preference.sms) == (True, False)
+    assert "Valgene for påmindelser er gemt." in text_of(await web.page(f"{page}?done=reminders"))
+
+
+async def test_only_administrators_change_the_settings(web, world):
+    await web.login(world.a.worker)
+    response = await web.get("/admin/settings")
+    assert response.status == 403
