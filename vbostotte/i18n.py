@@ -94,6 +94,11 @@ def before_label(minutes: int) -> str:
     return ngettext("%(num)s minute before", "%(num)s minutes before", minutes)
 
 
+def minutes_clock(minutes: int) -> str:
+    """Minutes after midnight as a wall-clock time: 570 → '09.30' (Danish) or '09:30'."""
+    return f"{minutes // 60:02d}{'.' if get_locale() == 'da' else ':'}{minutes % 60:02d}"
+
+
 def weekday_name(weekday: int) -> str:
     """The weekday's name (Monday = 0) in the current language."""
     return get_day_names("wide", locale=get_locale())[weekday]

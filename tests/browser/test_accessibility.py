@@ -117,6 +117,22 @@ async def citizen_home(page, world, **_):
     await expect(page).to_have_url(re.compile(r"/me$"))
 
 
+async def admin_settings_page(page, world, log_in, **_):
+    await log_in(world.a.admin)
+    await page.goto("/admin/settings")
+
+
+async def citizen_home_with_message_hours_and_crisis_line(page, world, db, **_):
+    from vbostotte.models import MunicipalitySettings, WorkingHours
+
+    db.add(WorkingHours(staff_id=world.a.worker.id, kind="messages", weekday=2, start_minute=540, end_minute=600))
+    db.add(MunicipalitySettings(municipality_id=world.a.id, reminder_offsets_minutes="1440", confirm_cutoff_minutes=180,
+                                crisis_line_text="Psykiatrisk akutmodtagelse: 7011 2233"))
+    await db.commit()
+    await citizen_home(page, world=world)
+    await expect(page.locator(".crisis")).to_be_visible()
+
+
 async def invalid_link(page, **_):
     await page.goto("/l/this-link-was-revoked-0123456789")
 
@@ -129,7 +145,8 @@ async def not_found(page, **_):
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
          booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
-         working_hours_with_new_feed_address, citizen_home, invalid_link, not_found]
+         working_hours_with_new_feed_address, admin_settings_page, citizen_home,
+         citizen_home_with_message_hours_and_crisis_line, invalid_link, not_found]
 
 
 @pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])

@@ -182,3 +182,22 @@ async def add_absence(db: AsyncSession, actor: Actor, reason: str, starts_at: dt
     await db.flush()
     await audit.record(db, actor, audit.AuditEvent("availability.absence", audit.Purpose.SUPPORT))
     return absence
+
+
+async def message_hours(db: AsyncSession, worker_ids: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+    """Each worker's weekly message-answering hours as (weekday, start_minute, end_minute)."""
+    rows = await db.execute(select(WorkingHours.staff_id, WorkingHours.weekday, WorkingHours.start_minute,
+                                   WorkingHours.end_minute)
+                            .where(WorkingHours.staff_id.in_(worker_ids), WorkingHours.kind == "messages")
+                            .order_by(WorkingHours.weekday, WorkingHours.start_minute))
+    hours: dict[int, list[tuple[int, int, int]]] = {worker_id: [] for worker_id in worker_ids}
+    for staff_id, weekday, start, end in rows:
+        hours[staff_id].append((weekday, start, end))
+    return hours
+
+
+def answering_now(hours: list[tuple[int, int, int]], now: dt.datetime) -> bool:
+    """Whether ``now`` (Copenhagen wall-clock time) falls in one of the weekly hours."""
+    local = now.astimezone(TZ)
+    minute = local.hour * 60 + local.minute
+    return any(weekday == local.weekday() and start <= minute < end for weekday, start, end in hours)

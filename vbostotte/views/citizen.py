@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from vbostotte.errors import PermissionDenied
-from vbostotte.services import appointments
+from vbostotte.models import Citizen
+from vbostotte.services import appointments, availability, citizens, outbox
 from vbostotte.views import base
 
 
@@ -13,5 +14,13 @@ async def home(request: web.Request) -> web.Response:
     who = base.actor(request)
     if not who.is_citizen:
         raise PermissionDenied()
-    upcoming = await appointments.upcoming_for_citizen(base.db(request), who, base.now(request))
-    return base.render(request, "citizen/home.html", {"appointments": upcoming, "done": request.query.get("done", "")})
+    db, now = base.db(request), base.now(request)
+    upcoming = await appointments.upcoming_for_citizen(db, who, now)
+    workers = await citizens.workers_of(db, await db.get(Citizen, who.id))
+    hours = await availability.message_hours(db, [w.id for w in workers])
+    contacts = [{"name": w.name.split()[0], "hours": hours[w.id], "now": availability.answering_now(hours[w.id], now)}
+                for w in workers]
+    crisis = (await outbox.municipality_settings(db, who.municipality_id)).crisis_line_text
+    return base.render(request, "citizen/home.html", {
+        "appointments": upcoming, "done": request.query.get("done", ""), "contacts": contacts,
+        "crisis_line_text": crisis if not any(c["now"] for c in contacts) else ""})
