@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from vbostotte.actors import Actor
-from vbostotte.models import Appointment, AppointmentKind, StaffRole, Team, TeamMember
+from vbostotte.models import Appointment, AppointmentKind, AvailabilityException, StaffRole, Team, TeamMember
 from vbostotte.services import citizens, links, organisation
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -98,6 +98,7 @@ class Municipality:
     citizen: CitizenInfo  # on worker's caseload
     other_citizen: CitizenInfo  # on other_worker's caseload
     team_id: int
+    absence_id: int = 0  # the worker's summer holiday, July 2027
 
 
 @dataclass
@@ -142,8 +143,12 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
         db.add_all([appointment, past])
         await db.flush()
         people[key] = CitizenInfo(citizen.id, name, key.title(), token, municipality.id, appointment.id, past.id)
+    holiday = AvailabilityException(staff_id=staff["worker"].id, reason="holiday",
+                                    starts_at=dt.datetime(2027, 6, 30, 22, tzinfo=dt.timezone.utc),
+                                    ends_at=dt.datetime(2027, 7, 14, 22, tzinfo=dt.timezone.utc))
+    db.add(holiday)
     await db.flush()
-    return Municipality(id=municipality.id, team_id=team.id, **staff, **people)
+    return Municipality(id=municipality.id, team_id=team.id, absence_id=holiday.id, **staff, **people)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

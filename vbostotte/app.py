@@ -45,7 +45,8 @@ def _jinja_env(app: web.Application) -> None:
     env.filters.update(when=i18n.format_when, clock=i18n.format_clock, day=i18n.format_day,
                        timestamp=i18n.format_timestamp, upfirst=i18n.upfirst, role_label=i18n.role_label,
                        attendance_label=i18n.attendance_label, weekday_name=i18n.weekday_name,
-                       before_label=i18n.before_label, minutes_clock=i18n.minutes_clock)
+                       before_label=i18n.before_label, minutes_clock=i18n.minutes_clock,
+                       absence_label=i18n.absence_label, day_span=i18n.format_day_span)
     env.globals.update(locales=i18n.LOCALE_NAMES,
                        locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()])
 

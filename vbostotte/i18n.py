@@ -81,6 +81,13 @@ ATTENDANCE_LABELS = {"attended": N_("Attended"), "no_show": N_("Did not come"),
                      "cancelled_late": N_("Cancelled late"), "cancelled_in_time": N_("Cancelled in time")}
 
 
+ABSENCE_LABELS = {"holiday": N_("Holiday"), "sick": N_("Sick"), "other": N_("Other absence")}
+
+
+def absence_label(value: str) -> str:
+    return gettext(ABSENCE_LABELS.get(value, value))
+
+
 def attendance_label(value: str) -> str:
     return gettext(ATTENDANCE_LABELS.get(value, value))
 
@@ -128,6 +135,12 @@ def format_when(moment: dt.datetime) -> str:
 
 def format_day(day: dt.date) -> str:
     return format_date(day, "EEEE d. MMMM" if get_locale() == "da" else "EEEE d MMMM", locale=get_locale())
+
+
+def format_day_span(start: dt.datetime, end: dt.datetime) -> str:
+    """Whole Copenhagen days from ``start`` up to (not including) ``end``: 'mandag 1. december – fredag 5. december'."""
+    first, last = local(start).date(), local(end - dt.timedelta(microseconds=1)).date()
+    return format_day(first) if first == last else f"{format_day(first)} – {format_day(last)}"
 
 
 def format_clock(moment: dt.datetime) -> str:

@@ -32,6 +32,8 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/citizens/{ID}/reminders", staff.reminder_channels, name="citizen_reminders")
 
     r.add_route("*", "/worker/hours", appointments.working_hours, name="working_hours")
+    r.add_route("*", "/worker/absences", appointments.absences, name="absences")
+    r.add_post(f"/worker/absences/{ID}/remove", appointments.absence_remove, name="absence_remove")
     r.add_route("*", "/appointments/new", appointments.new, name="appointment_new")
     r.add_get(f"/appointments/{ID}", appointments.show, name="appointment")
     r.add_post(f"/appointments/{ID}/cancel", appointments.cancel, name="appointment_cancel")

@@ -117,6 +117,11 @@ async def citizen_home(page, world, **_):
     await expect(page).to_have_url(re.compile(r"/me$"))
 
 
+async def absences_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto("/worker/absences")
+
+
 async def admin_settings_page(page, world, log_in, **_):
     await log_in(world.a.admin)
     await page.goto("/admin/settings")
@@ -145,7 +150,7 @@ async def not_found(page, **_):
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
          booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
-         working_hours_with_new_feed_address, admin_settings_page, citizen_home,
+         working_hours_with_new_feed_address, absences_page, admin_settings_page, citizen_home,
          citizen_home_with_message_hours_and_crisis_line, invalid_link, not_found]
 
 

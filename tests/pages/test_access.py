@@ -158,6 +158,7 @@ ID_ROUTES = {
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),
+    "absence_remove": ("POST", "/worker/absences/{id}/remove", "absence", {}),
     "appointment_cancel": ("POST", "/appointments/{id}/cancel", "appointment", {"reason": "Sick"}),
     "appointment_reschedule": ("POST", "/appointments/{id}/reschedule", "appointment",
                                {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Moved"}),
@@ -182,7 +183,7 @@ async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(w
     """Another municipality's object answers exactly like one that does not exist, and nothing changes."""
     await web.login(getattr(world.a, role))
     foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id,
-               "appointment": world.b.citizen.appointment_id}
+               "appointment": world.b.citizen.appointment_id, "absence": world.b.absence_id}
     token = await web.csrf_from("/")
     before = await row_counts(db)
     for name, (method, pattern, kind, form) in ID_ROUTES.items():

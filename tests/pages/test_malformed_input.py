@@ -133,6 +133,11 @@ FORMS = {
     "booking settings": Form("admin", "/admin/settings", {"cutoff": ("number", "3"),
                                                           "crisis_line_text": ("optional text", "Ring 1813")},
                              "/admin/settings", re_rendered=True),
+    "absence": Form("worker", "/worker/absences", {"first_day": ("date", "2026-12-07"),
+                                                   "last_day": ("date", "2026-12-08"),
+                                                   "reason": ("choice", "holiday")}, "/worker/absences",
+                    re_rendered=True),
+    "remove absence": Form("worker", "/worker/absences/{absence}/remove", {}, "/worker/absences"),
     "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
                              {"response": ("choice", "confirmed")}, "/me"),
 }
@@ -162,7 +167,8 @@ async def open_form(web: WebClient, world, db, form: Form) -> tuple[str, dict[st
     values = {"worker_email": worker.email, "team": world.a.team_id, "worker": worker.id,
               "supervisor": world.a.supervisor.id, "other_worker": world.a.other_worker.id,
               "citizen": world.a.citizen.id, "code": pyotp.TOTP(secret).at(web.clock()),
-              "appointment": world.a.citizen.appointment_id, "past_appointment": world.a.citizen.past_appointment_id}
+              "appointment": world.a.citizen.appointment_id, "past_appointment": world.a.citizen.past_appointment_id,
+              "absence": world.a.absence_id}
     return form.path.format(**values), {key: str(value) for key, value in values.items()}
 
 

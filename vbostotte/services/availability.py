@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vbostotte import audit
 from vbostotte.access import require_role
 from vbostotte.actors import Actor
-from vbostotte.errors import InvalidInput
+from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import Appointment, AvailabilityException, StaffRole, WorkingHours
 
@@ -201,3 +201,25 @@ def answering_now(hours: list[tuple[int, int, int]], now: dt.datetime) -> bool:
     local = now.astimezone(TZ)
     minute = local.hour * 60 + local.minute
     return any(weekday == local.weekday() and start <= minute < end for weekday, start, end in hours)
+
+
+ABSENCE_REASONS = ("holiday", "sick", "other")
+
+
+async def absences_of(db: AsyncSession, actor: Actor, now: dt.datetime) -> list[AvailabilityException]:
+    """The worker's own absences that have not ended."""
+    require_role(actor, StaffRole.WORKER)
+    stmt = (select(AvailabilityException).where(AvailabilityException.staff_id == actor.id,
+                                                AvailabilityException.ends_at > now)
+            .order_by(AvailabilityException.starts_at))
+    return list((await db.execute(stmt)).scalars())
+
+
+async def remove_absence(db: AsyncSession, actor: Actor, absence_id: int) -> None:
+    """Remove one of the worker's own absences (another's is not found)."""
+    require_role(actor, StaffRole.WORKER)
+    absence = await db.get(AvailabilityException, absence_id)
+    if absence is None or absence.staff_id != actor.id:
+        raise NotFound()
+    await db.delete(absence)
+    await audit.record(db, actor, audit.AuditEvent("availability.absence_removed", audit.Purpose.SUPPORT))

@@ -216,3 +216,34 @@ async def hours_page(request: web.Request, feed_url: str | None = None) -> web.R
 
 def _hours_values(data) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str) and k.startswith(("work_", "messages_"))}
+
+
+async def absences(request: web.Request) -> web.Response:
+    """The worker's holidays and sick days: not bookable."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER)
+    db, now = base.db(request), base.now(request)
+    context = {"absences": await availability.absences_of(db, who, now), "reasons": availability.ABSENCE_REASONS,
+               "values": {}, "errors": {}, "done": request.query.get("done", "")}
+    if request.method != "POST":
+        return base.render(request, "worker/absences.html", context)
+    data = await base.form(request)
+    form = Form(data)
+    first, last = form.date("first_day"), form.date("last_day")
+    reason = form.choice("reason", availability.ABSENCE_REASONS)
+    if first and last and (last < first or (last - first).days > 366):
+        form.errors["last_day"] = N_("The last day must be on or after the first day, and within a year.")
+    try:
+        form.check()
+        await availability.add_absence(db, who, reason, availability.to_utc(first, 0),
+                                       availability.to_utc(last + dt.timedelta(days=1), 0))
+    except InvalidInput as exc:
+        context["values"] = {k: v for k, v in data.items() if k in ("first_day", "last_day", "reason")}
+        return base.render_invalid(request, "worker/absences.html", context, exc)
+    raise base.redirect(request, "absences", query={"done": "added"})
+
+
+async def absence_remove(request: web.Request) -> web.Response:
+    who = base.actor(request)
+    await availability.remove_absence(base.db(request), who, base.object_id(request))
+    raise base.redirect(request, "absences", query={"done": "removed"})
