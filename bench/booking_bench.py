@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pages_bench import free_port, staff_session, start_server, wait_ready  # noqa: E402

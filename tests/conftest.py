@@ -10,7 +10,7 @@ import shutil
 import pytest
 from sqlalchemy import text
 
-from support import PASSWORD, Clock, World, WebClient, build_municipality, port_open, require
+from support import PASSWORD, Clock, World, WebClient, build_world, port_open, require
 from vbostotte import db as database
 from vbostotte.app import create_app
 from vbostotte.config import load_settings
@@ -106,14 +106,7 @@ def _password_hash():
 
 @pytest.fixture
 async def world(engine, clock, monkeypatch, _password_hash) -> World:
-    # Every test account has the same password: hash it (a real argon2id hash) once per run, not 8 times a test.
-    from vbostotte.services import organisation
-
-    monkeypatch.setattr(organisation, "hash_password", lambda password: _password_hash)
-    async with database.sessionmaker(engine)() as session, session.begin():
-        a = await build_municipality(session, "Aarhus", clock())
-        b = await build_municipality(session, "Randers", clock())
-    return World(a=a, b=b)
+    return await build_world(engine, clock, _password_hash, monkeypatch)
 
 
 @pytest.fixture

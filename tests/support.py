@@ -209,3 +209,15 @@ def read_in_english(*browsers: WebClient) -> None:
     """Choose English, as the language switch would: the messages tests quote are the English ones."""
     for browser in browsers:
         browser.client.session.cookie_jar.update_cookies({"vb_lang": "en"})
+
+
+async def build_world(engine, clock: Clock, password_hash: str, monkeypatch) -> World:
+    """The two municipalities every test works in. Every account has the same password, hashed once per run
+    (a real argon2id hash) rather than eight times a test."""
+    from vbostotte import db as database
+
+    monkeypatch.setattr(organisation, "hash_password", lambda password: password_hash)
+    async with database.sessionmaker(engine)() as session, session.begin():
+        a = await build_municipality(session, "Aarhus", clock())
+        b = await build_municipality(session, "Randers", clock())
+    return World(a=a, b=b)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from vbostotte.errors import InvalidInput
-from vbostotte.i18n import N_, TZ
+from vbostotte.i18n import N_
 from vbostotte.services import availability
 
 MAX_JSON = 32 * 1024

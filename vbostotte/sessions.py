@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.config import Settings
@@ -86,7 +86,3 @@ async def end_for_staff(db: AsyncSession, staff_id: int) -> None:
 async def purge_expired(db: AsyncSession, now: dt.datetime) -> int:
     result = await db.execute(delete(WebSession).where(WebSession.expires_at <= now))
     return result.rowcount or 0
-
-
-async def count_for_staff(db: AsyncSession, staff_id: int) -> int:
-    return len((await db.execute(select(WebSession.id_hash).where(WebSession.staff_id == staff_id))).all())

@@ -18,7 +18,7 @@ from aiohttp import web
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 
-from support import PASSWORD, Clock, StaffInfo, World, build_municipality, require
+from support import PASSWORD, Clock, StaffInfo, World, build_world, require
 from vbostotte import db as database
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,13 +57,7 @@ async def db(engine):
 @pytest_asyncio.fixture(loop_scope="session")
 async def world(engine, clock, monkeypatch, _password_hash) -> World:
     """The same two municipalities as tests/conftest.py builds, arranged on the session's loop."""
-    from vbostotte.services import organisation
-
-    monkeypatch.setattr(organisation, "hash_password", lambda password: _password_hash)
-    async with database.sessionmaker(engine)() as session, session.begin():
-        a = await build_municipality(session, "Aarhus", clock())
-        b = await build_municipality(session, "Randers", clock())
-    return World(a=a, b=b)
+    return await build_world(engine, clock, _password_hash, monkeypatch)
 
 
 @dataclass

@@ -22,7 +22,6 @@ from vbostotte.models import (
     Citizen,
     Municipality,
     PersonalLink,
-    Staff,
     StaffRole,
     Team,
     TeamMember,
@@ -125,8 +124,3 @@ async def info(db: AsyncSession, settings: Settings) -> DemoInfo:
     logins = [(email, PASSWORD, role.value) for email, _name, role in STAFF]
     citizen_links = [(name, links.link_url(settings, demo_token(settings, name))) for name, *_ in CITIZENS]
     return DemoInfo(logins=logins, citizen_links=citizen_links)
-
-
-async def demo_staff(db: AsyncSession) -> list[Staff]:
-    emails = [email for email, *_ in STAFF]
-    return list((await db.execute(select(Staff).where(Staff.email.in_(emails)))).scalars())

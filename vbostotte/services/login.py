@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vbostotte import audit
+from vbostotte import audit, sessions
 from vbostotte.actors import ANONYMOUS, Actor
 from vbostotte.config import Settings
 from vbostotte.errors import DomainError, Throttled
@@ -119,7 +119,8 @@ async def check_totp(db: AsyncSession, staff: Staff, secret: str, code: str, ip:
 
 
 async def login_succeeded(db: AsyncSession, staff: Staff, now: dt.datetime) -> None:
-    """Clear the account's failure count and leave a trace."""
+    """Clear the account's failure count, tidy away expired sessions, and leave a trace."""
+    await sessions.purge_expired(db, now)
     await db.execute(delete(LoginFailure).where(
         LoginFailure.scope == "account", LoginFailure.key == _key(staff.email)))
     await audit.record(db, staff_actor(staff), audit.AuditEvent("auth.login", audit.Purpose.AUTHENTICATION),

@@ -6,7 +6,7 @@ from vbostotte.i18n import N_
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit, sessions
@@ -107,14 +107,6 @@ async def teams_with_members(db: AsyncSession, actor: Actor) -> list[tuple[Team,
                                     .where(TeamMember.team_id == team.id).order_by(Staff.name))).scalars()
         result.append((team, list(members)))
     return result
-
-
-async def team_ids_of(db: AsyncSession, staff_id: int) -> list[int]:
-    return list((await db.execute(select(TeamMember.team_id).where(TeamMember.staff_id == staff_id))).scalars())
-
-
-async def count_admins(db: AsyncSession) -> int:
-    return (await db.execute(select(func.count()).select_from(Staff).where(Staff.role == StaffRole.ADMIN))).scalar_one()
 
 
 async def update_booking_settings(db: AsyncSession, actor: Actor, *, reminder_offsets_minutes: list[int],
