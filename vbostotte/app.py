@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -14,10 +15,11 @@ from aiohttp import web
 
 from vbostotte import channels, db, i18n, security
 from vbostotte.config import Settings
-from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS, SQLITE_LOCK
+from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
-from vbostotte.services import sender
+from vbostotte.services import calls, sender
+from signaling import InProcessBroker, Participant, RedisBroker, SignalingServer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     setup_routes(app, WEB / "static")
     app.on_response_prepare.append(security.add_headers)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_signaling)
     app.cleanup_ctx.append(_outbox_sender)
     return app
 
@@ -102,3 +105,28 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
             log.warning("outbox sender did not stop in time; its message is retried when the lease ends")
         except Exception as exc:  # noqa: BLE001 - shutting down regardless
             log.error("outbox sender ended with %s", type(exc).__name__)
+
+
+async def _signaling(app: web.Application) -> AsyncIterator[None]:
+    """The video-call signalling server: who may join is decided here (join tickets), events are kept here."""
+    settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
+    broker = await RedisBroker.connect(settings.redis_url) if settings.redis_url else InProcessBroker()
+
+    async def authorize(ticket: str) -> Participant | None:
+        async with db.transaction(sessions_, lock) as session:
+            joiner = await calls.redeem_ticket(session, ticket, settings, clock())
+        return Participant(**dataclasses.asdict(joiner)) if joiner else None
+
+    async def on_event(event: str, participant: Participant, details: dict) -> None:
+        async with db.transaction(sessions_, lock) as session:
+            await calls.record_event(session, participant.room, participant.id, participant.role, event, details,
+                                     clock())
+
+    def allowed_origins(request: web.Request) -> set[str]:
+        return {settings.base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
+
+    server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker, allowed_origins=allowed_origins)
+    app[SIGNALING] = server
+    yield
+    await server.close()
+    await broker.close()

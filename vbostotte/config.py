@@ -66,6 +66,11 @@ class Settings:
     outbox_lease_seconds: int = _setting(
         120, "Seconds a sender may hold a message before another sender takes it over; longer than a send can take."
     )
+    redis_url: str = _setting(
+        "", "Redis for signalling between several server processes (redis://host:6379/0). Empty: one process."
+    )
+    call_opens_minutes: int = _setting(15, "A video session's call opens this many minutes before its start.")
+    call_closes_minutes: int = _setting(60, "A video session's call closes this many minutes after its planned end.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
+from typing import AsyncIterator
 
 from alembic import command
 from alembic.config import Config
@@ -56,6 +58,16 @@ def create_engine(url: str, *, immediate: bool = True) -> AsyncEngine:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None = None
+                      ) -> AsyncIterator[AsyncSession]:
+    """One transaction outside a request (background work, signalling). In the web process on SQLite pass the
+    app's lock, so the work queues behind requests instead of busy-waiting on SQLite's write lock."""
+    async with lock if lock is not None else nullcontext():
+        async with sessions() as session, session.begin():
+            yield session
 
 
 def alembic_config() -> Config:

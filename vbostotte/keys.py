@@ -18,6 +18,8 @@ ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker", async_sessionmaker)
 # SQLite allows one writer; in one process, queue transactions here (FIFO, no sleeping busy-wait).
 SQLITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("sqlite_lock", asyncio.Lock)
+# The signalling server (signaling.SignalingServer) for video calls; built at start-up.
+SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
 
 # What a request carries through the middlewares to the handlers.

@@ -41,7 +41,7 @@ HTTP_MESSAGES = {
     413: N_("What you sent is too large."),
     500: N_("Something went wrong on our side. Please try again."),
 }
-NO_DATABASE = ("/static/", "/healthz")
+NO_DATABASE = ("/static/", "/healthz", "/ws/")  # a WebSocket lives long: it opens its own short transactions
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    JSON,
     Integer,
     MetaData,
     String,
@@ -339,3 +340,32 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Video calls ----------------------------------------------------------------------------------
+
+
+class CallTicket(Base):
+    """A short-lived, single-use ticket to join one appointment's call (only its SHA-256 is stored)."""
+
+    __tablename__ = "call_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    principal_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen
+    principal_id: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CallEvent(Base):
+    """What happened in a call, for the session log: joined, waiting, admitted, left (and why), …"""
+
+    __tablename__ = "call_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    participant: Mapped[str] = mapped_column(String(30))  # "staff-3", "citizen-7": ids, never names
+    role: Mapped[str] = mapped_column(String(10))
+    event: Mapped[str] = mapped_column(String(20))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from vbostotte.views import admin, api, appointments, auth, calendars, citizen, health, staff, supervisor
+from vbostotte.views import admin, api, appointments, auth, calendars, calls, citizen, health, staff, supervisor
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -68,6 +68,11 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get(f"/api/v1/appointments/{ID}", api.get_appointment, name="api_appointment")
     r.add_post(f"/api/v1/appointments/{ID}/cancel", api.cancel_appointment, name="api_appointment_cancel")
     r.add_get("/api/v1/availability", api.free_slots, name="api_availability")
+
+    # Video calls: a join ticket (JSON, CSRF-checked POST), then the signalling WebSocket.
+    r.add_get(f"/calls/{ID}", calls.page, name="call")
+    r.add_post(f"/calls/{ID}/ticket", calls.ticket, name="call_ticket")
+    r.add_get(calls.SOCKET_PATH, calls.socket, name="call_socket")
 
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_static("/static/", static_dir, name="static", append_version=True)

@@ -23,7 +23,11 @@ from vbostotte import db as database
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+                 "--disable-sync", "--no-first-run",
+                 # Calls: a fake camera and microphone, granted without a prompt, and loopback ICE candidates
+                 # (without the last one Chromium offers no 127.0.0.1 candidate and a call never connects).
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 "--allow-loopback-in-peer-connection"]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

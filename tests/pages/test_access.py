@@ -158,6 +158,8 @@ ID_ROUTES = {
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),
+    "call": ("GET", "/calls/{id}", "appointment", {}),
+    "call_ticket": ("POST", "/calls/{id}/ticket", "appointment", {}),
     "absence_remove": ("POST", "/worker/absences/{id}/remove", "absence", {}),
     "appointment_cancel": ("POST", "/appointments/{id}/cancel", "appointment", {"reason": "Sick"}),
     "appointment_reschedule": ("POST", "/appointments/{id}/reschedule", "appointment",

@@ -19,6 +19,10 @@ HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervis
         "citizen": "/me"}
 
 
+# Past the CSRF check, a few forms meet a domain rule at the world's time: still proof the token was all it took.
+ACCEPTED = {"call_ticket": (409,)}  # the call opens 15 minutes before the appointment, which is tomorrow
+
+
 def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
     """Every POST route of routes.py: who sends it, to where, and a form that is accepted with a valid token."""
     a = world.a
@@ -45,6 +49,7 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
                                    {"attendance": "attended"}),
         "appointment_release": ("worker", f"/appointments/{a.citizen.appointment_id}/release-interpreter", {}),
         "appointment_cancel": ("worker", f"/appointments/{a.citizen.appointment_id}/cancel", {"reason": "Sick"}),
+        "call_ticket": ("worker", f"/calls/{a.citizen.appointment_id}/ticket", {}),
         "logout": ("worker", "/logout", {}),
         "appointment_respond": ("citizen", f"/me/appointments/{a.citizen.appointment_id}/respond",
                                 {"response": "confirmed"}),
@@ -100,7 +105,7 @@ async def test_a_post_without_a_token_is_refused_and_writes_nothing(web, world, 
         assert await row_counts(db) == before, name
         # The same form with the page's token goes through: the token was all that was missing.
         accepted = await web.post(path, data, from_page=HOME[who])
-        assert accepted.status in (200, 303), (name, accepted.status)
+        assert accepted.status in ACCEPTED.get(name, (200, 303)), (name, accepted.status)
 
 
 async def test_a_token_from_another_browser_is_refused(web, other_web, world, db):

@@ -138,6 +138,7 @@ FORMS = {
                                                    "reason": ("choice", "holiday")}, "/worker/absences",
                     re_rendered=True),
     "remove absence": Form("worker", "/worker/absences/{absence}/remove", {}, "/worker/absences"),
+    "call ticket": Form("worker", "/calls/{appointment}/ticket", {}, "/worker"),
     "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
                              {"response": ("choice", "confirmed")}, "/me"),
 }

@@ -15,15 +15,15 @@ import asyncio
 import datetime as dt
 import logging
 from collections import Counter
-from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vbostotte.channels import Attachment, Channel, DeliveryFailed, Outgoing
 from vbostotte.config import Settings
+from vbostotte.db import transaction
 from vbostotte.models import Appointment, Citizen, OutboxMessage, Staff
 from vbostotte.services import calendars, messages, outbox
 
@@ -95,19 +95,11 @@ async def claim_due(db: AsyncSession, now: dt.datetime, limit: int, lease: dt.ti
     return [Claim(id_, attempts[id_]) for id_ in ids if id_ in attempts]
 
 
-@asynccontextmanager
-async def _transaction(sessions: Sessions, lock: asyncio.Lock | None) -> AsyncIterator[AsyncSession]:
-    # In the web process on SQLite, queue behind requests on the app's lock rather than busy-waiting.
-    async with lock if lock is not None else nullcontext():
-        async with sessions() as db, db.begin():
-            yield db
-
-
 async def deliver(sessions: Sessions, settings: Settings, clock: Clock, channels: Mapping[str, Channel],
                   claim: Claim, *, lock: asyncio.Lock | None = None) -> str:
     """Check one claimed message again, send it, record what happened; returns the outcome
     (sent, retry, failed, dropped, or lost when another sender has taken the message over)."""
-    async with _transaction(sessions, lock) as db:
+    async with transaction(sessions, lock) as db:
         # Locked (PostgreSQL; SQLite's transaction already is), so a sender taking the row over after its
         # lease ended either waits for this check or makes it see the new attempt count.
         message = await db.get(OutboxMessage, claim.id, with_for_update=True, populate_existing=True)
@@ -139,7 +131,7 @@ async def deliver(sessions: Sessions, settings: Settings, clock: Clock, channels
 
 async def _record(sessions: Sessions, claim: Claim, channel: str, lock: asyncio.Lock | None, **values) -> str:
     """Write the outcome, but only if this sender still owns the message."""
-    async with _transaction(sessions, lock) as db:
+    async with transaction(sessions, lock) as db:
         result = await db.execute(
             update(OutboxMessage).where(OutboxMessage.id == claim.id, OutboxMessage.status == "sending",
                                         OutboxMessage.attempts == claim.attempt)
@@ -259,7 +251,7 @@ async def run_once(sessions: Sessions, settings: Settings, clock: Clock, channel
     if not channels:
         return counts
     lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
-    async with _transaction(sessions, lock) as db:
+    async with transaction(sessions, lock) as db:
         claims = await claim_due(db, clock(), limit, lease, channels)
     counts["claimed"] = len(claims)
     for claim in claims:

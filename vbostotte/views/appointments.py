@@ -12,7 +12,7 @@ from vbostotte import access, i18n
 from vbostotte.errors import Conflict, InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import AppointmentKind, Attendance, Citizen, CitizenResponse, StaffRole
-from vbostotte.services import availability, booking, calendars, citizens, outbox
+from vbostotte.services import availability, booking, calendars, calls, citizens, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
@@ -100,6 +100,8 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
         "a": appointment, "citizen": citizen, "now": now, "durations": DURATIONS, "attendance_values": ATTENDANCE,
         "follow_up": booking.needs_follow_up(appointment, settings.confirm_cutoff_minutes, now),
         "done": request.query.get("done", ""), "errors": errors or {}, "values": {},
+        "call_open": appointment.kind == AppointmentKind.VIDEO and appointment.worker_id == who.id
+        and calls.is_open(appointment, base.settings(request), now),
     }
     return base.render(request, "worker/appointment.html", context, status=status)
 

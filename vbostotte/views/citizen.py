@@ -6,7 +6,7 @@ from aiohttp import web
 
 from vbostotte.errors import PermissionDenied
 from vbostotte.models import Citizen
-from vbostotte.services import appointments, availability, citizens, outbox
+from vbostotte.services import appointments, availability, calls, citizens, outbox
 from vbostotte.views import base
 
 
@@ -23,4 +23,6 @@ async def home(request: web.Request) -> web.Response:
     crisis = (await outbox.municipality_settings(db, who.municipality_id)).crisis_line_text
     return base.render(request, "citizen/home.html", {
         "appointments": upcoming, "done": request.query.get("done", ""), "contacts": contacts,
+        "open_calls": {a.id for a in upcoming
+                       if a.kind.value == "video" and calls.is_open(a, base.settings(request), now)},
         "crisis_line_text": crisis if not any(c["now"] for c in contacts) else ""})

@@ -1,0 +1,102 @@
+"""What each client message does once its sender has joined: relay, chat, ping, stats, leave, and the
+host's admit, notice and end. Each takes the sender's connection and the validated message."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from signaling import protocol as p
+from signaling.broker import ADMITTED_MEMBERS, EVERYONE, Envelope
+from signaling.protocol import ProtocolError, encode, message
+from signaling.rooms import Member, token_key
+
+if TYPE_CHECKING:
+    from signaling.connection import Connection
+
+
+def shown(m: Member) -> dict[str, str]:
+    """How a participant is shown to others."""
+    return p.person(m.id, m.name, m.role)
+
+
+async def relay(conn: Connection, msg: dict[str, Any]) -> None:
+    """Offer, answer or candidate to one admitted participant of the same room, stamped with the sender."""
+    to = msg["to"]
+    msg["from"] = conn.pid  # always the server's own stamp: a client cannot speak for someone else
+    if to == conn.pid or not await conn.server.relay(conn.room, to, encode(msg)):
+        raise ProtocolError(p.UNKNOWN_PARTICIPANT, "no admitted participant by that id in this call", msg["type"])
+
+
+async def chat(conn: Connection, msg: dict[str, Any]) -> None:
+    """A chat line to every other admitted participant (not stored)."""
+    msg["from"] = conn.pid
+    await conn.server.send(conn.room, Envelope(to=ADMITTED_MEMBERS, exclude=conn.pid, text=encode(msg)))
+
+
+async def ping(conn: Connection, msg: dict[str, Any]) -> None:
+    """The application heartbeat."""
+    conn.send(message("pong", ts=msg["ts"]) if "ts" in msg else message("pong"))
+
+
+async def stats(conn: Connection, msg: dict[str, Any]) -> None:
+    """The client's connection type, for the session log when it changes."""
+    if msg["connection"] != conn.connection_type:  # the session log wants changes, not every report
+        conn.connection_type = msg["connection"]
+        conn.server.emit("connection_type", conn.participant, {"type": msg["connection"],
+                                                               "rtt_ms": msg.get("rtt_ms")})
+
+
+async def leave(conn: Connection, msg: dict[str, Any]) -> None:
+    """Hang up: give up the place, tell the others, close normally."""
+    conn.reason = "hung_up"
+    place = await conn.server.rooms.leave(conn.room, conn.pid, conn.id)
+    await conn.server.broker.drop_token(token_key(conn.token))
+    if place is not None:
+        await conn.server.send(conn.room, Envelope(to=place.audience, exclude=conn.pid, text=message(
+            "participant_left", participant=conn.pid, reason="hung_up")))
+        conn.server.emit("left", conn.participant, {"reason": "hung_up"})
+    conn.close(p.CLOSE_NORMAL, "hung_up")
+
+
+async def admit(conn: Connection, msg: dict[str, Any]) -> None:
+    """A host lets a waiting participant in."""
+    pid = msg["participant"]
+    place = await conn.server.rooms.admit(conn.room, pid)
+    if place is None:
+        raise ProtocolError(p.UNKNOWN_PARTICIPANT, "nobody by that id is waiting", "admit")
+    members = await conn.server.rooms.members(conn.room)
+    others = [shown(m) for m in members if m.admitted and m.id != pid]
+    await conn.server.send(conn.room, Envelope(to=pid, action="admit", text=message(
+        "admitted", participants=others, by=conn.pid)))
+    await conn.server.send(conn.room, Envelope(to=ADMITTED_MEMBERS, exclude=pid, text=message(
+        "participant_joined", participant=shown(place))))
+    conn.server.emit("admitted", place.participant(conn.room),
+                     {"by": conn.pid, "waited_seconds": round(max(0.0, time.time() - place.since), 1)})
+
+
+async def notice(conn: Connection, msg: dict[str, Any]) -> None:
+    """A host's short text to a waiting participant."""
+    place = await conn.server.rooms.member(conn.room, msg["to"])
+    if place is None or place.admitted:
+        raise ProtocolError(p.UNKNOWN_PARTICIPANT, "nobody by that id is waiting", "notice")
+    await conn.server.send(conn.room, Envelope(to=place.id, text=message(
+        "notice", text=msg["text"], **{"from": conn.pid})))
+
+
+async def end(conn: Connection, msg: dict[str, Any]) -> None:
+    """A host ends the call: everyone is told and closed, the room is emptied."""
+    conn.reason = "ended"
+    places = await conn.server.rooms.end(conn.room)
+    await conn.server.send(conn.room, Envelope(to=EVERYONE, action="close", code=p.CLOSE_ENDED,
+                                               text=message("ended", by=conn.pid)))
+    conn.server.emit("ended", conn.participant, {"participants": len(places)})
+    for place in places:
+        await conn.server.broker.drop_token(place.token)
+        if place.id != conn.pid:
+            conn.server.emit("left", place.participant(conn.room), {"reason": "ended_by_host"})
+
+
+COMMANDS = {"offer": relay, "answer": relay, "candidate": relay, "chat": chat, "ping": ping, "stats": stats,
+            "leave": leave, "admit": admit, "notice": notice, "end": end}
+assert set(COMMANDS) | {"join", "resume"} == set(p.CLIENT_MESSAGES), "every client message has a handler"

@@ -1,0 +1,319 @@
+"""One client's WebSocket as an object with phases — auth, joining, waiting or admitted, closed — one reader
+(the handler's task), one writer task with a bounded queue, and one exit that keeps or gives up the place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from signaling import protocol as p
+from signaling.broker import ADMITTED_MEMBERS, HOSTS, Envelope
+from signaling.commands import COMMANDS, shown
+from signaling.protocol import ProtocolError, message
+from signaling.rooms import Member, Participant, RoomBusy, RoomFull, token_key
+
+if TYPE_CHECKING:
+    from signaling.server import SignalingServer
+
+log = logging.getLogger("signaling")
+
+AUTH, JOINING, WAITING, ADMITTED, CLOSED = "auth", "joining", "waiting", "admitted", "closed"
+_CLOSE = object()  # the writer's last item
+_SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced"})  # closes whose place is already dealt with
+_CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host"}
+
+
+class Connection:
+    """One participant's signalling connection."""
+
+    def __init__(self, server: SignalingServer, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.server = server
+        self.ws = ws
+        self.request = request
+        self.limits = server.limits
+        self.id = secrets.token_hex(8)
+        self.phase = AUTH
+        self.participant: Participant | None = None
+        self.placed = False  # holds a place in the room (until it leaves, is replaced or the room ends)
+        self.token = ""  # the current resume token
+        self.close_code: int | None = None
+        self.reason: str | None = None  # why it closed, for the log and the place
+        self.done = asyncio.Event()
+        self._queue: asyncio.Queue = asyncio.Queue(maxsize=self.limits.send_queue)
+        self._pending: list[Envelope] = []  # what arrived while joining
+        self._tokens = float(self.limits.rate_burst)
+        self._stamp = time.monotonic()
+        self._dropped = 0
+        self.connection_type: str | None = None  # last reported by the client: direct | relayed
+
+    @property
+    def pid(self) -> str:
+        return self.participant.id if self.participant else ""
+
+    @property
+    def room(self) -> str:
+        return self.participant.room if self.participant else ""
+
+    @property
+    def is_host(self) -> bool:
+        return self.participant is not None and self.participant.role == p.HOST
+
+    @property
+    def admitted(self) -> bool:
+        return self.phase == ADMITTED
+
+    # -- life ----------------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        writer = asyncio.ensure_future(self._write())
+        try:
+            if await self._authenticate():
+                await self._serve()
+        except Exception as exc:  # noqa: BLE001 - one connection's failure must not touch the others
+            # The exception's text could carry what a client sent: its type only, the traceback at debug level.
+            log.error("signalling connection %s failed: %s", self.id, type(exc).__name__)
+            log.debug("signalling connection %s failure", self.id, exc_info=True)
+            self.send(p.error(p.INTERNAL_ERROR, "the server failed; reconnect"))
+            self.close(p.CLOSE_INTERNAL_ERROR, "internal_error")
+        finally:
+            try:
+                async with asyncio.timeout(self.limits.close_timeout):
+                    await self._depart()
+            except Exception as exc:  # noqa: BLE001
+                log.error("signalling connection %s could not give up its place: %s", self.id, type(exc).__name__)
+            finally:
+                self.close(self.close_code or p.CLOSE_NORMAL, self.reason or "closed")
+                await asyncio.wait([writer], timeout=self.limits.close_timeout + 1)
+                if not writer.done():  # stuck writing to a client that reads nothing
+                    writer.cancel()
+                    self._abort()
+                if self.participant is not None:
+                    self.server.detach(self)
+                self.phase = CLOSED
+                self.done.set()
+                log.info("signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
+                         self.id, self.pid or "-", self.room or "-", self.reason, self.close_code)
+
+    async def _authenticate(self) -> bool:
+        try:
+            frame = await self.ws.receive(timeout=self.limits.auth_timeout)
+        except TimeoutError:
+            return self._refuse(p.AUTH_TIMEOUT, "no join message in time", p.CLOSE_AUTH_TIMEOUT)
+        if frame.type is WSMsgType.BINARY:
+            return self._refuse(p.BINARY_NOT_SUPPORTED, "binary frames are not supported", p.CLOSE_UNSUPPORTED_DATA)
+        if frame.type is not WSMsgType.TEXT:
+            self.reason = self.reason or "closed_before_join"
+            return False
+        try:
+            kind, msg = p.parse(frame.data, p.AUTH, False)
+            if kind == "join":
+                return await self._join(msg["ticket"])
+            return await self._resume(msg["token"])
+        except ProtocolError as exc:
+            return self._refuse(exc.code, exc.message, p.CLOSE_UNAUTHORIZED)
+        except RoomFull:
+            return self._refuse(p.ROOM_FULL, "the call is full", p.CLOSE_ROOM_FULL)
+        except RoomBusy:
+            return self._refuse(p.INTERNAL_ERROR, "the room is busy; try again", p.CLOSE_INTERNAL_ERROR)
+
+    def _refuse(self, code: str, text: str, close_code: int) -> bool:
+        self.send(p.error(code, text))
+        self.close(close_code, code)
+        return False
+
+    async def _join(self, ticket: str) -> bool:
+        try:
+            participant = await self.server.authorize(ticket)
+        except Exception as exc:  # noqa: BLE001 - the application's check failed: refuse, say nothing more
+            log.error("authorize failed: %s", type(exc).__name__)
+            return self._refuse(p.INTERNAL_ERROR, "could not check the ticket; try again", p.CLOSE_INTERNAL_ERROR)
+        if participant is None or not participant.is_valid():
+            return self._refuse(p.UNAUTHORIZED, "the join ticket was refused", p.CLOSE_UNAUTHORIZED)
+        self.participant, self.phase = participant, JOINING
+        await self.server.attach(self)
+        token = secrets.token_urlsafe(24)
+        old, place = await self.server.rooms.enter(participant, self.id, token_key(token),
+                                                     self.limits.max_participants)
+        self.placed = True
+        await self._welcome(place, token)
+        if old is not None:  # the same person again (another device, or a page that lost its resume token)
+            await self.server.broker.drop_token(old.token)
+            if old.conn:
+                await self.server.send(self.room, Envelope(to=old.id, conn=old.conn, action="close",
+                                                           code=p.CLOSE_REPLACED))
+            await self.server.send(self.room, Envelope(to=old.audience, exclude=self.pid, text=message(
+                "participant_left", participant=old.id, reason="replaced")))
+            self.server.emit("left", participant, {"reason": "replaced"})
+        if place.admitted:
+            await self.server.send(self.room, Envelope(to=ADMITTED_MEMBERS, exclude=self.pid, text=message(
+                "participant_joined", participant=shown(place))))
+            self.server.emit("joined", participant, {"waited": False})
+        else:
+            await self.server.send(self.room, Envelope(to=HOSTS, exclude=self.pid, text=message(
+                "waiting", participant=shown(place), since=place.since)))
+            self.server.emit("waiting", participant, {})
+        return True
+
+    async def _resume(self, token: str) -> bool:
+        value = await self.server.broker.take_token(token_key(token))
+        room, _, pid = (value or "").partition("\x1f")
+        place = await self.server.rooms.member(room, pid) if value else None
+        if place is None:
+            return self._refuse(p.RESUME_FAILED, "the place is gone; join again", p.CLOSE_RESUME_FAILED)
+        self.participant, self.phase = place.participant(room), JOINING
+        await self.server.attach(self)
+        new_token = secrets.token_urlsafe(24)
+        resumed = await self.server.rooms.resume(room, pid, token_key(token), self.id, token_key(new_token))
+        if resumed is None:
+            self.server.spawn(self.server.expire(room, pid))  # if its grace period is over, say so now
+            return self._refuse(p.RESUME_FAILED, "the place is gone; join again", p.CLOSE_RESUME_FAILED)
+        old, place = resumed
+        self.placed = True
+        await self._welcome(place, new_token)
+        if old.conn:  # the old socket still looked open here or in another process: close it quietly
+            await self.server.send(room, Envelope(to=pid, conn=old.conn, action="close", code=p.CLOSE_REPLACED))
+        await self.server.send(room, Envelope(to=place.audience, exclude=pid,
+                                              text=message("participant_reconnected", participant=pid)))
+        self.server.emit("reconnected", self.participant, {})
+        return True
+
+    async def _welcome(self, place: Member, token: str) -> None:
+        """Reply 'joined' (and the waiting list to a host), then deliver what arrived meanwhile."""
+        await self.server.broker.put_token(token_key(token), f"{self.room}\x1f{self.pid}",
+                                           self.limits.resume_token_ttl)
+        self.token = token
+        members = await self.server.rooms.members(self.room)
+        others = [shown(m) for m in members if m.admitted and m.id != self.pid] if place.admitted else []
+        self.send(message("joined", self=shown(place), participants=others, state=place.state, resume=token,
+                          grace=self.limits.grace_seconds))
+        if self.is_host:
+            self.send(message("waiting_list", participants=[{**shown(m), "since": m.since}
+                                                             for m in members if not m.admitted]))
+        self.phase = ADMITTED if place.admitted else WAITING
+        pending, self._pending = self._pending, []
+        for envelope in pending:
+            self.receive(envelope)
+
+    async def _depart(self) -> None:
+        """The one exit: a dropped socket keeps its place for the grace period; others already gave it up."""
+        if not self.placed or self.reason in _SETTLED:
+            return
+        place = await self.server.rooms.drop(self.room, self.pid, self.id, self.limits.grace_seconds)
+        if place is not None:
+            await self.server.send(self.room, Envelope(
+                to=place.audience, exclude=self.pid, action="grace", at=place.deadline,
+                text=message("participant_reconnecting", participant=self.pid)))
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    async def _serve(self) -> None:
+        async for frame in self.ws:
+            if frame.type is WSMsgType.TEXT:
+                if self._within_rate():
+                    await self._on_text(frame.data)
+            elif frame.type is WSMsgType.BINARY:
+                self._refuse(p.BINARY_NOT_SUPPORTED, "binary frames are not supported", p.CLOSE_UNSUPPORTED_DATA)
+            if self.close_code is not None:
+                break
+        if self.reason is None:
+            code = self.ws.close_code
+            self.reason = ("message_too_big" if code == p.CLOSE_MESSAGE_TOO_BIG else
+                           "closed_by_client" if code in (1000, 1001) else "connection_lost")
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            kind, msg = p.parse(text, p.ADMITTED if self.phase == ADMITTED else p.MEMBER, self.is_host)
+            await COMMANDS[kind](self, msg)
+        except ProtocolError as exc:
+            self.send(exc.reply())
+        except RoomBusy:
+            self.send(p.error(p.INTERNAL_ERROR, "the room is busy; try again"))
+
+    def _within_rate(self) -> bool:
+        """Token bucket: a frame over the rate is dropped (told once); a flood that goes on is closed."""
+        now = time.monotonic()
+        tokens = min(self.limits.rate_burst, self._tokens + (now - self._stamp) * self.limits.rate_per_second)
+        self._stamp = now
+        if tokens >= 1.0:
+            self._tokens, self._dropped = tokens - 1.0, 0
+            return True
+        self._tokens = tokens
+        self._dropped += 1
+        if self._dropped == 1:
+            self.send(p.error(p.RATE_LIMITED, "too many messages; slow down"))
+        elif self._dropped > self.limits.rate_burst:
+            self.close(p.CLOSE_RATE_LIMITED, "rate_limited")
+        return False
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def receive(self, envelope: Envelope) -> None:
+        """An envelope for this connection's room: deliver it if this connection is its audience."""
+        if self.phase == JOINING:
+            self._pending.append(envelope)
+            return
+        if self.phase in (AUTH, CLOSED):
+            return
+        to = envelope.to
+        if (to == ADMITTED_MEMBERS and not self.admitted) or (to == HOSTS and not (self.admitted and self.is_host)):
+            return
+        if envelope.action == "admit":
+            self.phase = ADMITTED
+        if envelope.text:
+            self.send(envelope.text)
+        if envelope.action == "close":
+            self.close(envelope.code, _CLOSE_REASONS.get(envelope.code, "closed_by_server"))
+
+    def send(self, text: str) -> None:
+        """Queue a frame for the client; a client that does not read its frames is disconnected."""
+        if self.close_code is not None:
+            return
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            # The writer is stuck on a client that reads nothing, so a close frame would never get through either:
+            # drop the connection (its place is kept for the grace period, like any dropped socket).
+            self.close(p.CLOSE_TOO_SLOW, "too_slow")
+            self._abort()
+
+    def _abort(self) -> None:
+        if self.request.transport is not None:
+            self.request.transport.abort()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after the frames already queued (dropping them if the client is not reading)."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        if self.reason is None:
+            self.reason = reason
+        if self._queue.full():
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait(_CLOSE)
+
+    async def _write(self) -> None:
+        ws, queue = self.ws, self._queue
+        try:
+            while (item := await queue.get()) is not _CLOSE:
+                await ws.send_str(item)
+        except (ConnectionError, RuntimeError):  # the socket went away; the reader sees it too
+            pass
+        finally:
+            if not ws.closed:
+                try:
+                    async with asyncio.timeout(self.limits.close_timeout):
+                        await ws.close(code=self.close_code or p.CLOSE_NORMAL, message=(self.reason or "").encode())
+                except (TimeoutError, ConnectionError, RuntimeError):
+                    pass
+
+
+def __getattr__(name: str):
+    """``SignalingServer``, ``Limits``, ``Authorize`` and ``EventSink`` live in ``signaling.server``; also here."""
+    if name in ("SignalingServer", "Limits", "Authorize", "EventSink"):
+        from signaling import server
+
+        return getattr(server, name)
+    raise AttributeError(name)

@@ -1,0 +1,250 @@
+"""The signalling server: the WebSocket handler, this process's sockets by room, delivery of messages (here
+or through the broker), grace periods of dropped participants, and the session-log events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Awaitable, Callable, Collection
+
+from aiohttp import hdrs, web
+
+from signaling.broker import Broker, Envelope
+from signaling.connection import Connection
+from signaling.protocol import CLOSE_SERVICE_RESTART, message
+from signaling.rooms import Participant, Rooms
+
+log = logging.getLogger("signaling")
+
+Authorize = Callable[[str], Awaitable[Participant | None]]  # a join ticket -> the participant, or None (refused)
+EventSink = Callable[[str, Participant, dict], Awaitable[None]]  # (event, participant, details) for the session log
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit of the signalling server, with its default."""
+
+    max_participants: int = 4  # people in one room, waiting or admitted; one more gets room_full
+    grace_seconds: float = 30.0  # how long a dropped participant's place is kept for a resume
+    auth_timeout: float = 5.0  # seconds a new connection has to send join or resume
+    max_message_bytes: int = 64 * 1024  # the largest frame accepted (aiohttp closes with 1009 above it)
+    rate_per_second: float = 50.0  # messages per second one connection may send on average ...
+    rate_burst: int = 100  # ... and at once; a flood that goes on for another burst is closed
+    send_queue: int = 256  # messages waiting to be written to one client; a client that lets it fill is closed
+    heartbeat_seconds: float = 20.0  # WebSocket ping interval; no pong within half of it closes (dead peers ~30 s)
+    resume_token_ttl: float = 12 * 3600  # the longest a resume token is kept (the grace period is what counts)
+    close_timeout: float = 5.0  # how long closing one connection may take
+    event_queue: int = 10_000  # session-log events waiting for on_event; beyond that they are dropped (and logged)
+
+
+class SignalingServer:
+    """WebRTC signalling for calls in rooms: waiting room, admission, relay, reconnection, fan-out by a broker."""
+
+    def __init__(self, *, authorize: Authorize, on_event: EventSink, broker: Broker,
+                 allowed_origins: Callable[[web.Request], Collection[str]], limits: Limits = Limits()) -> None:
+        self.authorize = authorize
+        self.broker = broker
+        self.rooms = Rooms(broker)
+        self.limits = limits
+        self.id = secrets.token_hex(6)  # tells this process's own envelopes apart when the broker echoes them
+        self._on_event = on_event
+        self._allowed_origins = allowed_origins
+        self._conns: dict[str, Connection] = {}  # every open connection, by connection id
+        self._local: dict[str, dict[str, Connection]] = {}  # room -> participant id -> connection, in this process
+        self._listening: set[str] = set()  # rooms whose broker channel this process is subscribed to
+        self._subscription_lock = asyncio.Lock()
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}  # grace periods running: (room, participant)
+        self._tasks: set[asyncio.Task] = set()
+        self._events: asyncio.Queue | None = None
+        self._event_task: asyncio.Task | None = None
+        self._closing = False
+
+    # -- the WebSocket route ------------------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp handler for the signalling WebSocket route."""
+        origin = request.headers.get(hdrs.ORIGIN)
+        # Origin check before the upgrade stops cross-site WebSocket hijacking; non-browser clients send none.
+        if origin is not None and origin not in self._allowed_origins(request):
+            raise web.HTTPForbidden(text="origin not allowed")
+        if self._closing:
+            raise web.HTTPServiceUnavailable(text="shutting down")
+        ws = web.WebSocketResponse(heartbeat=self.limits.heartbeat_seconds, max_msg_size=self.limits.max_message_bytes,
+                                   compress=False, timeout=self.limits.close_timeout)
+        await ws.prepare(request)
+        conn = Connection(self, ws, request)
+        self._conns[conn.id] = conn
+        # The connection lives in its own task: a server that cancels handlers when the client's TCP connection
+        # is lost (aiohttp's handler_cancellation) must not cut short the exit that keeps or gives up the place.
+        life = asyncio.ensure_future(conn.run())
+        life.add_done_callback(lambda _: self._conns.pop(conn.id, None))
+        await asyncio.shield(life)
+        return ws
+
+    async def close(self) -> None:
+        """On shutdown: tell every client to reconnect (close code 1012) and stop this server's tasks."""
+        self._closing = True
+        conns = list(self._conns.values())
+        for conn in conns:
+            conn.close(CLOSE_SERVICE_RESTART, "server_restart")
+        if conns:
+            waiters = [asyncio.ensure_future(c.done.wait()) for c in conns]
+            await asyncio.wait(waiters, timeout=self.limits.close_timeout + 2)
+            for waiter in waiters:
+                waiter.cancel()
+        for timer in self._timers.values():  # other processes sharing the broker run these grace periods too
+            timer.cancel()
+        self._timers.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.limits.close_timeout)
+        if self._events is not None:
+            try:
+                await asyncio.wait_for(self._events.join(), timeout=self.limits.close_timeout)
+            except TimeoutError:
+                log.warning("%d session-log events not delivered at shutdown", self._events.qsize())
+        for task in [*self._tasks, *([self._event_task] if self._event_task else [])]:
+            task.cancel()
+        async with self._subscription_lock:
+            for room in list(self._listening):
+                await self.broker.unsubscribe(room, self._deliver)
+            self._listening.clear()
+
+    def stats(self) -> dict:
+        """Open connections, rooms and participants in this process (for metrics)."""
+        placed = [c for room in self._local.values() for c in room.values()]
+        return {"connections": len(self._conns), "rooms": len(self._local), "participants": len(placed),
+                "admitted": sum(c.admitted for c in placed), "waiting": sum(not c.admitted for c in placed),
+                "grace_periods": len(self._timers), "events_pending": self._events.qsize() if self._events else 0}
+
+    # -- this process's sockets in rooms ------------------------------------------------------------------------
+    async def attach(self, conn: Connection) -> None:
+        """Make ``conn`` reachable in its room (before it takes its place, so nothing meant for it is missed)."""
+        room = conn.room
+        self._local.setdefault(room, {})[conn.pid] = conn
+        if room in self._listening:
+            return
+        async with self._subscription_lock:
+            if room not in self._listening:
+                await self.broker.subscribe(room, self._deliver)
+                self._listening.add(room)
+
+    def detach(self, conn: Connection) -> None:
+        local = self._local.get(conn.room)
+        if local is None or local.get(conn.pid) is not conn:
+            return
+        del local[conn.pid]
+        if not local:
+            del self._local[conn.room]
+            self.spawn(self._unlisten_if_idle(conn.room))
+
+    async def _unlisten_if_idle(self, room: str) -> None:
+        async with self._subscription_lock:
+            if room in self._listening and room not in self._local:
+                self._listening.discard(room)
+                await self.broker.unsubscribe(room, self._deliver)
+
+    # -- delivery ----------------------------------------------------------------------------------------------
+    async def send(self, room: str, envelope: Envelope) -> None:
+        """Deliver to whoever ``envelope`` is for: this process's sockets now, other processes' by the broker."""
+        self._dispatch(room, envelope)
+        await self.broker.publish(room, replace(envelope, origin=self.id))
+
+    async def relay(self, room: str, to: str, text: str) -> bool:
+        """Send a frame to one admitted participant of ``room``; False if there is no such participant."""
+        local = self._local.get(room)
+        target = local.get(to) if local else None
+        if target is not None and target.admitted:  # the hot path: both sockets in this process
+            target.send(text)
+            return True
+        place = await self.rooms.member(room, to)
+        if place is None or not place.admitted:
+            return False
+        if target is not None:
+            target.receive(Envelope(to=to, text=text))  # (re)joining here: delivered once it has its place
+        elif place.conn:
+            await self.broker.publish(room, Envelope(to=to, text=text, origin=self.id))
+        return True  # a participant whose socket dropped misses it; they renegotiate after resuming
+
+    def _deliver(self, room: str, envelope: Envelope) -> None:
+        """The broker's handler: an envelope published by any process."""
+        if envelope.origin != self.id:
+            self._dispatch(room, envelope)
+
+    def _dispatch(self, room: str, envelope: Envelope) -> None:
+        if envelope.action == "grace":
+            self._schedule_expiry(room, envelope.exclude, envelope.at)
+        if envelope.conn:
+            conn = self._conns.get(envelope.conn)
+            if conn is not None and conn.room == room:
+                conn.receive(envelope)
+            return
+        local = self._local.get(room)
+        if not local:
+            return
+        if envelope.to[0] == "*":
+            for conn in list(local.values()):
+                if conn.pid != envelope.exclude:
+                    conn.receive(envelope)
+        else:
+            conn = local.get(envelope.to)
+            if conn is not None:
+                conn.receive(envelope)
+
+    # -- grace periods ------------------------------------------------------------------------------------------
+    def _schedule_expiry(self, room: str, pid: str, at: float) -> None:
+        # Every process with someone in the room runs the timer; the place is given up once (compare-and-swap).
+        if self._closing:
+            return
+        key = (room, pid)
+        if (old := self._timers.pop(key, None)) is not None:
+            old.cancel()
+        delay = max(0.0, at - time.time()) + 0.05
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._expiry_due, key)
+
+    def _expiry_due(self, key: tuple[str, str]) -> None:
+        self._timers.pop(key, None)
+        self.spawn(self.expire(*key))
+
+    async def expire(self, room: str, pid: str) -> None:
+        """Give up a dropped participant's place if its grace period is over, and tell the others."""
+        place = await self.rooms.expire(room, pid)
+        if place is None:
+            return
+        await self.broker.drop_token(place.token)
+        await self.send(room, Envelope(to=place.audience, exclude=pid,
+                                       text=message("participant_left", participant=pid, reason="network_lost")))
+        self.emit("left", place.participant(room), {"reason": "network_lost"})
+
+    # -- background work and events --------------------------------------------------------------------------------
+    def spawn(self, coro: Awaitable) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("signalling background task failed: %s", type(task.exception()).__name__)
+
+    def emit(self, event: str, participant: Participant, details: dict) -> None:
+        """Queue a session-log event for ``on_event``, in order, without holding up signalling."""
+        if self._events is None:
+            self._events = asyncio.Queue(maxsize=self.limits.event_queue)
+            self._event_task = asyncio.ensure_future(self._send_events())
+        try:
+            self._events.put_nowait((event, participant, details))
+        except asyncio.QueueFull:
+            log.warning("session-log event %s for participant %s dropped: queue full", event, participant.id)
+
+    async def _send_events(self) -> None:
+        assert self._events is not None
+        while True:
+            event, participant, details = await self._events.get()
+            try:
+                await self._on_event(event, participant, details)
+            except Exception as exc:  # noqa: BLE001 - a failing session log must never break signalling
+                log.error("on_event failed for event %s, participant %s: %s", event, participant.id,
+                          type(exc).__name__)
+            finally:
+                self._events.task_done()

@@ -1,0 +1,132 @@
+"""Video calls, the booking side: which appointment's call a person may join and when, single-use join
+tickets, and the call events kept for the session log. Signalling itself is the ``signaling`` package,
+which is told who may join through :func:`redeem_ticket`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import sessions
+from vbostotte.actors import Actor
+from vbostotte.config import Settings
+from vbostotte.errors import Conflict, NotFound
+from vbostotte.i18n import N_
+from vbostotte.models import Appointment, AppointmentKind, Attendance, CallEvent, CallTicket, Citizen, Staff
+from vbostotte.services import booking
+
+TICKET_SECONDS = 60  # long enough to open the socket, short enough to be useless if it leaks
+HOST, GUEST = "host", "guest"
+ROOM_PREFIX = "appointment-"
+
+
+class CallNotOpen(Conflict):
+    message = N_("The call is open from %(minutes)s minutes before the start until an hour after the end.")
+
+
+class NotAVideoSession(Conflict):
+    message = N_("This appointment is not a video session.")
+
+
+@dataclass(frozen=True)
+class Joiner:
+    """Who a redeemed ticket lets into which room (converted to ``signaling.rooms.Participant``)."""
+
+    id: str
+    room: str
+    role: str
+    name: str
+
+
+def room_name(appointment_id: int) -> str:
+    return f"{ROOM_PREFIX}{appointment_id}"
+
+
+def appointment_of(room: str) -> int | None:
+    suffix = room.removeprefix(ROOM_PREFIX)
+    return int(suffix) if room.startswith(ROOM_PREFIX) and suffix.isdigit() else None
+
+
+def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
+    """A video session's room is open from shortly before its start until a while after its planned end."""
+    opens = appointment.starts_at - dt.timedelta(minutes=settings.call_opens_minutes)
+    closes = appointment.ends_at + dt.timedelta(minutes=settings.call_closes_minutes)
+    return appointment.cancelled_at is None and opens <= now <= closes
+
+
+def _check_joinable(appointment: Appointment, settings: Settings, now: dt.datetime) -> None:
+    if appointment.kind != AppointmentKind.VIDEO:
+        raise NotAVideoSession()
+    if not is_open(appointment, settings, now):
+        raise CallNotOpen(minutes=settings.call_opens_minutes)
+
+
+async def call_for(db: AsyncSession, actor: Actor, appointment_id: int, action: str) -> Appointment:
+    """The appointment, if ``actor`` is its own worker or citizen (others with access to the citizen do not join)."""
+    appointment = await booking.appointment_for(db, actor, appointment_id, action)
+    if not (actor.is_citizen or (actor.is_staff and actor.id == appointment.worker_id)):
+        raise NotFound()
+    return appointment
+
+
+async def issue_ticket(db: AsyncSession, actor: Actor, appointment_id: int, settings: Settings,
+                       now: dt.datetime) -> str:
+    """A ticket for the appointment's own worker or citizen to join its call; shown once, stored hashed."""
+    appointment = await call_for(db, actor, appointment_id, "call.join")
+    _check_joinable(appointment, settings, now)
+    token = secrets.token_urlsafe(32)
+    db.add(CallTicket(token_hash=sessions.token_hash(token), appointment_id=appointment.id,
+                      principal_kind=actor.kind, principal_id=actor.id,
+                      expires_at=now + dt.timedelta(seconds=TICKET_SECONDS)))
+    await db.flush()
+    return token
+
+
+async def redeem_ticket(db: AsyncSession, token: str, settings: Settings, now: dt.datetime) -> Joiner | None:
+    """Use a ticket (once): who it admits to which room, or None if it is unknown, used, expired or the call closed."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    used = await db.execute(
+        update(CallTicket).where(CallTicket.token_hash == sessions.token_hash(token), CallTicket.used_at.is_(None),
+                                 CallTicket.expires_at > now)
+        .values(used_at=now).returning(CallTicket.appointment_id, CallTicket.principal_kind, CallTicket.principal_id))
+    row = used.first()
+    if row is None:
+        return None
+    appointment_id, kind, principal_id = row
+    appointment = await db.get(Appointment, appointment_id)
+    if appointment is None or appointment.kind != AppointmentKind.VIDEO or not is_open(appointment, settings, now):
+        return None
+    if kind == "staff":
+        staff = await db.get(Staff, principal_id)
+        if staff is None or not staff.active or staff.id != appointment.worker_id:
+            return None
+        return Joiner(id=f"staff-{staff.id}", room=room_name(appointment.id), role=HOST, name=staff.name.split()[0])
+    citizen = await db.get(Citizen, principal_id)
+    if citizen is None or citizen.id != appointment.citizen_id:
+        return None
+    return Joiner(id=f"citizen-{citizen.id}", room=room_name(appointment.id), role=GUEST, name=citizen.preferred_name)
+
+
+async def record_event(db: AsyncSession, room: str, participant_id: str, role: str, event: str, details: dict,
+                       now: dt.datetime) -> None:
+    """Keep a call event for the session log; the citizen joining pre-fills the appointment's attendance."""
+    appointment_id = appointment_of(room)
+    if appointment_id is None:
+        return
+    db.add(CallEvent(appointment_id=appointment_id, at=now, participant=participant_id[:30], role=role[:10],
+                     event=event[:20], details={k: v for k, v in details.items() if isinstance(v, (str, int, float, bool))}))
+    if event in ("joined", "admitted") and participant_id.startswith("citizen-"):
+        await db.execute(update(Appointment).where(Appointment.id == appointment_id, Appointment.attendance.is_(None))
+                         .values(attendance=Attendance.ATTENDED.value))
+    await db.flush()
+
+
+async def events_of(db: AsyncSession, appointment_id: int) -> list[CallEvent]:
+    stmt = select(CallEvent).where(CallEvent.appointment_id == appointment_id).order_by(CallEvent.at, CallEvent.id)
+    return list((await db.execute(stmt)).scalars())
