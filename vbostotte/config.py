@@ -71,6 +71,12 @@ class Settings:
     )
     call_opens_minutes: int = _setting(15, "A video session's call opens this many minutes before its start.")
     call_closes_minutes: int = _setting(60, "A video session's call closes this many minutes after its planned end.")
+    stun_urls: str = _setting("", "STUN servers for calls, comma-separated (stun:stun.example.dk:3478). Empty: none.")
+    turn_urls: str = _setting(
+        "", "TURN servers for calls, comma-separated (turn:turn.example.dk:3478?transport=udp,turns:…:5349)."
+    )
+    turn_secret: str = _setting("", "Shared secret with coturn (static-auth-secret) for short-lived TURN credentials.")
+    turn_ttl_seconds: int = _setting(14400, "How long a call participant's TURN credentials stay valid.")
 
     @property
     def resolved_database_url(self) -> str:

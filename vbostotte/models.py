@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false as sql_false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -120,6 +121,8 @@ class Citizen(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(5), default="da")
+    # Calls go through the TURN relay only, so other participants never see the citizen's IP address.
+    force_relay: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

@@ -30,6 +30,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
     r.add_post(f"/citizens/{ID}/link/revoke", staff.link_revoke, name="link_revoke")
     r.add_post(f"/citizens/{ID}/reminders", staff.reminder_channels, name="citizen_reminders")
+    r.add_post(f"/citizens/{ID}/call-privacy", staff.call_privacy, name="citizen_call_privacy")
 
     r.add_route("*", "/worker/hours", appointments.working_hours, name="working_hours")
     r.add_route("*", "/worker/absences", appointments.absences, name="absences")

@@ -155,6 +155,7 @@ ID_ROUTES = {
     "link_revoke": ("POST", "/citizens/{id}/link/revoke", "citizen", {}),
     "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
     "citizen_reminders": ("POST", "/citizens/{id}/reminders", "citizen", {"email": "1", "sms": "0"}),
+    "citizen_call_privacy": ("POST", "/citizens/{id}/call-privacy", "citizen", {"relay": "1"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),

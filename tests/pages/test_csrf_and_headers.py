@@ -35,6 +35,7 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
         "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
         "citizen_reminders": ("worker", f"/citizens/{a.citizen.id}/reminders", {"email": "1", "sms": "0"}),
+        "citizen_call_privacy": ("worker", f"/citizens/{a.citizen.id}/call-privacy", {"relay": "1"}),
         "working_hours": ("worker", "/worker/hours", {"work_0_start": "08:00", "work_0_end": "16:00"}),
         "calendar_feed_create": ("worker", "/worker/calendar-feed", {}),
         "calendar_feed_revoke": ("worker", "/worker/calendar-feed/revoke", {}),

@@ -138,6 +138,7 @@ FORMS = {
                                                    "reason": ("choice", "holiday")}, "/worker/absences",
                     re_rendered=True),
     "remove absence": Form("worker", "/worker/absences/{absence}/remove", {}, "/worker/absences"),
+    "call privacy": Form("worker", "/citizens/{citizen}/call-privacy", {"relay": ("choice", "1")}, "/worker"),
     "call ticket": Form("worker", "/calls/{appointment}/ticket", {}, "/worker"),
     "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
                              {"response": ("choice", "confirmed")}, "/me"),

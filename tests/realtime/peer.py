@@ -39,8 +39,10 @@ class Peer:
     """One participant: a WebSocket to the signalling server, and media to every other admitted participant."""
 
     def __init__(self, session: aiohttp.ClientSession, url: Any, *, media: bool = True,
-                 headers: dict | None = None) -> None:
+                 headers: dict | None = None, configuration: RTCConfiguration | None = None) -> None:
         self.session, self.url, self.media, self.headers = session, url, media, headers or {}
+        # No ICE servers by default: aiortc would otherwise fall back to a public STUN server.
+        self.configuration = configuration or RTCConfiguration(iceServers=[])
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.messages: list[dict] = []  # everything received on every socket, in order
         self.inbox: list[dict] = []  # received and not yet taken by expect()
@@ -149,7 +151,7 @@ class Peer:
     async def _new_pc(self, pid: str) -> RTCPeerConnection:
         if (old := self.pcs.pop(pid, None)) is not None:
             await old.close()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no default public STUN server
+        pc = RTCPeerConnection(self.configuration)
         pc.addTrack(VideoStreamTrack())
 
         @pc.on("track")

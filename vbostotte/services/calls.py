@@ -9,24 +9,30 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling import ice
 from vbostotte import sessions
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
-from vbostotte.errors import Conflict, NotFound
+from vbostotte.errors import Conflict, NotFound, Throttled
 from vbostotte.i18n import N_
 from vbostotte.models import Appointment, AppointmentKind, Attendance, CallEvent, CallTicket, Citizen, Staff
 from vbostotte.services import booking
 
 TICKET_SECONDS = 60  # long enough to open the socket, short enough to be useless if it leaks
+TICKETS_PER_WINDOW, TICKET_WINDOW = 30, dt.timedelta(minutes=10)  # generous for reconnects, a wall for scripts
 HOST, GUEST = "host", "guest"
 ROOM_PREFIX = "appointment-"
 
 
 class CallNotOpen(Conflict):
     message = N_("The call is open from %(minutes)s minutes before the start until an hour after the end.")
+
+
+class TooManyTickets(Throttled):
+    message = N_("Too many attempts to join. Please wait a few minutes and try again.")
 
 
 class NotAVideoSession(Conflict):
@@ -79,12 +85,42 @@ async def issue_ticket(db: AsyncSession, actor: Actor, appointment_id: int, sett
     """A ticket for the appointment's own worker or citizen to join its call; shown once, stored hashed."""
     appointment = await call_for(db, actor, appointment_id, "call.join")
     _check_joinable(appointment, settings, now)
+    recent = await db.execute(select(func.count()).select_from(CallTicket).where(
+        CallTicket.principal_kind == actor.kind, CallTicket.principal_id == actor.id,
+        CallTicket.expires_at > now - TICKET_WINDOW + dt.timedelta(seconds=TICKET_SECONDS)))
+    if recent.scalar_one() >= TICKETS_PER_WINDOW:
+        raise TooManyTickets()
     token = secrets.token_urlsafe(32)
     db.add(CallTicket(token_hash=sessions.token_hash(token), appointment_id=appointment.id,
                       principal_kind=actor.kind, principal_id=actor.id,
                       expires_at=now + dt.timedelta(seconds=TICKET_SECONDS)))
     await db.flush()
     return token
+
+
+@dataclass(frozen=True)
+class CallSetup:
+    """What the call page needs to join: the ticket, and ICE servers with short-lived TURN credentials."""
+
+    ticket: str
+    ice_servers: list[dict]
+    ice_transport_policy: str  # "relay" hides the citizen's address from the others
+
+
+async def set_up(db: AsyncSession, actor: Actor, appointment_id: int, settings: Settings,
+                 now: dt.datetime) -> CallSetup:
+    """A join ticket for a call participant, with the ICE servers only call participants get."""
+    token = await issue_ticket(db, actor, appointment_id, settings, now)
+    appointment = await db.get(Appointment, appointment_id)
+    citizen = await db.get(Citizen, appointment.citizen_id)
+    relay = actor.is_citizen and citizen.force_relay and bool(settings.turn_urls and settings.turn_secret)
+    servers = ice.ice_servers(_split(settings.stun_urls), _split(settings.turn_urls), settings.turn_secret,
+                              secrets.token_hex(8), settings.turn_ttl_seconds, now.timestamp())
+    return CallSetup(ticket=token, ice_servers=servers, ice_transport_policy="relay" if relay else "all")
+
+
+def _split(urls: str) -> list[str]:
+    return [url.strip() for url in urls.split(",") if url.strip()]
 
 
 async def redeem_ticket(db: AsyncSession, token: str, settings: Settings, now: dt.datetime) -> Joiner | None:

@@ -110,3 +110,11 @@ async def set_reminder_channels(db: AsyncSession, actor: Actor, citizen: Citizen
 async def reminder_channels(db: AsyncSession, citizen_id: int) -> ReminderPreference:
     return await db.get(ReminderPreference, citizen_id) or ReminderPreference(citizen_id=citizen_id, email=False,
                                                                               sms=False)
+
+
+async def set_force_relay(db: AsyncSession, actor: Actor, citizen: Citizen, on: bool) -> None:
+    """Route the citizen's calls through the TURN relay only (authorised by the caller via ``access.citizen_for``)."""
+    citizen.force_relay = on
+    await db.flush()
+    await audit.record(db, actor, audit.AuditEvent("citizen.call_privacy", audit.Purpose.SUPPORT,
+                                                   citizen_id=citizen.id))

@@ -24,11 +24,13 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def ticket(request: web.Request) -> web.Response:
-    """A single-use ticket (valid a minute) for the appointment's worker or citizen to join its call."""
+    """A single-use ticket (valid a minute) for the appointment's worker or citizen to join its call, with the
+    ICE servers (TURN credentials are short-lived and given only here, to call participants)."""
     who = base.actor(request)
-    token = await calls.issue_ticket(base.db(request), who, base.object_id(request), base.settings(request),
-                                     base.now(request))
-    return web.json_response({"ticket": token, "socket": SOCKET_PATH, "expires_in": calls.TICKET_SECONDS})
+    setup = await calls.set_up(base.db(request), who, base.object_id(request), base.settings(request),
+                               base.now(request))
+    return web.json_response({"ticket": setup.ticket, "socket": SOCKET_PATH, "expires_in": calls.TICKET_SECONDS,
+                              "ice_servers": setup.ice_servers, "ice_transport_policy": setup.ice_transport_policy})
 
 
 async def socket(request: web.Request) -> web.StreamResponse:

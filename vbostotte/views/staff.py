@@ -113,3 +113,17 @@ async def reminder_channels(request: web.Request) -> web.Response:
     form.check()
     await citizens.set_reminder_channels(db, who, citizen, email=email == "1", sms=sms == "1")
     raise base.redirect(request, "citizen_detail", query={"done": "reminders"}, id=citizen.id)
+
+
+async def call_privacy(request: web.Request) -> web.Response:
+    """Hide the citizen's address from the others in calls (calls go through the relay server only)."""
+    who = base.actor(request)
+    access.require_role(who, StaffRole.WORKER)
+    db = base.db(request)
+    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.call_privacy",
+                                       audit.Purpose.SUPPORT)
+    form = Form(await base.form(request))
+    relay = form.choice("relay", ("0", "1"))
+    form.check()
+    await citizens.set_force_relay(db, who, citizen, relay == "1")
+    raise base.redirect(request, "citizen_detail", query={"done": "call_privacy"}, id=citizen.id)

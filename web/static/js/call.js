@@ -19,6 +19,7 @@
   let localStream = null;
   let leaving = false;
   let retries = 0;
+  let rtcConfig = { iceServers: [] }; // from the ticket: STUN/TURN with short-lived credentials, and the policy
 
   function say(message) { status.textContent = message; }
 
@@ -37,7 +38,9 @@
       headers: { "X-CSRF-Token": root.dataset.csrf, "Accept": "application/json" },
     });
     if (!response.ok) throw new Error("ticket " + response.status);
-    return (await response.json()).ticket;
+    const body = await response.json();
+    rtcConfig = { iceServers: body.ice_servers || [], iceTransportPolicy: body.ice_transport_policy || "all" };
+    return body.ticket;
   }
 
   function send(message) {
@@ -79,12 +82,12 @@
   function peer(id, name) {
     let entry = peers.get(id);
     if (entry) return entry;
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection(rtcConfig);
     entry = { pc, name, tile: tile(id, name) };
     peers.set(id, entry);
     if (localStream) localStream.getTracks().forEach((track) => pc.addTrack(track, localStream));
     pc.onicecandidate = (event) => {
-      if (event.candidate) send({ type: "candidate", to: id, candidate: event.candidate.toJSON() });
+      send({ type: "candidate", to: id, candidate: event.candidate ? event.candidate.toJSON() : null });
     };
     pc.ontrack = (event) => { entry.tile.querySelector("video").srcObject = event.streams[0]; };
     pc.onconnectionstatechange = async () => {
@@ -104,6 +107,13 @@
     entry.pc.close();
     entry.tile.remove();
     peers.delete(id);
+  }
+
+  async function offerToEveryone(people) {
+    // The newly admitted participant offers to those already in the call (docs/signaling.md).
+    for (const person of people || []) {
+      if (!peers.has(person.id)) await offerTo(person.id, person.name);
+    }
   }
 
   async function offerTo(id, name) {
@@ -141,21 +151,16 @@
         self = message.self;
         resumeToken = message.resume || resumeToken;
         say(message.state === "waiting" ? text("textWaiting") : (isHost ? text("textWaitingHost") : text("textConnecting")));
-        (message.waiting || []).forEach(showWaiting);
-        break;
-      case "resumed":
-        resumeToken = message.resume || resumeToken;
-        say(text("textInCall"));
+        if (message.state === "admitted") await offerToEveryone(message.participants);
         break;
       case "waiting": if (isHost) showWaiting(message.participant); break;
       case "waiting_list": if (isHost) (message.waiting || message.participants || []).forEach(showWaiting); break;
-      case "admitted": say(text("textConnecting")); break;
+      case "admitted":
+        say(text("textConnecting"));
+        await offerToEveryone(message.participants);
+        break;
       case "participant_joined":
-        // Those already in the call offer to the newcomer; the newcomer answers.
-        if (message.participant && message.participant.id !== self.id) {
-          say(text("textJoined", message.participant.name));
-          await offerTo(message.participant.id, message.participant.name);
-        }
+        if (message.participant && message.participant.id !== self.id) say(text("textJoined", message.participant.name));
         break;
       case "offer": {
         const { pc } = peer(from, roster.get(from) || "");

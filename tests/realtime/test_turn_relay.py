@@ -1,0 +1,105 @@
+"""Calls through a real TURN server (coturn with use-auth-secret): the credentials the app hands out work,
+and a citizen whose calls must go through the relay offers relay candidates only."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import subprocess
+
+import pytest
+from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+from realtime.peer import Peer
+from support import WebClient, free_port, require
+from vbostotte.app import create_app
+from vbostotte.models import Citizen
+
+SECRET = "turn-test-secret-not-for-production"
+
+
+@pytest.fixture
+async def turn_url():
+    """A real coturn on 127.0.0.1, loopback peers allowed (for this test only: production denies them)."""
+    binary = shutil.which("turnserver")
+    require(binary is not None, "coturn (turnserver)")
+    port = free_port()
+    server = subprocess.Popen([binary, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+                               f"--listening-port={port}", "--min-port=49160", "--max-port=49260",
+                               "--use-auth-secret", f"--static-auth-secret={SECRET}", "--realm=vbostotte.test",
+                               "--no-tls", "--no-dtls", "--fingerprint", "--allow-loopback-peers",
+                               "--no-multicast-peers", "--no-cli", "--log-file=stdout", "--simple-log"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    await asyncio.sleep(0.5)
+    try:
+        assert server.poll() is None, "turnserver did not start"
+        yield f"turn:127.0.0.1:{port}?transport=udp"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def configuration(setup: dict) -> RTCConfiguration:
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+                    for s in setup["ice_servers"]],
+        iceTransportPolicy=RTCIceTransportPolicy(setup["ice_transport_policy"]))
+
+
+async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_only(
+        turn_url, settings, clock, world, db, aiohttp_client, loopback_ice):
+    citizen_row = await db.get(Citizen, world.a.citizen.id)
+    citizen_row.force_relay = True
+    await db.commit()
+    app = create_app(dataclasses.replace(settings, turn_urls=turn_url, turn_secret=SECRET), clock=clock)
+    worker_web, citizen_web = WebClient(await aiohttp_client(app), clock), WebClient(await aiohttp_client(app), clock)
+    clock.advance(days=1, minutes=-10)
+    await worker_web.login(world.a.worker)
+    await citizen_web.open_link(world.a.citizen.link_token)
+    appointment = world.a.citizen.appointment_id
+    setups = []
+    for web, page in ((worker_web, "/worker"), (citizen_web, "/me")):
+        response = await web.client.post(f"/calls/{appointment}/ticket",
+                                         headers={"X-CSRF-Token": await web.csrf_from(page)})
+        setups.append(await response.json())
+    worker_setup, citizen_setup = setups
+    assert citizen_setup["ice_transport_policy"] == "relay" and worker_setup["ice_transport_policy"] == "all"
+    username = citizen_setup["ice_servers"][0]["username"]
+    assert int(username.split(":")[0]) > clock().timestamp()  # expiring, and no name or id of the citizen in it
+    assert str(world.a.citizen.id) != username.split(":")[1] and "citizen" not in username
+
+    worker = Peer(worker_web.client.session, worker_web.client.make_url("/ws/calls"),
+                  configuration=configuration(worker_setup))
+    citizen = Peer(citizen_web.client.session, citizen_web.client.make_url("/ws/calls"),
+                   configuration=configuration(citizen_setup))
+    citizen_id, worker_id = f"citizen-{world.a.citizen.id}", f"staff-{world.a.worker.id}"
+    try:
+        await worker.join(worker_setup["ticket"])
+        await citizen.join(citizen_setup["ticket"])
+        await worker.send(type="admit", participant=citizen_id)
+        await citizen.expect("admitted")
+        await citizen.call(worker_id)  # the newly admitted participant offers
+        await citizen.connected(worker_id, timeout=15)
+        offer = citizen.pcs[worker_id].localDescription.sdp
+        assert "typ relay" in offer and "typ host" not in offer and "typ srflx" not in offer
+        assert await worker.frames_from(citizen_id) >= 3
+    finally:
+        await worker.close()
+        await citizen.close()
+
+
+async def test_a_wrong_turn_secret_gives_no_relay_candidates(turn_url, loopback_ice):
+    """Proves the check above can fail: credentials from another secret are refused by coturn."""
+    from aiortc import RTCPeerConnection, VideoStreamTrack
+    from signaling.ice import ice_servers
+
+    wrong = ice_servers([], [turn_url], "not-the-secret", "x1", 600)[0]
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**wrong)], iceTransportPolicy=RTCIceTransportPolicy.RELAY))
+    pc.addTrack(VideoStreamTrack())
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        assert "typ relay" not in pc.localDescription.sdp
+    finally:
+        await pc.close()
