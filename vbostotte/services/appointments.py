@@ -25,15 +25,14 @@ async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime,
     return result
 
 
-async def week_for_worker(db: AsyncSession, actor: Actor, now: dt.datetime,
-                          days: int = 7) -> list[tuple[Appointment, Citizen]]:
-    """The worker's appointments from now over the coming ``days``, with the citizen."""
+async def worker_calendar(db: AsyncSession, actor: Actor, start: dt.datetime,
+                          end: dt.datetime) -> list[tuple[Appointment, Citizen]]:
+    """The worker's appointments starting in [start, end), cancelled ones included, with the citizen."""
     require_role(actor, StaffRole.WORKER)
     citizens = visible_citizens(actor).subquery()
     stmt = (select(Appointment, Citizen).join(Citizen, Citizen.id == Appointment.citizen_id)
             .where(Appointment.worker_id == actor.id, Appointment.citizen_id.in_(select(citizens.c.id)),
-                   Appointment.ends_at > now, Appointment.starts_at < now + dt.timedelta(days=days),
-                   Appointment.cancelled_at.is_(None))
+                   Appointment.starts_at >= start, Appointment.starts_at < end)
             .order_by(Appointment.starts_at))
     rows = [(a, c) for a, c in (await db.execute(stmt)).all()]
     await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.CASELOAD_OVERVIEW))

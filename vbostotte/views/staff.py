@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp import web
 
 from vbostotte import access, audit
 from vbostotte.errors import InvalidInput
-from vbostotte.i18n import LOCALES
+from vbostotte.i18n import LOCALES, TZ
 from vbostotte.models import StaffRole
-from vbostotte.services import appointments, booking, citizens, links, organisation, outbox
+from vbostotte.services import appointments, availability, booking, citizens, links, organisation, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
 
 async def worker_home(request: web.Request) -> web.Response:
+    """The worker's week (Monday to Sunday, Copenhagen time; ``?week=YYYY-MM-DD`` picks another) and caseload."""
     who = base.actor(request)
     access.require_role(who, StaffRole.WORKER)
     db, now = base.db(request), base.now(request)
-    week = await appointments.week_for_worker(db, who, now)
-    caseload = await citizens.list_visible(db, who)
+    today = now.astimezone(TZ).date()
+    form = Form(request.query)
+    chosen = form.date("week", required=False) if "week" in request.query else None
+    form.check()
+    monday = (chosen or today) - dt.timedelta(days=(chosen or today).weekday())
+    start, end = availability.to_utc(monday, 0), availability.to_utc(monday + dt.timedelta(days=7), 0)
+    # One read serves the week shown and the coming day's follow-ups (which may fall in the next week).
+    rows = await appointments.worker_calendar(db, who, min(start, now - dt.timedelta(hours=2)),
+                                              max(end, now + dt.timedelta(days=1)))
     cutoff = (await outbox.municipality_settings(db, who.municipality_id)).confirm_cutoff_minutes
-    follow_up = [(a, c) for a, c in week if booking.needs_follow_up(a, cutoff, now)]
-    return base.render(request, "worker/home.html", {"week": week, "caseload": caseload, "follow_up": follow_up})
+    return base.render(request, "worker/home.html", {
+        "week": [(a, c) for a, c in rows if start <= a.starts_at < end],
+        "follow_up": [(a, c) for a, c in rows if booking.needs_follow_up(a, cutoff, now)],
+        "caseload": await citizens.list_visible(db, who),
+        "monday": monday, "sunday": monday + dt.timedelta(days=6), "week_number": monday.isocalendar().week,
+        "previous_week": (monday - dt.timedelta(days=7)).isoformat(),
+        "next_week": (monday + dt.timedelta(days=7)).isoformat(), "this_week": monday == today - dt.timedelta(days=today.weekday())})
 
 
 def _citizen_form(data) -> tuple[citizens.NewCitizen, int | None]:
