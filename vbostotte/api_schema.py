@@ -17,7 +17,7 @@ MAX_JSON = 32 * 1024
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # string | integer | datetime | date | enum | object
+    kind: str  # string | text (may hold line breaks) | integer | datetime | date | enum | object
     required: bool = False
     description: str = ""
     max_length: int | None = None
@@ -30,7 +30,7 @@ class Field:
         if self.kind == "object":
             return object_schema(self.fields, self.description)
         out: dict[str, Any] = {"description": self.description} if self.description else {}
-        if self.kind in ("string", "enum"):
+        if self.kind in ("string", "text", "enum"):
             out["type"] = "string"
         elif self.kind == "integer":
             out["type"] = "integer"
@@ -85,7 +85,7 @@ def _check(f: Field, value: Any, errors: dict[str, str], path: str) -> Any:
         return None
     if f.max_length and len(value) > f.max_length:
         errors[path] = N_("This field is too long.")
-    elif any(ord(ch) < 32 for ch in value):
+    elif any(ord(ch) < 32 and not (f.kind == "text" and ch in "\r\n") for ch in value):
         errors[path] = N_("This field contains characters that are not allowed.")
     elif f.choices and value not in f.choices:
         errors[path] = N_("Choose one of the options.")
@@ -101,7 +101,7 @@ def _check(f: Field, value: Any, errors: dict[str, str], path: str) -> Any:
             return dt.date.fromisoformat(value)
         except ValueError:
             errors[path] = N_("Enter a date like 2026-12-01.")
-    return value.strip()
+    return value if f.kind == "text" else value.strip()
 
 
 def validate(fields: tuple[Field, ...], data: Any, errors: dict[str, str] | None = None,
@@ -142,6 +142,8 @@ NEW_APPOINTMENT = (
     INTERPRETER,
 )
 CANCEL = (Field("reason", "string", True, max_length=300),)
+MAX_OFFER = 64 * 1024  # a browser's offer with audio, video and its candidates is a few KiB
+OFFER = (Field("sdp", "text", True, "The offer SDP, with its ICE candidates (no trickling).", max_length=MAX_OFFER),)
 
 APPOINTMENT_OUT = object_schema((
     Field("id", "integer"), Field("citizen_id", "integer"), Field("worker_id", "integer"),
@@ -200,6 +202,8 @@ def openapi(operations: list[Operation], base_url: str, describe: Callable[[int]
                                                         "items": {"$ref": "#/components/schemas/Appointment"}}}},
                                    "Slots": {"type": "object", "properties": {"slots": {
                                        "type": "array", "items": {"type": "string", "format": "date-time"}}}},
+                                   "SessionDescription": {"type": "object", "properties": {
+                                       "sdp": {"type": "string", "description": "The answer SDP."}}},
                                    "Session": {"type": "object", "properties": {
                                        "staff_id": {"type": "integer"}, "role": {"type": "string"},
                                        "csrf_token": {"type": "string"}}}}},

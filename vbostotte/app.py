@@ -15,11 +15,12 @@ from aiohttp import web
 
 from vbostotte import channels, db, i18n, security
 from vbostotte.config import Settings
-from vbostotte.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
+from vbostotte.keys import CLOCK, ECHO_PEERS, ENGINE, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
 from vbostotte.services import calls, sender
 from signaling import InProcessBroker, Participant, RedisBroker, SignalingServer
+from signaling.echo import EchoPeers
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app.on_response_prepare.append(security.add_headers)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
+    app.cleanup_ctx.append(_echo_peers)
     app.cleanup_ctx.append(_outbox_sender)
     return app
 
@@ -130,3 +132,11 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     yield
     await server.close()
     await broker.close()
+
+
+async def _echo_peers(app: web.Application) -> AsyncIterator[None]:
+    """The connection test's server-side echo peers: few, time-limited, all closed on shutdown."""
+    peers = EchoPeers()
+    app[ECHO_PEERS] = peers
+    yield
+    await peers.close()

@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from signaling.echo import EchoPeers
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
 from vbostotte.models import WebSession
@@ -20,6 +21,8 @@ SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("session
 SQLITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("sqlite_lock", asyncio.Lock)
 # The signalling server (signaling.SignalingServer) for video calls; built at start-up.
 SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
+# The connection test's echo peers (signaling.echo.EchoPeers); built at start-up, closed on shutdown.
+ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers", EchoPeers)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
 
 # What a request carries through the middlewares to the handlers.

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from vbostotte.views import admin, api, appointments, auth, calendars, calls, citizen, health, staff, supervisor
+from vbostotte.views import (admin, api, appointments, auth, calendars, calls, citizen, connection_test, health, staff,
+                             supervisor)
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -74,6 +75,11 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get(f"/calls/{ID}", calls.page, name="call")
     r.add_post(f"/calls/{ID}/ticket", calls.ticket, name="call_ticket")
     r.add_get(calls.SOCKET_PATH, calls.socket, name="call_socket")
+
+    # The connection test: the page, and its offer answered by a server-side echo peer (JSON under /api/, so
+    # the CSRF middleware takes the token from the X-CSRF-Token header).
+    r.add_get("/connection-test", connection_test.page, name="connection_test")
+    r.add_post("/api/v1/connection-test/offer", connection_test.offer, name="api_connection_test")
 
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_static("/static/", static_dir, name="static", append_version=True)

@@ -4,6 +4,8 @@ the call's events land in the session log (pre-filling attendance)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -53,10 +55,18 @@ async def test_worker_and_citizen_meet_through_the_waiting_room(call_time, web, 
         await worker.close()
         await citizen.close()
 
-    await reread(db)
-    events = (await db.execute(select(CallEvent.participant, CallEvent.event)
-                               .where(CallEvent.appointment_id == appointment_id).order_by(CallEvent.id))).all()
-    kinds = [(p.split("-")[0], e) for p, e in events]
+    async def logged() -> list[tuple[str, str]]:
+        await reread(db)
+        events = (await db.execute(select(CallEvent.participant, CallEvent.event)
+                                   .where(CallEvent.appointment_id == appointment_id).order_by(CallEvent.id))).all()
+        return [(p.split("-")[0], e) for p, e in events]
+
+    # Events reach the session log asynchronously (signalling never waits for the database): poll briefly.
+    for _ in range(50):
+        kinds = await logged()
+        if ("citizen", "left") in kinds:
+            break
+        await asyncio.sleep(0.1)
     for expected in [("staff", "joined"), ("citizen", "waiting"), ("citizen", "admitted"), ("citizen", "left")]:
         assert expected in kinds, kinds
     assert (await db.get(Appointment, appointment_id)).attendance == "attended"

@@ -114,9 +114,14 @@ async def set_up(db: AsyncSession, actor: Actor, appointment_id: int, settings: 
     appointment = await db.get(Appointment, appointment_id)
     citizen = await db.get(Citizen, appointment.citizen_id)
     relay = actor.is_citizen and citizen.force_relay and bool(settings.turn_urls and settings.turn_secret)
-    servers = ice.ice_servers(_split(settings.stun_urls), _split(settings.turn_urls), settings.turn_secret,
-                              secrets.token_hex(8), settings.turn_ttl_seconds, now.timestamp())
-    return CallSetup(ticket=token, ice_servers=servers, ice_transport_policy="relay" if relay else "all")
+    return CallSetup(ticket=token, ice_servers=ice_servers_for(settings, now),
+                     ice_transport_policy="relay" if relay else "all")
+
+
+def ice_servers_for(settings: Settings, now: dt.datetime) -> list[dict]:
+    """The configured STUN servers, and TURN with fresh short-lived credentials (for calls and the connection test)."""
+    return ice.ice_servers(_split(settings.stun_urls), _split(settings.turn_urls), settings.turn_secret,
+                           secrets.token_hex(8), settings.turn_ttl_seconds, now.timestamp())
 
 
 def _split(urls: str) -> list[str]:

@@ -9,7 +9,7 @@ import json
 from aiohttp import web
 
 from vbostotte import access, security
-from vbostotte.api_schema import CANCEL, MAX_JSON, NEW_APPOINTMENT, Field, Operation, openapi, validate
+from vbostotte.api_schema import CANCEL, MAX_JSON, NEW_APPOINTMENT, OFFER, Field, Operation, openapi, validate
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import Appointment, AppointmentKind, StaffRole
@@ -31,10 +31,13 @@ OPERATIONS = [
               responses={200: "Appointment", 404: "Error", 409: "Error", 422: "Error"}),
     Operation("get", "/api/v1/availability", "The caller's free start times", query=SLOTS_QUERY,
               responses={200: "Slots", 403: "Error", 422: "Error"}),
+    Operation("post", "/api/v1/connection-test/offer",
+              "The connection test page's WebRTC offer, answered by a server peer that echoes its media",
+              body=OFFER, responses={200: "SessionDescription", 401: "Error", 422: "Error", 503: "Error"}),
 ]
 DESCRIPTIONS = {200: "OK", 201: "Created", 401: "Not signed in", 403: "Not allowed for this role",
                 404: "Not found (or not yours)", 409: "Conflicts with another appointment or its state",
-                422: "Invalid input: a message per field"}
+                422: "Invalid input: a message per field", 503: "Busy: try again shortly"}
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -49,14 +52,15 @@ def appointment_json(a: Appointment) -> dict:
             "has_interpreter": a.has_interpreter}
 
 
-async def _body(request: web.Request) -> object:
+async def read_json(request: web.Request, limit: int = MAX_JSON) -> object:
+    """The request's JSON body (at most ``limit`` bytes), not yet validated."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType()
-    if (request.content_length or 0) > MAX_JSON:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=request.content_length)
+    if (request.content_length or 0) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     raw = await request.read()
-    if len(raw) > MAX_JSON:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON, actual_size=len(raw))
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -87,7 +91,7 @@ async def list_appointments(request: web.Request) -> web.Response:
 
 async def create_appointment(request: web.Request) -> web.Response:
     who = _staff(request)
-    data = validate(NEW_APPOINTMENT, await _body(request))
+    data = validate(NEW_APPOINTMENT, await read_json(request))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100 and key.isprintable()):
         raise InvalidInput({"Idempotency-Key": N_("This field is not valid.")})
@@ -109,7 +113,7 @@ async def get_appointment(request: web.Request) -> web.Response:
 async def cancel_appointment(request: web.Request) -> web.Response:
     who = _staff(request)
     access.require_role(who, StaffRole.WORKER)
-    data = validate(CANCEL, await _body(request))
+    data = validate(CANCEL, await read_json(request))
     appointment = await booking.cancel(base.db(request), who, base.object_id(request), data["reason"],
                                        base.now(request))
     return web.json_response(appointment_json(appointment))
