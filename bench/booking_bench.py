@@ -25,7 +25,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pages_bench import free_port, staff_session, start_server, wait_ready  # noqa: E402
+from pages_bench import demo_server, staff_session  # noqa: E402
 
 from vbostotte import db as database  # noqa: E402
 from vbostotte.models import Appointment, AppointmentKind, WorkingHours  # noqa: E402
@@ -35,12 +35,7 @@ UTC = dt.timezone.utc
 
 
 async def api_throughput(requests: int, concurrency: int) -> None:
-    data_dir = tempfile.mkdtemp(prefix="vb-bench-")
-    port = free_port()
-    proc, _banner = start_server(data_dir, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(base)
+    async with demo_server() as (base, _banner):
         http = await staff_session(base)
         page = await (await http.get(base + "/worker/hours")).text()
         token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -73,10 +68,6 @@ async def api_throughput(requests: int, concurrency: int) -> None:
         print(f"  {requests / elapsed:.0f} appointments/s; p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {latencies[int(0.99 * len(latencies)) - 1] * 1000:.1f} ms; statuses {statuses}")
         await http.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def free_slot_timing() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -56,6 +57,22 @@ def start_server(data_dir: str, port: int) -> tuple[subprocess.Popen, str]:
         if "Jens" in line:
             break
     return proc, banner
+
+
+@contextlib.asynccontextmanager
+async def demo_server():
+    """A `vbostotte serve --demo` process on a fresh data folder: yields (base URL, start-up banner), then stops it."""
+    data_dir = tempfile.mkdtemp(prefix="vb-bench-")
+    port = free_port()
+    proc, banner = start_server(data_dir, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(base)
+        yield base, banner
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def wait_ready(base: str) -> None:
@@ -120,12 +137,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="vb-bench-")
-    port = free_port()
-    proc, banner = start_server(data_dir, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(base)
+    async with demo_server() as (base, banner):
         link = re.search(r"(http://\S+/l/[0-9a-f]+)", banner).group(1)
         staff, citizen = await staff_session(base), await citizen_session(base, link)
         anonymous = aiohttp.ClientSession()
@@ -141,10 +153,6 @@ async def main() -> None:
             print(f"{name:<28} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p90']:>8.1f} {r['p99']:>8.1f} {r['errors']:>7}")
         for http in (staff, citizen, anonymous):
             await http.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

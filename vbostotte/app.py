@@ -124,10 +124,8 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
             await calls.record_event(session, participant.room, participant.id, participant.role, event, details,
                                      clock())
 
-    def allowed_origins(request: web.Request) -> set[str]:
-        return {settings.base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
-
-    server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker, allowed_origins=allowed_origins)
+    server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker,
+                             allowed_origins=security.allowed_origins)
     app[SIGNALING] = server
     yield
     await server.close()

@@ -55,8 +55,12 @@ def origin_allowed(request: web.Request) -> bool:
         if referer is None:
             return True  # non-browser clients; the CSRF token still has to match
         origin = "/".join(referer.split("/", 3)[:3])
-    allowed = {settings_of(request).base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
-    return origin in allowed
+    return origin in allowed_origins(request)
+
+
+def allowed_origins(request: web.Request) -> set[str]:
+    """Our own origins: the configured public address, and the address this request came in on."""
+    return {settings_of(request).base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
 
 
 def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:

@@ -90,7 +90,7 @@ async def issue_ticket(db: AsyncSession, actor: Actor, appointment_id: int, sett
         CallTicket.expires_at > now - TICKET_WINDOW + dt.timedelta(seconds=TICKET_SECONDS)))
     if recent.scalar_one() >= TICKETS_PER_WINDOW:
         raise TooManyTickets()
-    token = secrets.token_urlsafe(32)
+    token = sessions.new_token()
     db.add(CallTicket(token_hash=sessions.token_hash(token), appointment_id=appointment.id,
                       principal_kind=actor.kind, principal_id=actor.id,
                       expires_at=now + dt.timedelta(seconds=TICKET_SECONDS)))
