@@ -88,12 +88,19 @@ class Broker(Protocol):
     async def drop_token(self, key: str) -> None:
         """Forget a resume token."""
 
+    shared: bool  # True when the state lives outside this process (and so can be unavailable)
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        """True if the shared state answers within ``timeout`` seconds (readiness; refusing calls when not)."""
+
     async def close(self) -> None:
         """Stop listening and release connections."""
 
 
 class InProcessBroker:
     """Everything in dicts: one process (several servers in one process may share it)."""
+
+    shared = False
 
     def __init__(self) -> None:
         self.rooms: dict[str, dict[str, str]] = {}
@@ -150,6 +157,9 @@ class InProcessBroker:
     async def drop_token(self, key: str) -> None:
         self.tokens.pop(key, None)
 
+    async def ping(self, timeout: float = 1.0) -> bool:
+        return True
+
     async def close(self) -> None:
         self.handlers.clear()
 
@@ -173,6 +183,8 @@ return 'swapped'
 
 class RedisBroker:
     """Rooms shared through Redis: a hash of places per room, a pub/sub channel per room, tokens with a TTL."""
+
+    shared = True
 
     def __init__(self, client, *, prefix: str = "vb:signaling", room_ttl: int = 12 * 3600) -> None:
         self.client = client
@@ -286,6 +298,12 @@ class RedisBroker:
                     del self._confirmations[channel]
                 if not future.done():
                     future.set_result(None)
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.client.ping(), timeout))
+        except Exception:  # noqa: BLE001 - refused, reset, timed out: all mean "not available now"
+            return False
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -1,5 +1,5 @@
 """What each client message does once its sender has joined: relay, chat, ping, stats, leave, and the
-host's admit, notice and end. Each takes the sender's connection and the validated message."""
+host's admit, notice and end. Each takes the sender's connection, the validated message and the frame as it came."""
 
 from __future__ import annotations
 
@@ -20,26 +20,44 @@ def shown(m: Member) -> dict[str, str]:
     return p.person(m.id, m.name, m.role)
 
 
-async def relay(conn: Connection, msg: dict[str, Any]) -> None:
+async def relay(conn: Connection, msg: dict[str, Any], text: str) -> None:
     """Offer, answer or candidate to one admitted participant of the same room, stamped with the sender."""
     to = msg["to"]
-    msg["from"] = conn.pid  # always the server's own stamp: a client cannot speak for someone else
-    if to == conn.pid or not await conn.server.relay(conn.room, to, encode(msg)):
+    if to == conn.pid or not await conn.server.relay(conn.room, to, stamped(conn.pid, msg, text)):
         raise ProtocolError(p.UNKNOWN_PARTICIPANT, "no admitted participant by that id in this call", msg["type"])
 
 
-async def chat(conn: Connection, msg: dict[str, Any]) -> None:
+def stamped(pid: str, msg: dict[str, Any], text: str) -> str:
+    """The validated frame with the server's ``from`` stamp: a client can never speak for someone else.
+
+    The hot path of the relay: when the client sent no ``from``, the stamp is appended to the frame as it came
+    (valid JSON, an object, nothing but the declared fields: ``parse`` checked all that) instead of serialising
+    the message again; a frame that names a ``from`` itself (under any spelling) is serialised anew."""
+    if "from" not in msg:
+        end = text.rstrip()
+        if end.endswith("}"):
+            return f'{end[:-1]},"from":{encode(pid)}}}'
+    msg["from"] = pid
+    return encode(msg)
+
+
+async def chat(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """A chat line to every other admitted participant (not stored)."""
     msg["from"] = conn.pid
     await conn.server.send(conn.room, Envelope(to=ADMITTED_MEMBERS, exclude=conn.pid, text=encode(msg)))
 
 
-async def ping(conn: Connection, msg: dict[str, Any]) -> None:
+async def media(conn: Connection, msg: dict[str, Any], text: str) -> None:
+    """The sender's microphone/camera state, to every other admitted participant (relayed like a chat line)."""
+    await chat(conn, msg, text)
+
+
+async def ping(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """The application heartbeat."""
     conn.send(message("pong", ts=msg["ts"]) if "ts" in msg else message("pong"))
 
 
-async def stats(conn: Connection, msg: dict[str, Any]) -> None:
+async def stats(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """The client's connection type, for the session log when it changes."""
     if msg["connection"] != conn.connection_type:  # the session log wants changes, not every report
         conn.connection_type = msg["connection"]
@@ -47,10 +65,10 @@ async def stats(conn: Connection, msg: dict[str, Any]) -> None:
                                                                "rtt_ms": msg.get("rtt_ms")})
 
 
-async def leave(conn: Connection, msg: dict[str, Any]) -> None:
+async def leave(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """Hang up: give up the place, tell the others, close normally."""
-    conn.reason = "hung_up"
     place = await conn.server.rooms.leave(conn.room, conn.pid, conn.id)
+    conn.reason = "hung_up"  # only now: a leave that failed (busy room) keeps the exit that gives up the place
     await conn.server.broker.drop_token(token_key(conn.token))
     if place is not None:
         await conn.server.send(conn.room, Envelope(to=place.audience, exclude=conn.pid, text=message(
@@ -59,7 +77,7 @@ async def leave(conn: Connection, msg: dict[str, Any]) -> None:
     conn.close(p.CLOSE_NORMAL, "hung_up")
 
 
-async def admit(conn: Connection, msg: dict[str, Any]) -> None:
+async def admit(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """A host lets a waiting participant in."""
     pid = msg["participant"]
     place = await conn.server.rooms.admit(conn.room, pid)
@@ -75,7 +93,7 @@ async def admit(conn: Connection, msg: dict[str, Any]) -> None:
                      {"by": conn.pid, "waited_seconds": round(max(0.0, time.time() - place.since), 1)})
 
 
-async def notice(conn: Connection, msg: dict[str, Any]) -> None:
+async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """A host's short text to a waiting participant."""
     place = await conn.server.rooms.member(conn.room, msg["to"])
     if place is None or place.admitted:
@@ -84,10 +102,10 @@ async def notice(conn: Connection, msg: dict[str, Any]) -> None:
         "notice", text=msg["text"], **{"from": conn.pid})))
 
 
-async def end(conn: Connection, msg: dict[str, Any]) -> None:
+async def end(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """A host ends the call: everyone is told and closed, the room is emptied."""
-    conn.reason = "ended"
     places = await conn.server.rooms.end(conn.room)
+    conn.reason = "ended"  # only now, as for leave
     await conn.server.send(conn.room, Envelope(to=EVERYONE, action="close", code=p.CLOSE_ENDED,
                                                text=message("ended", by=conn.pid)))
     conn.server.emit("ended", conn.participant, {"participants": len(places)})
@@ -97,6 +115,6 @@ async def end(conn: Connection, msg: dict[str, Any]) -> None:
             conn.server.emit("left", place.participant(conn.room), {"reason": "ended_by_host"})
 
 
-COMMANDS = {"offer": relay, "answer": relay, "candidate": relay, "chat": chat, "ping": ping, "stats": stats,
+COMMANDS = {"offer": relay, "answer": relay, "candidate": relay, "chat": chat, "media": media, "ping": ping, "stats": stats,
             "leave": leave, "admit": admit, "notice": notice, "end": end}
 assert set(COMMANDS) | {"join", "resume"} == set(p.CLIENT_MESSAGES), "every client message has a handler"

@@ -26,6 +26,7 @@ AUTH, JOINING, WAITING, ADMITTED, CLOSED = "auth", "joining", "waiting", "admitt
 _CLOSE = object()  # the writer's last item
 _SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced"})  # closes whose place is already dealt with
 _CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host"}
+_DIRECT_MAX = 16 * 1024  # a frame this short, on a socket with nothing buffered, is written without waiting
 
 
 class Connection:
@@ -45,7 +46,9 @@ class Connection:
         self.reason: str | None = None  # why it closed, for the log and the place
         self.done = asyncio.Event()
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=self.limits.send_queue)
-        self._pending: list[Envelope] = []  # what arrived while joining
+        self._pending: list[Envelope] = []  # what arrived while joining (at most send_queue envelopes)
+        self._writer_idle = False  # the writer task waits for a frame: nothing is queued or being written
+        self.displaced: Connection | None = None  # while joining: this process's connection it stands in for
         self._tokens = float(self.limits.rate_burst)
         self._stamp = time.monotonic()
         self._dropped = 0
@@ -194,6 +197,7 @@ class Connection:
             self.send(message("waiting_list", participants=[{**shown(m), "since": m.since}
                                                              for m in members if not m.admitted]))
         self.phase = ADMITTED if place.admitted else WAITING
+        self.displaced = None  # it holds the place now; a connection it stood in for is closed (replaced)
         pending, self._pending = self._pending, []
         for envelope in pending:
             self.receive(envelope)
@@ -226,7 +230,7 @@ class Connection:
     async def _on_text(self, text: str) -> None:
         try:
             kind, msg = p.parse(text, p.ADMITTED if self.phase == ADMITTED else p.MEMBER, self.is_host)
-            await COMMANDS[kind](self, msg)
+            await COMMANDS[kind](self, msg, text)
         except ProtocolError as exc:
             self.send(exc.reply())
         except RoomBusy:
@@ -252,7 +256,10 @@ class Connection:
     def receive(self, envelope: Envelope) -> None:
         """An envelope for this connection's room: deliver it if this connection is its audience."""
         if self.phase == JOINING:
-            self._pending.append(envelope)
+            if len(self._pending) < self.limits.send_queue:
+                self._pending.append(envelope)
+            else:  # joining takes long (a slow broker) and the others keep talking: as a client that does not read
+                self.close(p.CLOSE_TOO_SLOW, "too_slow")
             return
         if self.phase in (AUTH, CLOSED):
             return
@@ -265,6 +272,19 @@ class Connection:
             self.send(envelope.text)
         if envelope.action == "close":
             self.close(envelope.code, _CLOSE_REASONS.get(envelope.code, "closed_by_server"))
+
+    async def deliver(self, text: str) -> None:
+        """The relay's hot path: a frame is written at once when nothing waits before it and the socket keeps up
+        (its write buffer is empty, so writing does not wait for the client); otherwise it is queued."""
+        transport = self.request.transport
+        if (self._writer_idle and self.close_code is None and transport is not None and len(text) < _DIRECT_MAX
+                and not transport.get_write_buffer_size() and self._queue.empty()):
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):  # the socket went away; its reader sees it too
+                pass
+            return
+        self.send(text)
 
     def send(self, text: str) -> None:
         """Queue a frame for the client; a client that does not read its frames is disconnected."""
@@ -297,11 +317,19 @@ class Connection:
     async def _write(self) -> None:
         ws, queue = self.ws, self._queue
         try:
-            while (item := await queue.get()) is not _CLOSE:
+            while True:
+                self._writer_idle = queue.empty()
+                item = await queue.get()
+                self._writer_idle = False
+                if item is _CLOSE:
+                    break
                 await ws.send_str(item)
         except (ConnectionError, RuntimeError):  # the socket went away; the reader sees it too
             pass
+        except Exception as exc:  # noqa: BLE001 - never leave a connection without a writer silently
+            log.error("signalling connection %s writer failed: %s", self.id, type(exc).__name__)
         finally:
+            self._writer_idle = False
             if not ws.closed:
                 try:
                     async with asyncio.timeout(self.limits.close_timeout):

@@ -107,6 +107,10 @@ CLIENT_MESSAGES: dict[str, Message] = {
     "answer": Message({"to": PARTICIPANT_ID, "sdp": SDP}, summary="SDP answer, relayed to 'to'"),
     "candidate": Message({"to": PARTICIPANT_ID, "candidate": ICE_CANDIDATE}, summary="ICE candidate, relayed"),
     "chat": Message({"text": Field("str", max_len=500)}, summary="a chat line to every admitted participant"),
+    "media": Message({"audio": Field("str", choices=frozenset({"on", "off"})),
+                      "video": Field("str", choices=frozenset({"on", "off"})),
+                      "audio_only": Field("str", required=False, choices=frozenset({"on", "off"}))},
+                     summary="the sender's microphone and camera state (muted, camera off, sound only), to the others"),
     "stats": Message({"connection": Field("str", choices=frozenset({"direct", "relayed"})),
                       "rtt_ms": Field("number", required=False, nullable=True, maximum=600_000)},
                      summary="the client's connection type and round-trip time, for the session log"),
@@ -115,7 +119,7 @@ RELAYED = frozenset({"offer", "answer", "candidate"})
 
 # Messages the server sends (documented; built by the functions below).
 SERVER_MESSAGES = ("joined", "waiting_list", "waiting", "admitted", "participant_joined", "participant_left",
-                   "participant_reconnecting", "participant_reconnected", "notice", "chat", "offer", "answer",
+                   "participant_reconnecting", "participant_reconnected", "notice", "chat", "media", "offer", "answer",
                    "candidate", "ended", "pong", "error")
 LEAVE_REASONS = ("hung_up", "network_lost", "ended_by_host", "replaced")
 
@@ -158,14 +162,29 @@ def parse(text: str, phase: str, is_host: bool) -> tuple[str, dict[str, Any]]:
 
 
 def _check_fields(fields: Mapping[str, Field], value: dict, kind: str, extra: frozenset[str] = frozenset()) -> None:
-    for name in value:
-        if name not in fields and name not in extra:
-            raise ProtocolError(BAD_MESSAGE, f"unknown field {_quote(name)}", kind)
+    allowed, required = _shape(fields, extra)
+    names = value.keys()
+    if not (names <= allowed and required <= names):  # set operations in C: the common case costs two of them
+        for name in value:
+            if name not in allowed:
+                raise ProtocolError(BAD_MESSAGE, f"unknown field {_quote(name)}", kind)
+        missing = next(name for name in fields if name in required and name not in value)
+        raise ProtocolError(BAD_MESSAGE, f"missing field {missing!r}", kind)
     for name, spec in fields.items():
         if name in value:
             _check_value(spec, value[name], name, kind)
-        elif spec.required:
-            raise ProtocolError(BAD_MESSAGE, f"missing field {name!r}", kind)
+
+
+_SHAPES: dict[tuple[int, frozenset[str]], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _shape(fields: Mapping[str, Field], extra: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The field names a message may have and those it must have (computed once per declared message)."""
+    key = (id(fields), extra)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _SHAPES[key] = (frozenset(fields) | extra, frozenset(n for n, f in fields.items() if f.required))
+    return shape
 
 
 def _check_value(spec: Field, value: Any, name: str, kind: str) -> None:

@@ -70,6 +70,8 @@ class SignalingServer:
             raise web.HTTPForbidden(text="origin not allowed")
         if self._closing:
             raise web.HTTPServiceUnavailable(text="shutting down")
+        if self.broker.shared and not await self.broker.ping():  # Redis down: say so now, not after the upgrade
+            raise web.HTTPServiceUnavailable(text="signalling unavailable")
         ws = web.WebSocketResponse(heartbeat=self.limits.heartbeat_seconds, max_msg_size=self.limits.max_message_bytes,
                                    compress=False, timeout=self.limits.close_timeout)
         await ws.prepare(request)
@@ -114,6 +116,7 @@ class SignalingServer:
         """Open connections, rooms and participants in this process (for metrics)."""
         placed = [c for room in self._local.values() for c in room.values()]
         return {"connections": len(self._conns), "rooms": len(self._local), "participants": len(placed),
+                "calls": sum(any(c.admitted for c in room.values()) for room in self._local.values()),
                 "admitted": sum(c.admitted for c in placed), "waiting": sum(not c.admitted for c in placed),
                 "grace_periods": len(self._timers), "events_pending": self._events.qsize() if self._events else 0}
 
@@ -121,7 +124,11 @@ class SignalingServer:
     async def attach(self, conn: Connection) -> None:
         """Make ``conn`` reachable in its room (before it takes its place, so nothing meant for it is missed)."""
         room = conn.room
-        self._local.setdefault(room, {})[conn.pid] = conn
+        local = self._local.setdefault(room, {})
+        previous = local.get(conn.pid)
+        if previous is not None and previous is not conn:
+            conn.displaced = previous  # given back in detach if ``conn`` never takes the place (refused, failed)
+        local[conn.pid] = conn
         if room in self._listening:
             return
         async with self._subscription_lock:
@@ -132,6 +139,10 @@ class SignalingServer:
     def detach(self, conn: Connection) -> None:
         local = self._local.get(conn.room)
         if local is None or local.get(conn.pid) is not conn:
+            return
+        previous, conn.displaced = conn.displaced, None
+        if previous is not None and not conn.placed and previous.close_code is None:
+            local[conn.pid] = previous  # the one still holding the place stays reachable
             return
         del local[conn.pid]
         if not local:
@@ -155,7 +166,7 @@ class SignalingServer:
         local = self._local.get(room)
         target = local.get(to) if local else None
         if target is not None and target.admitted:  # the hot path: both sockets in this process
-            target.send(text)
+            await target.deliver(text)
             return True
         place = await self.rooms.member(room, to)
         if place is None or not place.admitted:

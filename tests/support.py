@@ -13,10 +13,12 @@ from urllib.parse import urlparse
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
 from vbostotte.actors import Actor
-from vbostotte.models import Appointment, AppointmentKind, AvailabilityException, StaffRole, Team, TeamMember
-from vbostotte.services import citizens, links, organisation
+from vbostotte.models import (ApiToken, Appointment, AppointmentKind, AvailabilityException, ConsentKind, StaffRole, Team,
+                              TeamMember)
+from vbostotte.services import api_tokens, citizens, consent, links, organisation
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery staple"
@@ -99,6 +101,13 @@ class Municipality:
     other_citizen: CitizenInfo  # on other_worker's caseload
     team_id: int
     absence_id: int = 0  # the worker's summer holiday, July 2027
+    api_token_id: int = 0  # the worker's API key (the key itself is not kept)
+    goal_id: int = 0  # the citizen's goal "Gå en tur hver dag", with two steps (step_id is the first)
+    step_id: int = 0
+    note_id: int = 0  # the worker's draft note after the citizen's past home visit
+    signed_note_id: int = 0  # the worker's signed note about the citizen (not shared)
+    day_task_id: int = 0  # "Køb ind" on the citizen's day plan today, no reminder
+    consent_kind_id: int = 0  # the built-in "video" consent kind of the municipality
 
 
 @dataclass
@@ -133,6 +142,9 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
                                           now, team_id=team.id, worker_id=staff[worker_key].id)
         worker_actor = staff[worker_key].actor
         token = await links.issue(db, worker_actor, citizen, now)
+        if key == "citizen":  # every built-in consent, recorded by their worker; other_citizen has none
+            for kind in consent.Kind:
+                await consent.give(db, worker_actor, citizen.id, kind, "in_person", now)
         appointment = Appointment(municipality_id=municipality.id, citizen_id=citizen.id,
                                   worker_id=staff[worker_key].id, kind=AppointmentKind.VIDEO,
                                   starts_at=now + dt.timedelta(days=1), ends_at=now + dt.timedelta(days=1, minutes=45),
@@ -147,8 +159,66 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
                                     starts_at=dt.datetime(2027, 6, 30, 22, tzinfo=dt.timezone.utc),
                                     ends_at=dt.datetime(2027, 7, 14, 22, tzinfo=dt.timezone.utc))
     db.add(holiday)
+    await api_tokens.create(db, staff["worker"].actor, "Case system", 90, now)
+    api_token_id = (await db.execute(select(ApiToken.id).where(ApiToken.staff_id == staff["worker"].id))).scalar_one()
     await db.flush()
-    return Municipality(id=municipality.id, team_id=team.id, absence_id=holiday.id, **staff, **people)
+    writing = await notes_and_goals(db, municipality.id, team.id, staff["worker"].id, people["citizen"], now)
+    writing["day_task_id"] = await a_day_task(db, municipality.id, people["citizen"], now)
+    writing["consent_kind_id"] = (await db.execute(select(ConsentKind.id).where(
+        ConsentKind.municipality_id == municipality.id, ConsentKind.code == consent.Kind.VIDEO.value))).scalar_one()
+    return Municipality(id=municipality.id, team_id=team.id, absence_id=holiday.id, api_token_id=api_token_id,
+                        **writing,
+                        **staff, **people)
+
+
+async def notes_and_goals(db, municipality_id: int, team_id: int, worker_id: int, citizen: CitizenInfo,
+                          now: dt.datetime) -> dict[str, int]:
+    """A goal with two steps, a draft note and a signed note for the citizen, by their worker."""
+    from vbostotte.models import Goal, GoalStatus, GoalStep, Note, NoteStatus, NoteVersion
+
+    goal = Goal(municipality_id=municipality_id, citizen_id=citizen.id, title="Gå en tur hver dag",
+                status=GoalStatus.NOT_STARTED, created_by_id=worker_id, created_at=now)
+    db.add(goal)
+    await db.flush()
+    steps = [GoalStep(goal_id=goal.id, position=n, text=text) for n, text in enumerate(("Gå til postkassen",
+                                                                                        "Gå rundt om søen"), 1)]
+    draft = Note(municipality_id=municipality_id, citizen_id=citizen.id, appointment_id=citizen.past_appointment_id,
+                 author_id=worker_id, team_id=team_id, created_at=now)
+    signed = Note(municipality_id=municipality_id, citizen_id=citizen.id, author_id=worker_id, team_id=team_id,
+                  created_at=now)
+    db.add_all([*steps, draft, signed])
+    await db.flush()
+    db.add_all([NoteVersion(note_id=draft.id, number=1, talked_about="Udkast om ugen", status=NoteStatus.DRAFT,
+                            created_at=now, updated_at=now),
+                NoteVersion(note_id=signed.id, number=1, talked_about="Vi talte om at sove bedre",
+                            agreements="Sluk skærmen kl. 22", status=NoteStatus.SIGNED, created_at=now,
+                            updated_at=now, signed_at=now, signed_by_id=worker_id)])
+    await db.flush()
+    return {"goal_id": goal.id, "step_id": steps[0].id, "note_id": draft.id, "signed_note_id": signed.id}
+
+
+async def a_day_task(db, municipality_id: int, citizen: CitizenInfo, now: dt.datetime) -> int:
+    """A task on the citizen's day plan for today (Copenhagen date), put there by the citizen, no reminder."""
+    from vbostotte.models import DayTask
+    from vbostotte.services.checkins import local_day
+
+    task = DayTask(municipality_id=municipality_id, citizen_id=citizen.id, day=local_day(now), title="Køb ind",
+                   created_by="citizen", created_at=now)
+    db.add(task)
+    await db.flush()
+    return task.id
+
+
+async def add_staff(db, world, key: str, role: StaffRole, team_id: int, now) -> StaffInfo:
+    """One more staff member of municipality a, in ``team_id``, who can log in (the world's password)."""
+    system = Actor(kind="system", role="system", municipality_id=world.a.id)
+    email = f"{key}@aarhus.example.dk"
+    member = await organisation.create_staff(db, system, world.a.id, email=email, name=key.replace("-", " ").title(),
+                                             role=role, password=PASSWORD, now=now)
+    member.totp_secret = pyotp.random_base32()
+    db.add(TeamMember(team_id=team_id, staff_id=member.id))
+    await db.flush()
+    return StaffInfo(member.id, email, member.name, role, member.totp_secret, world.a.id)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

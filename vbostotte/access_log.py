@@ -11,7 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from vbostotte.keys import REQUEST_ID
 
-_SECRET_PATHS = re.compile(r"^(/l/|/calendar/)[^/?#]+")
+_SECRET_PATHS = re.compile(r"^(/l/|/calendar/|/g/)[^/?#]+")  # /g/: a call guest's link
 
 
 def loggable_path(path: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_
-from vbostotte.services import availability
+from vbostotte.services import availability, notes
 
 MAX_JSON = 32 * 1024
 
@@ -145,6 +145,9 @@ CANCEL = (Field("reason", "string", True, max_length=300),)
 MAX_OFFER = 64 * 1024  # a browser's offer with audio, video and its candidates is a few KiB
 OFFER = (Field("sdp", "text", True, "The offer SDP, with its ICE candidates (no trickling).", max_length=MAX_OFFER),)
 
+NOTE_DRAFT = tuple(Field(name, "text", True, "The field's whole text as typed so far.", max_length=notes.MAX_TEXT)
+                   for name in ("talked_about", "agreements", "assessment"))
+
 APPOINTMENT_OUT = object_schema((
     Field("id", "integer"), Field("citizen_id", "integer"), Field("worker_id", "integer"),
     Field("kind", "enum", choices=("video", "home_visit")), Field("starts_at", "datetime"),
@@ -191,12 +194,17 @@ def openapi(operations: list[Operation], base_url: str, describe: Callable[[int]
         "openapi": "3.1.0",
         "info": {"title": "Virtuel Bostøtte API", "version": "1",
                  "description": "Appointments and availability, for integration with municipal systems. "
-                                "Authenticated as a staff member (session cookie); state-changing requests "
-                                "send the CSRF token from GET /api/v1/session in the X-CSRF-Token header. "
+                                "Authenticated as a staff member: with a personal API key "
+                                "(Authorization: Bearer vbt_…, made on the page /account/api-keys), or from a "
+                                "signed-in browser (session cookie; state-changing requests then send the CSRF "
+                                "token from GET /api/v1/session in the X-CSRF-Token header). "
                                 "Times are UTC in responses."},
+        "security": [{"apiKey": []}, {"session": []}],
         "servers": [{"url": base_url}],
         "paths": paths,
-        "components": {"schemas": {"Appointment": APPOINTMENT_OUT, "Error": ERROR_OUT,
+        "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"},
+                                           "session": {"type": "apiKey", "in": "cookie", "name": "vb_session"}},
+                       "schemas": {"Appointment": APPOINTMENT_OUT, "Error": ERROR_OUT,
                                    "AppointmentList": {"type": "object", "properties": {
                                        "appointments": {"type": "array",
                                                         "items": {"$ref": "#/components/schemas/Appointment"}}}},
@@ -206,5 +214,8 @@ def openapi(operations: list[Operation], base_url: str, describe: Callable[[int]
                                        "sdp": {"type": "string", "description": "The answer SDP."}}},
                                    "Session": {"type": "object", "properties": {
                                        "staff_id": {"type": "integer"}, "role": {"type": "string"},
-                                       "csrf_token": {"type": "string"}}}}},
+                                       "csrf_token": {"type": "string"}}},
+                                   "NoteDraftSaved": {"type": "object", "properties": {
+                                       "version": {"type": "integer"},
+                                       "saved_at": {"type": "string", "format": "date-time"}}}}},
     }

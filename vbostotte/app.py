@@ -13,9 +13,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from vbostotte import channels, db, i18n, security
+from vbostotte import channels, db, i18n, metrics, middlewares, security
 from vbostotte.config import Settings
-from vbostotte.keys import CLOCK, ECHO_PEERS, ENGINE, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
+from vbostotte.keys import CLOCK, ECHO_PEERS, ENGINE, METRICS, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
 from vbostotte.services import calls, sender
@@ -63,15 +63,20 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     _jinja_env(app)
     setup_routes(app, WEB / "static")
     app.on_response_prepare.append(security.add_headers)
+    app.on_response_prepare.append(middlewares.add_request_id)
+    metrics.allowed_networks(settings.metrics_allow)  # a mistyped allow-list stops the start, not a scrape
+    app[METRICS] = metrics.Metrics()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
+    app.on_shutdown.append(_tell_call_clients_to_reconnect)
     app.cleanup_ctx.append(_echo_peers)
     app.cleanup_ctx.append(_outbox_sender)
     return app
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = db.create_engine(app[SETTINGS].resolved_database_url)
+    engine = db.create_engine(app[SETTINGS].resolved_database_url,
+                              connect_timeout=app[SETTINGS].dependency_timeout_seconds)
     try:
         await db.check_migrated(engine)
     except Exception:
@@ -112,7 +117,8 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
 async def _signaling(app: web.Application) -> AsyncIterator[None]:
     """The video-call signalling server: who may join is decided here (join tickets), events are kept here."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
-    broker = await RedisBroker.connect(settings.redis_url) if settings.redis_url else InProcessBroker()
+    broker = (await RedisBroker.connect(settings.redis_url, prefix=f"{settings.redis_prefix}:signaling")
+              if settings.redis_url else InProcessBroker())
 
     async def authorize(ticket: str) -> Participant | None:
         async with db.transaction(sessions_, lock) as session:
@@ -130,6 +136,13 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     yield
     await server.close()
     await broker.close()
+
+
+async def _tell_call_clients_to_reconnect(app: web.Application) -> None:
+    """on_shutdown runs before aiohttp waits for the handlers in flight, and a WebSocket handler lasts as long as
+    its call: close the call sockets now (1012, "reconnect") so a rolling restart waits for requests, not calls."""
+    if SIGNALING in app:
+        await app[SIGNALING].close()
 
 
 async def _echo_peers(app: web.Application) -> AsyncIterator[None]:

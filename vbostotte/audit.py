@@ -33,6 +33,8 @@ class Purpose:
     SELF_SERVICE = "self_service"  # citizens reading or changing their own data
     ADMINISTRATION = "administration"
     AUTHENTICATION = "authentication"
+    WELLBEING_FOLLOW_UP = "wellbeing_follow_up"  # a worker reading a citizen's check-ins and day plan (with consent)
+    DATA_ACCESS = "data_access"  # the citizen's copy of everything held about them (their right of access)
 
 
 def utcnow() -> dt.datetime:

@@ -1,4 +1,5 @@
-"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit, outbox-worker."""
+"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit, outbox-worker, backup,
+retention."""
 
 from __future__ import annotations
 
@@ -6,21 +7,24 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
-import logging
 import os
 import signal
 import sys
 
 from aiohttp import web
 
-from vbostotte import audit, channels, db
+from pathlib import Path
+
+from vbostotte import audit, backup, channels, db, logging_setup
 from vbostotte.access_log import PrivateAccessLogger
 from vbostotte.actors import SYSTEM
 from vbostotte.config import Settings, SettingsError, load_settings
 from vbostotte.errors import InvalidInput
 from vbostotte.models import StaffRole
-from vbostotte.services import demo, organisation, sender
+from vbostotte.services import consent, demo, organisation, retention, sender
 from vbostotte.validation import Form
+
+SHUTDOWN_SECONDS = 20.0  # for requests in flight after SIGTERM; keep it below the orchestrator's stop grace period
 
 
 async def _with_session(settings: Settings, work):
@@ -71,8 +75,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         info = asyncio.run(_with_session(settings, seed))
     print(_banner(settings, info), flush=True)
+    # SIGTERM: stop accepting, close call sockets with 1012 (on_shutdown), wait up to SHUTDOWN_SECONDS for
+    # requests in flight, then stop the outbox sender after its current message and close the database.
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=SHUTDOWN_SECONDS,
                 access_log_class=PrivateAccessLogger)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        print(backup.backup(settings.resolved_database_url, Path(args.file)))
+    except backup.BackupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_retention(_args: argparse.Namespace, settings: Settings) -> int:
+    from vbostotte.app import utcnow
+
+    deleted = asyncio.run(_with_session(settings, lambda session: retention.run(session, settings, utcnow())))
+    days = {rule.kind: rule.days for rule in retention.rules(settings)}
+    for kind, count in deleted.items():
+        print(f"{kind:<15} {count:>7} deleted (older than {days[kind]} days)")
+    print("audit log        kept (append-only; see docs/deployment.md)")
     return 0
 
 
@@ -117,10 +144,16 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _verify_chains(session) -> tuple[audit.ChainReport, consent.Broken | None, int]:
+    return await audit.verify_chain(session), await consent.verify_chain(session), await consent.count_events(session)
+
+
 def cmd_verify_audit(_args: argparse.Namespace, settings: Settings) -> int:
-    report = asyncio.run(_with_session(settings, audit.verify_chain))
+    """Both hash chains: the audit log's and the consent events' (services/consent.py)."""
+    report, broken, events = asyncio.run(_with_session(settings, _verify_chains))
     print(report)
-    return 0 if report.ok else 1
+    print(broken if broken else f"consent chain OK: {events} events verified")
+    return 0 if report.ok and broken is None else 1
 
 
 async def _outbox_worker(settings: Settings) -> int:
@@ -171,13 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", required=True)
     admin.add_argument("--municipality", required=True, help="Municipality name; created if it does not exist.")
     admin.set_defaults(func=cmd_create_admin)
-    sub.add_parser("verify-audit", help="Check the audit log's hash chain; exit 1 at the first broken entry.") \
+    sub.add_parser("verify-audit", help="Check the hash chains of the audit log and of consent events; exit 1 "
+                                        "at the first broken entry.") \
         .set_defaults(func=cmd_verify_audit)
     worker = sub.add_parser("outbox-worker", help="Only send due reminders and notices (when VB_OUTBOX_WORKER=false "
                                                   "keeps the web processes from sending).")
     worker.add_argument("--lease", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_LEASE_SECONDS.")
     worker.add_argument("--poll", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_POLL_SECONDS.")
     worker.set_defaults(func=cmd_outbox_worker)
+    backup_ = sub.add_parser("backup", help="Back up the database to FILE (SQLite: online backup; PostgreSQL: "
+                                            "pg_dump --format=custom).")
+    backup_.add_argument("file")
+    backup_.set_defaults(func=cmd_backup)
+    sub.add_parser("retention", help="Delete data older than its retention (VB_RETENTION_*); audit-logged.") \
+        .set_defaults(func=cmd_retention)
     return parser
 
 
@@ -188,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging_setup.configure(settings.log_level, settings.log_format)
     try:
         return args.func(args, settings)
     except db.NotMigrated as exc:

@@ -77,6 +77,19 @@ class Settings:
     )
     turn_secret: str = _setting("", "Shared secret with coturn (static-auth-secret) for short-lived TURN credentials.")
     turn_ttl_seconds: int = _setting(14400, "How long a call participant's TURN credentials stay valid.")
+    # --- operations (docs/deployment.md) ---
+    redis_prefix: str = _setting("vb", "Prefix of every Redis key and channel, so several installations can share one Redis.")
+    log_format: str = _setting("text", "Log lines as text (for people) or json (one object per line, for a log collector).",
+                               ("text", "json"))
+    metrics_allow: str = _setting(
+        "127.0.0.1/32,::1/128", "Client networks (comma-separated CIDR) that may read /metrics without a token.")
+    metrics_token: str = _setting("", "Bearer token that also opens /metrics (Authorization: Bearer …). Empty: none.")
+    dependency_timeout_seconds: int = _setting(
+        2, "Seconds to wait for a database or Redis connection before the request fails with 503.")
+    retention_call_events_days: int = _setting(400, "Days call events (the session log) are kept; `vbostotte retention`.")
+    retention_outbox_days: int = _setting(400, "Days finished outbox rows (sent, dropped, failed) are kept.")
+    retention_login_failures_days: int = _setting(30, "Days failed-login records (throttling) are kept.")
+    retention_sessions_days: int = _setting(7, "Days expired sessions and used or expired call tickets are kept.")
 
     @property
     def resolved_database_url(self) -> str:

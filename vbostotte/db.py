@@ -23,14 +23,17 @@ class NotMigrated(RuntimeError):
     """The database schema is not at the latest migration."""
 
 
-def create_engine(url: str, *, immediate: bool = True) -> AsyncEngine:
+def create_engine(url: str, *, immediate: bool = True, connect_timeout: float = 2.0) -> AsyncEngine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and (``immediate``) serialised writers.
 
     ``immediate=False`` is for tools and tests that only inspect: their reads then never hold the write lock.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # A database that is down or unreachable fails a request within connect_timeout (a 503), not a minute:
+        # the connection attempt and the wait for a free pooled connection are both bounded.
+        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                                   pool_timeout=connect_timeout, connect_args={"timeout": connect_timeout})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})

@@ -24,12 +24,16 @@ SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 # The connection test's echo peers (signaling.echo.EchoPeers); built at start-up, closed on shutdown.
 ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers", EchoPeers)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
+# Prometheus metrics of this application (vbostotte.metrics.Metrics); built in create_app.
+METRICS: web.AppKey[Any] = web.AppKey("metrics", object)
 
 # What a request carries through the middlewares to the handlers.
 DB: web.RequestKey[AsyncSession] = web.RequestKey("db", AsyncSession)
 ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
 SESSION_TOKEN: web.RequestKey[str] = web.RequestKey("session_token", str)
 WEB_SESSION: web.RequestKey[WebSession] = web.RequestKey("web_session", WebSession)
+# Set when the request was authenticated by an API token (Authorization: Bearer), not a cookie.
+BEARER: web.RequestKey[bool] = web.RequestKey("bearer", bool)
 CSP_NONCE: web.RequestKey[str] = web.RequestKey("csp_nonce", str)
 NEW_CSRF_COOKIE: web.RequestKey[str] = web.RequestKey("new_csrf_cookie", str)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)

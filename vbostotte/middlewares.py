@@ -6,13 +6,18 @@ The language is chosen first, so error pages speak the visitor's language too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import time
 
+import redis.exceptions
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from vbostotte import i18n, rendering, security, sessions
+from vbostotte import i18n, logging_setup, metrics, rendering, security, sessions
+from vbostotte.services import api_tokens
 from vbostotte.i18n import N_
 from vbostotte.actors import ANONYMOUS, Actor
 from vbostotte.errors import (
@@ -24,7 +29,7 @@ from vbostotte.errors import (
     PermissionDenied,
     Throttled,
 )
-from vbostotte.keys import ACTOR, AFTERWARDS, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
+from vbostotte.keys import ACTOR, AFTERWARDS, METRICS, BEARER, CLOCK, DB, REQUEST_ID, SESSION_TOKEN, SESSIONMAKER, SETTINGS, SQLITE_LOCK, WEB_SESSION
 from vbostotte.models import Citizen, Staff
 from vbostotte.validation import read_form
 
@@ -40,8 +45,9 @@ HTTP_MESSAGES = {
     405: N_("This action is not possible here."),
     413: N_("What you sent is too large."),
     500: N_("Something went wrong on our side. Please try again."),
+    503: N_("The service is not available just now. Please try again in a few minutes."),
 }
-NO_DATABASE = ("/static/", "/healthz", "/ws/")  # a WebSocket lives long: it opens its own short transactions
+NO_DATABASE = ("/static/", "/healthz", "/readyz", "/metrics", "/ws/")  # a WebSocket lives long: it opens its own short transactions
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -60,9 +66,47 @@ def error_response(request: web.Request, status: int, message: str, fields: dict
     return response
 
 
+def dependency_unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the database or Redis being unreachable or too slow (a 503, not a bug)?"""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+        return False  # our own files: a bug or a broken installation, not a dependency
+    return isinstance(exc, (OSError, asyncio.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError,
+                            sa_exc.TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+
+
+@web.middleware
+async def observe(request: web.Request, handler):
+    """The request id (the proxy's X-Request-Id if well-formed), for logs and the response; request metrics."""
+    request[REQUEST_ID] = logging_setup.request_id_from(request.headers.get("X-Request-Id"))
+    token = logging_setup.REQUEST_ID.set(request[REQUEST_ID])
+    started, status = time.monotonic(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        logging_setup.REQUEST_ID.reset(token)
+        if (recorder := request.app.get(METRICS)) is not None:
+            websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+            recorder.observe(metrics.route_name(request), request.method, status,
+                             None if websocket else time.monotonic() - started)
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every answer names its request id (also redirects and static files)."""
+    if REQUEST_ID in request:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
+
+
 @web.middleware
 async def errors(request: web.Request, handler):
-    request[REQUEST_ID] = secrets.token_hex(8)
+    if REQUEST_ID not in request:
+        request[REQUEST_ID] = secrets.token_hex(8)
     try:
         return await handler(request)
     except NotAuthenticated:
@@ -78,7 +122,13 @@ async def errors(request: web.Request, handler):
             raise
         message = HTTP_MESSAGES.get(exc.status, HTTP_MESSAGES[400])
         return error_response(request, exc.status, i18n.gettext(message))
-    except Exception:
+    except Exception as exc:
+        if dependency_unavailable(exc):
+            log.warning("dependency unavailable request_id=%s route=%s: %s", request[REQUEST_ID],
+                        metrics.route_name(request), type(exc).__name__)
+            response = error_response(request, 503, i18n.gettext(HTTP_MESSAGES[503]))
+            response.headers["Retry-After"] = "10"
+            return response
         # Log the failure with the request id and route only: never query strings, forms or personal data.
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
         log.exception("unhandled error request_id=%s method=%s route=%s", request[REQUEST_ID], request.method, route)
@@ -153,6 +203,9 @@ async def authentication(request: web.Request, handler):
     if DB not in request:
         return await handler(request)
     db, now = request[DB], request.app[CLOCK]()
+    authorization = request.headers.get("Authorization")
+    if authorization is not None and request.path.startswith(API_TOKEN_PATHS):
+        return await _bearer(request, handler, authorization, now)
     token = request.cookies.get(sessions.COOKIE)
     session = await sessions.load(db, token, request.app[SETTINGS], now)
     if session is not None:
@@ -174,11 +227,28 @@ async def authentication(request: web.Request, handler):
     return await handler(request)
 
 
+API_TOKEN_PATHS = "/api/v1/"
+
+
+async def _bearer(request: web.Request, handler, authorization: str, now):
+    """An API call with ``Authorization: Bearer <token>``: the token alone says who calls (cookies ignored)."""
+    scheme, _, token = authorization.partition(" ")
+    actor = await api_tokens.authenticate(request[DB], token.strip(), now) if scheme.lower() == "bearer" else None
+    if actor is None:
+        response = error_response(request, 401, i18n.gettext(N_("The API key is not valid, has expired or was revoked.")))
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    request[ACTOR], request[BEARER] = actor, True
+    return await handler(request)
+
+
 @web.middleware
 async def csrf(request: web.Request, handler):
     """Refuse a state-changing request that does not come from our own page with a matching token."""
     if request.method in security.SAFE_METHODS:
         return await _with_csrf_cookie(request, handler)
+    if request.get(BEARER):
+        return await handler(request)  # no cookie was used, so no request can be forged with one
     if not security.origin_allowed(request):
         raise web.HTTPForbidden()
     json_api = request.path.startswith("/api/") and request.content_type == "application/json"
@@ -204,4 +274,4 @@ async def _with_csrf_cookie(request: web.Request, handler):
     return response
 
 
-MIDDLEWARES = [language, errors, database, authentication, csrf]
+MIDDLEWARES = [observe, language, errors, database, authentication, csrf]

@@ -7,6 +7,7 @@ import enum
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -99,6 +101,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Minutes of driving one home visit costs (there and back); video sessions held × this = driving time saved.
+    travel_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
 
 
 class TeamMember(Base):
@@ -176,6 +180,21 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the normalised e-mail or of the address
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
+
+
+class ApiToken(Base):
+    """A staff member's personal token for the JSON API (``Authorization: Bearer …``), for municipal
+    systems that cannot hold a browser session. Only its SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 class Appointment(Base):
     """A video session or home visit between a worker and a citizen (extended by booking)."""
@@ -299,15 +318,6 @@ class AvailabilityException(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class ReminderPreference(Base):
-    """Which reminder channels a citizen wants (replaced by consent records in the consent issue)."""
-
-    __tablename__ = "reminder_preferences"
-    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
-    email: Mapped[bool] = mapped_column(default=False)
-    sms: Mapped[bool] = mapped_column(default=False)
-
-
 class OutboxMessage(Base):
     """A message to send (reminder, notice to an interpreter), durable until sent exactly once."""
 
@@ -317,6 +327,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    # A day-plan task's reminder (purpose "day_task_reminder"); kept as history when the task is removed.
+    day_task_id: Mapped[int | None] = mapped_column(ForeignKey("day_tasks.id", ondelete="SET NULL"), index=True)
     purpose: Mapped[str] = mapped_column(String(30))  # reminder | interpreter_invite | interpreter_cancel | ...
     channel: Mapped[str] = mapped_column(String(10))  # email | sms
     recipient_kind: Mapped[str] = mapped_column(String(12))  # citizen | interpreter
@@ -372,3 +384,239 @@ class CallEvent(Base):
     role: Mapped[str] = mapped_column(String(10))
     event: Mapped[str] = mapped_column(String(20))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --- Consent (samtykke): kinds with versioned texts, append-only hash-chained events ----------------
+
+
+class ConsentKind(Base):
+    """Something a citizen can agree to, per municipality (built-in codes, or the administrator's own)."""
+
+    __tablename__ = "consent_kinds"
+    __table_args__ = (UniqueConstraint("municipality_id", "code", name="uq_consent_kinds_municipality_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentVersion(Base):
+    """One version of a kind's text, in plain Danish and in English. Append-only: a changed text is a new
+    version, and events keep pointing at the version they were given on."""
+
+    __tablename__ = "consent_versions"
+    __table_args__ = (UniqueConstraint("kind_id", "version", name="uq_consent_versions_kind_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind_id: Mapped[int] = mapped_column(ForeignKey("consent_kinds.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title_da: Mapped[str] = mapped_column(String(100))
+    text_da: Mapped[str] = mapped_column(String(1000))
+    title_en: Mapped[str] = mapped_column(String(100))
+    text_en: Mapped[str] = mapped_column(String(1000))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ConsentEvent(Base):
+    """A consent given or withdrawn. Append-only and hash-chained per municipality (``seq`` 1, 2, …)."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (UniqueConstraint("municipality_id", "seq", name="uq_consent_events_municipality_seq"),
+                      Index("ix_consent_events_citizen_kind", "citizen_id", "kind_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    kind_id: Mapped[int] = mapped_column(ForeignKey("consent_kinds.id"))
+    kind_code: Mapped[str] = mapped_column(String(40))
+    version_id: Mapped[int] = mapped_column(ForeignKey("consent_versions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(10))  # given | withdrawn
+    how: Mapped[str] = mapped_column(String(20))  # in_person | phone | video_call | citizen_page | migrated
+    recorded_by_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen | system
+    recorded_by_id: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentHead(Base):
+    """Per municipality: the consent chain's last sequence number and hash; locked while appending."""
+
+    __tablename__ = "consent_heads"
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- Session notes and goals (see docs/notes-and-goals.md) ------------------------------------------
+
+
+class NoteStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+class GoalStatus(str, enum.Enum):
+    NOT_STARTED = "not_started"
+    UNDER_WAY = "under_way"
+    ACHIEVED = "achieved"
+    DROPPED = "dropped"
+
+
+class Note(Base):
+    """A session note about one citizen, after an appointment or on its own. Its text lives in versions."""
+
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    # The team the author wrote it in: who may read it follows this team, not later moves.
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    # Shared notes show their latest signed version on the citizen's own page. Set while a draft is open.
+    shared_with_citizen: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class NoteVersion(Base):
+    """One version of a note. A signed version is never changed (the database refuses it); an amendment is a new one."""
+
+    __tablename__ = "note_versions"
+    __table_args__ = (UniqueConstraint("note_id", "number", name="uq_note_versions_note_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    talked_about: Mapped[str] = mapped_column(Text, default="")
+    agreements: Mapped[str] = mapped_column(Text, default="")
+    assessment: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[NoteStatus] = mapped_column(_enum(NoteStatus, "note_status"))
+    amends_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class NoteVersionGoal(Base):
+    """The goals a note version touched (fixed with the version when it is signed)."""
+
+    __tablename__ = "note_version_goals"
+    version_id: Mapped[int] = mapped_column(ForeignKey("note_versions.id", ondelete="CASCADE"), primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Goal(Base):
+    """A small, concrete goal agreed with the citizen ("delmål"), made of steps."""
+
+    __tablename__ = "goals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[GoalStatus] = mapped_column(_enum(GoalStatus, "goal_status"))
+    target_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GoalStep(Base):
+    """One small step towards a goal; the citizen or a worker ticks it done."""
+
+    __tablename__ = "goal_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_by_kind: Mapped[str | None] = mapped_column(String(10))  # staff | citizen
+    done_by_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class GoalEvent(Base):
+    """The history of a goal, append-only: created, edited, status changed, step added, step ticked or unticked."""
+
+    __tablename__ = "goal_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen | system
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str | None] = mapped_column(String(20))  # the new status, for "status"
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("goal_steps.id", ondelete="CASCADE"))
+
+
+# --- Video calls: one-call guest links (interpreter, relative) -------------------------------------
+
+
+class GuestLink(Base):
+    """A link that lets one guest (the appointment's interpreter, or a relative) into one appointment's call.
+
+    The link's token is derived from a random ``nonce`` and the server's secret key (so an interpreter's
+    invitation can be composed when it is sent); only the token's SHA-256 is stored and looked up."""
+
+    __tablename__ = "guest_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # interpreter | relative
+    name: Mapped[str] = mapped_column(String(100))  # shown to the others in the call
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: made for the interpreter
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Wellbeing check-ins and the day plan (see docs/wellbeing-and-day-plan.md) ---------------------
+
+
+class CheckIn(Base):
+    """The citizen's answer to "How are you today?" on a 1–5 face scale (1 = very bad), with optional words.
+    A citizen may check in several times a day; the trend shows the latest of each day."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+                      Index("ix_checkins_citizen_id_at", "citizen_id", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    words: Mapped[str | None] = mapped_column(String(200))
+    day: Mapped[dt.date] = mapped_column(Date)  # the Copenhagen date it was given on
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # A lowest-level check-in asks for the worker's attention until a worker marks it followed up.
+    followed_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    followed_up_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class DayTask(Base):
+    """One task on the citizen's day plan ("køb ind"), with an optional reminder time."""
+
+    __tablename__ = "day_tasks"
+    __table_args__ = (Index("ix_day_tasks_citizen_id_day", "citizen_id", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)  # Copenhagen date
+    title: Mapped[str] = mapped_column(String(100))
+    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(10))  # citizen | staff
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DayGrade(Base):
+    """How far the citizen got with the day (1–5), given at the end of it; one per day, the last answer counts."""
+
+    __tablename__ = "day_grades"
+    __table_args__ = (CheckConstraint("grade BETWEEN 1 AND 5", name="grade"),)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

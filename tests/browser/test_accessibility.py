@@ -147,11 +147,148 @@ async def not_found(page, **_):
     assert response.status == 404
 
 
+async def note_draft_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/notes/{world.a.note_id}")
+    await expect(page.locator("main textarea[name=talked_about]")).to_be_visible()
+
+
+async def note_sign_refused_page(page, world, log_in, **_):
+    await note_draft_page(page, world=world, log_in=log_in)
+    await page.locator("main textarea[name=talked_about]").fill("")
+    await page.locator("main button[formaction$='/sign']").click()
+    await expect(page.locator(".error-summary")).to_be_visible()
+
+
+async def signed_note_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/notes/{world.a.signed_note_id}")
+    await expect(page.locator("main form[action$='/amend']")).to_be_visible()
+
+
+async def goal_page(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/goals/{world.a.goal_id}")
+
+
+async def citizen_home_with_goals_and_a_shared_note(page, world, db, **_):
+    from vbostotte.models import Note
+
+    (await db.get(Note, world.a.signed_note_id)).shared_with_citizen = True
+    await db.commit()
+    await citizen_home(page, world=world)
+    await expect(page.locator(".shared-note")).to_be_visible()
+    await expect(page.locator(f"#goal-{world.a.goal_id}")).to_be_visible()
+
+
+async def citizen_home_after_withdrawing_a_consent(page, world, **_):
+    await citizen_home(page, world=world)
+    await page.locator("main form[action='/me/consents'] button[value=withdraw]").first.click()
+    await expect(page.locator("main form[action='/me/consents'] button[value=give]")).to_have_count(1)
+
+
+async def worker_home_with_missing_consents(page, world, log_in, **_):
+    await log_in(world.a.other_worker)
+    await expect(page.locator("main .consent-missing")).to_be_visible()
+
+
+async def admin_consents_page(page, world, log_in, **_):
+    await log_in(world.a.admin)
+    await page.goto("/admin/consents")
+
+
+async def admin_consents_with_errors(page, world, log_in, **_):
+    await admin_consents_page(page, world=world, log_in=log_in)
+    await page.locator("main form button[type=submit]").click()
+    await expect(page.locator(".error-summary")).to_be_visible()
+
+
+async def admin_consent_kind_page(page, world, log_in, **_):
+    await log_in(world.a.admin)
+    await page.goto(f"/admin/consents/{world.a.consent_kind_id}")
+
+
+async def appointment_page_without_video_consent(page, world, log_in, db, **_):
+    import datetime as dt
+
+    from vbostotte.services import consent
+
+    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.VIDEO, "phone",
+                           dt.datetime.now(dt.timezone.utc))
+    await db.commit()
+    await log_in(world.a.worker)
+    await page.goto(f"/appointments/{world.a.citizen.appointment_id}")
+    await expect(page.locator("main .warning")).to_be_visible()
+
+
+async def _days_of_check_ins(db, world):
+    """Three weeks of the citizen's check-ins and day grades, the last one at the lowest level."""
+    import datetime as dt
+
+    from vbostotte.models import CheckIn, DayGrade
+
+    now = dt.datetime(2026, 11, 23, 7, tzinfo=dt.timezone.utc)
+    for n in range(0, 21, 2):
+        at = now - dt.timedelta(days=n)
+        db.add(CheckIn(municipality_id=world.a.id, citizen_id=world.a.citizen.id, level=1 if n == 0 else 2 + n % 4,
+                       words="Svær dag" if n == 0 else None, day=at.date(), at=at))
+        db.add(DayGrade(citizen_id=world.a.citizen.id, day=at.date(), municipality_id=world.a.id, grade=1 + n % 5,
+                        at=at))
+    await db.commit()
+
+
+async def citizen_home_after_the_lowest_check_in(page, world, db, **_):
+    await citizen_home_with_message_hours_and_crisis_line(page, world=world, db=db)
+    await page.locator("#checkin button[value='1']").click()
+    await expect(page.locator("#checkin .crisis")).to_be_visible()
+
+
+async def citizen_home_with_a_day_plan_ticked_and_graded(page, world, **_):
+    await citizen_home(page, world=world)
+    await page.locator("#day-plan form[action$='/done'] button").first.click()
+    await page.locator("#day-grade button[value='4']").click()
+    await expect(page.locator("#day-grade [aria-pressed=true]")).to_be_visible()
+
+
+async def citizens_own_data(page, world, **_):
+    await citizen_home(page, world=world)
+    await page.goto("/me/data")
+
+
+async def worker_home_with_a_hard_day_to_follow_up(page, world, log_in, db, **_):
+    await _days_of_check_ins(db, world)
+    await log_in(world.a.worker)
+    await expect(page.locator(".attention")).to_be_visible()
+
+
+async def citizen_detail_with_the_wellbeing_trend(page, world, log_in, db, **_):
+    await _days_of_check_ins(db, world)
+    await citizen_detail(page, world=world, log_in=log_in)
+    await expect(page.locator("svg.trend-chart")).to_be_visible()
+
+
+async def citizen_detail_without_check_in_consent(page, world, log_in, **_):
+    await log_in(world.a.other_worker)
+    await page.goto(f"/citizens/{world.a.other_citizen.id}")
+    await expect(page.locator(".consent-missing")).to_be_visible()
+
+
+async def citizens_data_by_their_worker(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/citizens/{world.a.citizen.id}/data")
+
+
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
          booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
          working_hours_with_new_feed_address, absences_page, admin_settings_page, citizen_home,
-         citizen_home_with_message_hours_and_crisis_line, invalid_link, not_found]
+         citizen_home_with_message_hours_and_crisis_line, invalid_link, not_found,
+         note_draft_page, note_sign_refused_page, signed_note_page, goal_page, citizen_home_with_goals_and_a_shared_note,
+         citizen_home_after_withdrawing_a_consent, worker_home_with_missing_consents, admin_consents_page,
+         admin_consents_with_errors, admin_consent_kind_page, appointment_page_without_video_consent,
+         citizen_home_after_the_lowest_check_in, citizen_home_with_a_day_plan_ticked_and_graded, citizens_own_data,
+         worker_home_with_a_hard_day_to_follow_up, citizen_detail_with_the_wellbeing_trend,
+         citizen_detail_without_check_in_consent, citizens_data_by_their_worker]
 
 
 @pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])

@@ -154,13 +154,17 @@ ID_ROUTES = {
     "link_issue": ("POST", "/citizens/{id}/link", "citizen", {}),
     "link_revoke": ("POST", "/citizens/{id}/link/revoke", "citizen", {}),
     "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
-    "citizen_reminders": ("POST", "/citizens/{id}/reminders", "citizen", {"email": "1", "sms": "0"}),
+    "citizen_consent_record": ("POST", "/citizens/{id}/consents", "citizen",
+                               {"kind": "video", "action": "withdraw", "how": "phone"}),
+    "admin_consent_kind": ("GET", "/admin/consents/{id}", "consent_kind", {}),
     "citizen_call_privacy": ("POST", "/citizens/{id}/call-privacy", "citizen", {"relay": "1"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),
     "call": ("GET", "/calls/{id}", "appointment", {}),
     "call_ticket": ("POST", "/calls/{id}/ticket", "appointment", {}),
+    "guest_link_create": ("POST", "/calls/{id}/guests", "appointment", {"kind": "relative", "name": "Bo"}),
+    "guest_link_revoke": ("POST", "/calls/{id}/guests/revoke", "appointment", {"kind": "relative"}),
     "absence_remove": ("POST", "/worker/absences/{id}/remove", "absence", {}),
     "appointment_cancel": ("POST", "/appointments/{id}/cancel", "appointment", {"reason": "Sick"}),
     "appointment_reschedule": ("POST", "/appointments/{id}/reschedule", "appointment",
@@ -170,6 +174,27 @@ ID_ROUTES = {
     "appointment_respond": ("POST", "/me/appointments/{id}/respond", "appointment", {"response": "confirmed"}),
     "appointment_calendar": ("GET", "/appointments/{id}.ics", "appointment", {}),
     "citizen_appointment_calendar": ("GET", "/me/appointments/{id}.ics", "appointment", {}),
+    "session_log": ("GET", "/supervisor/appointments/{id}/log", "appointment", {}),
+    "team_travel_minutes": ("POST", "/supervisor/teams/{id}/travel", "team", {"minutes": "40"}),
+    "account_api_key_revoke": ("POST", "/account/api-keys/{id}/revoke", "api_token", {}),
+    "appointment_note": ("GET", "/appointments/{id}/note", "appointment", {}),
+    "note_new": ("POST", "/citizens/{id}/notes", "citizen", {}),
+    "note": ("GET", "/notes/{id}", "note", {}),
+    "note_save": ("POST", "/notes/{id}", "note", {"talked_about": "Vi talte", "shared": "0"}),
+    "note_sign": ("POST", "/notes/{id}/sign", "note", {"talked_about": "Vi talte", "shared": "0"}),
+    "note_amend": ("POST", "/notes/{id}/amend", "note", {"reason": "Rettelse"}),
+    "goal_new": ("POST", "/citizens/{id}/goals", "citizen", {"title": "Handle ind selv"}),
+    "goal": ("GET", "/goals/{id}", "goal", {}),
+    "goal_edit": ("POST", "/goals/{id}", "goal", {"title": "Handle ind selv", "status": "under_way"}),
+    "goal_step_new": ("POST", "/goals/{id}/steps", "goal", {"text": "Skriv en indkøbsliste"}),
+    "goal_step_tick": ("POST", "/goals/steps/{id}/tick", "goal_step", {"done": "1"}),
+    "citizen_step_tick": ("POST", "/me/steps/{id}/tick", "goal_step", {"done": "1"}),
+    "day_task_done": ("POST", "/me/day-plan/{id}/done", "day_task", {"done": "1"}),
+    "day_task_remove": ("POST", "/me/day-plan/{id}/remove", "day_task", {}),
+    "citizen_day_task_add": ("POST", "/citizens/{id}/day-plan", "citizen", {"title": "Køb ind"}),
+    "citizen_checkins_followed_up": ("POST", "/citizens/{id}/checkins/followed-up", "citizen", {}),
+    "citizen_data_export": ("GET", "/citizens/{id}/data", "citizen", {}),
+    "citizen_data_export_json": ("GET", "/citizens/{id}/data.json", "citizen", {}),
 }
 
 
@@ -186,7 +211,9 @@ async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(w
     """Another municipality's object answers exactly like one that does not exist, and nothing changes."""
     await web.login(getattr(world.a, role))
     foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id,
-               "appointment": world.b.citizen.appointment_id, "absence": world.b.absence_id}
+               "appointment": world.b.citizen.appointment_id, "absence": world.b.absence_id, "api_token": world.b.api_token_id,
+               "note": world.b.signed_note_id, "goal": world.b.goal_id, "goal_step": world.b.step_id,
+               "day_task": world.b.day_task_id, "consent_kind": world.b.consent_kind_id}
     token = await web.csrf_from("/")
     before = await row_counts(db)
     for name, (method, pattern, kind, form) in ID_ROUTES.items():

@@ -20,7 +20,8 @@ HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervis
 
 
 # Past the CSRF check, a few forms meet a domain rule at the world's time: still proof the token was all it took.
-ACCEPTED = {"call_ticket": (409,)}  # the call opens 15 minutes before the appointment, which is tomorrow
+ACCEPTED = {"call_ticket": (409,),  # the call opens 15 minutes before the appointment, which is tomorrow
+            "guest_ticket": (404,)}  # a guest ticket needs a guest link that exists
 
 
 def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
@@ -34,7 +35,14 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "citizen_new": ("worker", "/citizens/new", {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}),
         "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
         "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
-        "citizen_reminders": ("worker", f"/citizens/{a.citizen.id}/reminders", {"email": "1", "sms": "0"}),
+        "citizen_consent_record": ("worker", f"/citizens/{a.citizen.id}/consents",
+                                   {"kind": "sms_reminders", "action": "withdraw", "how": "phone"}),
+        "citizen_consent": ("citizen", "/me/consents", {"kind": "video", "action": "withdraw"}),
+        "admin_consents": ("admin", "/admin/consents", {"code": "photos", "title_da": "Billeder",
+                                                        "text_da": "Jeg siger ja til billeder.", "title_en": "Photos",
+                                                        "text_en": "I agree to photos."}),
+        "admin_consent_kind": ("admin", f"/admin/consents/{a.consent_kind_id}",
+                               {"title_da": "Video", "text_da": "Ny tekst.", "title_en": "Video", "text_en": "New text."}),
         "citizen_call_privacy": ("worker", f"/citizens/{a.citizen.id}/call-privacy", {"relay": "1"}),
         "working_hours": ("worker", "/worker/hours", {"work_0_start": "08:00", "work_0_end": "16:00"}),
         "calendar_feed_create": ("worker", "/worker/calendar-feed", {}),
@@ -49,12 +57,35 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "appointment_attendance": ("worker", f"/appointments/{a.citizen.past_appointment_id}/attendance",
                                    {"attendance": "attended"}),
         "appointment_release": ("worker", f"/appointments/{a.citizen.appointment_id}/release-interpreter", {}),
+        # before the cancel below: a cancelled call has no guests
+        "guest_link_create": ("worker", f"/calls/{a.citizen.appointment_id}/guests", {"kind": "relative",
+                                                                                     "name": "Bo Holm"}),
+        "guest_link_revoke": ("worker", f"/calls/{a.citizen.appointment_id}/guests/revoke", {"kind": "relative"}),
         "appointment_cancel": ("worker", f"/appointments/{a.citizen.appointment_id}/cancel", {"reason": "Sick"}),
         "call_ticket": ("worker", f"/calls/{a.citizen.appointment_id}/ticket", {}),
-        "logout": ("worker", "/logout", {}),
+        "guest_ticket": (None, "/g/" + "x" * 43 + "/ticket", {"name": "Tina Tolk"}),
+        "account_api_keys": ("worker", "/account/api-keys", {"label": "Case system", "days": "90"}),
+        "account_api_key_revoke": ("worker", f"/account/api-keys/{a.api_token_id}/revoke", {}),
+        "note_new": ("worker", f"/citizens/{a.citizen.id}/notes", {}),
+        "note_save": ("worker", f"/notes/{a.note_id}", {"talked_about": "Vi talte om ugen", "shared": "0"}),
+        "note_sign": ("worker", f"/notes/{a.note_id}/sign", {"talked_about": "Vi talte om ugen", "shared": "0"}),
+        "note_amend": ("worker", f"/notes/{a.signed_note_id}/amend", {"reason": "Rettelse"}),
+        "goal_new": ("worker", f"/citizens/{a.citizen.id}/goals", {"title": "Handle ind selv", "steps": "Liste"}),
+        "goal_edit": ("worker", f"/goals/{a.goal_id}", {"title": "Gå en tur", "status": "under_way"}),
+        "goal_step_new": ("worker", f"/goals/{a.goal_id}/steps", {"text": "Gå til bageren"}),
+        "goal_step_tick": ("worker", f"/goals/steps/{a.step_id}/tick", {"done": "1"}),
+        "citizen_step_tick": ("citizen", f"/me/steps/{a.step_id}/tick", {"done": "1"}),
         "appointment_respond": ("citizen", f"/me/appointments/{a.citizen.appointment_id}/respond",
                                 {"response": "confirmed"}),
+        "checkin_create": ("citizen", "/me/checkins", {"level": "3", "words": "Fint"}),
+        "day_task_add": ("citizen", "/me/day-plan", {"title": "Drik vand", "remind_at": "20:00"}),
+        "day_task_done": ("citizen", f"/me/day-plan/{a.day_task_id}/done", {"done": "1"}),
+        "day_task_remove": ("citizen", f"/me/day-plan/{a.day_task_id}/remove", {}),
+        "day_grade": ("citizen", "/me/day-plan/grade", {"grade": "4"}),
+        "citizen_day_task_add": ("worker", f"/citizens/{a.citizen.id}/day-plan", {"title": "Køb ind"}),
+        "citizen_checkins_followed_up": ("worker", f"/citizens/{a.citizen.id}/checkins/followed-up", {}),
         "citizen_assign": ("supervisor", f"/citizens/{a.citizen.id}/assign", {"worker_id": str(a.other_worker.id)}),
+        "team_travel_minutes": ("supervisor", f"/supervisor/teams/{a.team_id}/travel", {"minutes": "40"}),
         "admin_staff_new": ("admin", "/admin/staff/new", {"name": "Nils Berg", "email": "nils@aarhus.example.dk",
                                                           "role": "worker", "password": "a long first password"}),
         "admin_staff_active": ("admin", f"/admin/staff/{a.worker.id}/active", {"active": "0"}),
@@ -62,6 +93,7 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "admin_settings": ("admin", "/admin/settings", {"offsets": "1440", "cutoff": "3",
                                                         "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"}),
         "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
+        "logout": ("worker", "/logout", {}),  # last: the worker's other forms need the session
     }
 
 

@@ -65,6 +65,8 @@ KINDS = {
     "email": bad(("not an address", "nina(at)example.dk", BAD_EMAIL), missing=REQUIRED),
     "optional email": bad(("not an address", "nina(at)example.dk", BAD_EMAIL)),
     "optional phone": bad(("not a number", "call me", BAD_PHONE)),
+    "optional date": bad(("not a date", "1/12/2026", BAD_DATE), ("impossible", "2026-02-30", BAD_DATE),
+                         long=BAD_DATE, control=BAD_DATE),
     "choice": bad(("not a choice", "klingon", CHOOSE), missing=CHOOSE, long=CHOOSE, control=CHOOSE),
     "number": bad(*NOT_A_NUMBER, missing=REQUIRED, long=CHOOSE, control=CHOOSE),
     "optional number": bad(*NOT_A_NUMBER, long=CHOOSE, control=CHOOSE),
@@ -108,6 +110,8 @@ FORMS = {
     "staff active": Form("admin", "/admin/staff/{worker}/active", {"active": ("choice", "0")}, "/admin"),
     "assign to worker": Form("supervisor", "/citizens/{citizen}/assign",
                              {"worker_id": ("number", "{other_worker}")}, "/supervisor"),
+    "travel minutes": Form("supervisor", "/supervisor/teams/{team}/travel", {"minutes": ("number", "40")},
+                           "/supervisor/statistics"),
     "issue link": Form("worker", "/citizens/{citizen}/link", {}, "/worker"),
     "revoke link": Form("worker", "/citizens/{citizen}/link/revoke", {}, "/worker"),
     "book": Form("worker", "/appointments/new", {
@@ -128,8 +132,17 @@ FORMS = {
     "attendance": Form("worker", "/appointments/{past_appointment}/attendance",
                        {"attendance": ("choice", "attended")}, "/worker", re_rendered=True),
     "release interpreter": Form("worker", "/appointments/{appointment}/release-interpreter", {}, "/worker"),
-    "reminder channels": Form("worker", "/citizens/{citizen}/reminders", {"email": ("choice", "1"),
-                                                                          "sms": ("choice", "0")}, "/worker"),
+    "record consent": Form("worker", "/citizens/{citizen}/consents", {
+        "kind": ("choice", "sms_reminders"), "action": ("choice", "withdraw"), "how": ("choice", "phone")}, "/worker"),
+    "citizen's consent": Form("citizen", "/me/consents", {"kind": ("choice", "video"),
+                                                          "action": ("choice", "withdraw")}, "/me"),
+    "new consent kind": Form("admin", "/admin/consents", {
+        "code": ("text", "photos"), "title_da": ("text", "Billeder"), "text_da": ("text", "Jeg siger ja til billeder."),
+        "title_en": ("text", "Photos"), "text_en": ("text", "I agree to photos.")}, "/admin/consents",
+        re_rendered=True),
+    "consent text": Form("admin", "/admin/consents/{consent_kind}", {
+        "title_da": ("text", "Video"), "text_da": ("text", "Ny tekst."), "title_en": ("text", "Video"),
+        "text_en": ("text", "New text.")}, "/admin/consents", re_rendered=True),
     "booking settings": Form("admin", "/admin/settings", {"cutoff": ("number", "3"),
                                                           "crisis_line_text": ("optional text", "Ring 1813")},
                              "/admin/settings", re_rendered=True),
@@ -140,8 +153,44 @@ FORMS = {
     "remove absence": Form("worker", "/worker/absences/{absence}/remove", {}, "/worker/absences"),
     "call privacy": Form("worker", "/citizens/{citizen}/call-privacy", {"relay": ("choice", "1")}, "/worker"),
     "call ticket": Form("worker", "/calls/{appointment}/ticket", {}, "/worker"),
+    "guest link": Form("worker", "/calls/{appointment}/guests", {"kind": ("choice", "relative"),
+                                                                 "name": ("text", "Bo Holm")}, "/worker"),
+    "stop guest link": Form("worker", "/calls/{appointment}/guests/revoke", {"kind": ("choice", "relative")},
+                            "/worker"),
+    "API key": Form("worker", "/account/api-keys", {"label": ("text", "Case system"), "days": ("choice", "90")},
+                    "/account/api-keys", re_rendered=True),
     "citizen's answer": Form("citizen", "/me/appointments/{appointment}/respond",
                              {"response": ("choice", "confirmed")}, "/me"),
+    "check-in": Form("citizen", "/me/checkins", {"level": ("choice", "3"), "words": ("optional text", "Fint")},
+                     "/me"),
+    "day task": Form("citizen", "/me/day-plan", {"title": ("text", "Drik vand"),
+                                                 "remind_at": ("optional time", "20:00")}, "/me"),
+    "day task done": Form("citizen", "/me/day-plan/{day_task}/done", {"done": ("choice", "1")}, "/me"),
+    "remove day task": Form("citizen", "/me/day-plan/{day_task}/remove", {}, "/me"),
+    "day grade": Form("citizen", "/me/day-plan/grade", {"grade": ("choice", "4")}, "/me"),
+    "worker's day task": Form("worker", "/citizens/{citizen}/day-plan", {"title": ("text", "Køb ind"),
+                                                                         "remind_at": ("optional time", "20:00")},
+                              "/worker"),
+    "check-ins followed up": Form("worker", "/citizens/{citizen}/checkins/followed-up", {}, "/worker"),
+    "new note": Form("worker", "/citizens/{citizen}/notes", {}, "/worker"),
+    "note": Form("worker", "/notes/{note}", {
+        "talked_about": ("optional text", "Vi talte om ugen"), "agreements": ("optional text", "Handle ind"),
+        "assessment": ("optional text", "Går godt"), "shared": ("choice", "0")}, "/worker", re_rendered=True),
+    "sign note": Form("worker", "/notes/{note}/sign", {
+        "talked_about": ("optional text", "Vi talte om ugen"), "agreements": ("optional text", "Handle ind"),
+        "assessment": ("optional text", "Går godt"), "shared": ("choice", "1")}, "/worker", re_rendered=True),
+    "amend note": Form("worker", "/notes/{signed_note}/amend", {"reason": ("text", "Rettelse")}, "/worker",
+                       re_rendered=True),
+    "new goal": Form("worker", "/citizens/{citizen}/goals", {
+        "title": ("text", "Handle ind selv"), "target_date": ("optional date", "2026-12-24"),
+        "steps": ("optional text", "Skriv en liste")}, "/worker"),
+    "goal": Form("worker", "/goals/{goal}", {
+        "title": ("text", "Gå en tur"), "target_date": ("optional date", "2026-12-24"),
+        "status": ("choice", "under_way")}, "/worker", re_rendered=True),
+    "new step": Form("worker", "/goals/{goal}/steps", {"text": ("text", "Gå til bageren")}, "/worker",
+                     re_rendered=True),
+    "tick step": Form("worker", "/goals/steps/{step}/tick", {"done": ("choice", "1")}, "/worker"),
+    "citizen ticks a step": Form("citizen", "/me/steps/{step}/tick", {"done": ("choice", "1")}, "/me"),
 }
 
 
@@ -170,7 +219,9 @@ async def open_form(web: WebClient, world, db, form: Form) -> tuple[str, dict[st
               "supervisor": world.a.supervisor.id, "other_worker": world.a.other_worker.id,
               "citizen": world.a.citizen.id, "code": pyotp.TOTP(secret).at(web.clock()),
               "appointment": world.a.citizen.appointment_id, "past_appointment": world.a.citizen.past_appointment_id,
-              "absence": world.a.absence_id}
+              "absence": world.a.absence_id, "day_task": world.a.day_task_id,
+              "consent_kind": world.a.consent_kind_id, "note": world.a.note_id,
+              "signed_note": world.a.signed_note_id, "goal": world.a.goal_id, "step": world.a.step_id}
     return form.path.format(**values), {key: str(value) for key, value in values.items()}
 
 

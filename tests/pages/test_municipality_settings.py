@@ -1,4 +1,4 @@
-"""What the administrator sets for the municipality, and the citizen's reminder channels, take effect."""
+"""What the administrator sets for the municipality, and the citizen's reminder consents, take effect."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from support import reread, text_of
-from vbostotte.models import MunicipalitySettings, OutboxMessage, ReminderPreference, WorkingHours
+from vbostotte.models import MunicipalitySettings, OutboxMessage, WorkingHours
+from vbostotte.services import consent
 
 
 @pytest.fixture
@@ -32,7 +33,8 @@ async def test_the_reminder_schedule_and_cut_off_apply_to_new_bookings(hours, we
     assert (settings.reminder_offsets_minutes, settings.confirm_cutoff_minutes) == ("2880,60", 300)
 
     await web.login(world.a.worker)
-    await web.post(f"/citizens/{world.a.citizen.id}/reminders", {"email": "0", "sms": "1"},
+    await web.post(f"/citizens/{world.a.citizen.id}/consents",
+                   {"kind": "email_reminders", "action": "withdraw", "how": "phone"},
                    from_page=f"/citizens/{world.a.citizen.id}")
     done = await web.post("/appointments/new", {"citizen_id": str(world.a.citizen.id), "kind": "video",
                                                 "date": "2026-12-01", "time": "10:00", "duration": "45"})
@@ -44,21 +46,21 @@ async def test_the_reminder_schedule_and_cut_off_apply_to_new_bookings(hours, we
     assert sorted(planned) == [("sms", starts - dt.timedelta(days=2)), ("sms", starts - dt.timedelta(hours=1))]
 
 
-async def test_turning_a_channel_off_drops_its_planned_reminders(hours, web, db):
+async def test_withdrawing_a_channel_drops_its_planned_reminders(hours, web, db):
     world = hours
     await web.login(world.a.worker)
     page = f"/citizens/{world.a.citizen.id}"
-    await web.post(f"{page}/reminders", {"email": "1", "sms": "1"}, from_page=page)
     await web.post("/appointments/new", {"citizen_id": str(world.a.citizen.id), "kind": "home_visit",
                                          "date": "2026-12-02", "time": "13:00", "duration": "60"})
-    await web.post(f"{page}/reminders", {"email": "1", "sms": "0"}, from_page=page)
+    await web.post(f"{page}/consents", {"kind": "sms_reminders", "action": "withdraw", "how": "in_person"},
+                   from_page=page)
     await reread(db)
-    rows = (await db.execute(select(OutboxMessage.channel, OutboxMessage.status))).all()
-    assert {status for channel, status in rows if channel == "sms"} == {"dropped"}
-    assert {status for channel, status in rows if channel == "email"} == {"pending"}
-    preference = await db.get(ReminderPreference, world.a.citizen.id)
-    assert (preference.email, preference.sms) == (True, False)
-    assert "Valgene for påmindelser er gemt." in text_of(await web.page(f"{page}?done=reminders"))
+    rows = (await db.execute(select(OutboxMessage.channel, OutboxMessage.status, OutboxMessage.last_error))).all()
+    assert {(status, error) for channel, status, error in rows if channel == "sms"} == {("dropped", "consent withdrawn")}
+    assert {status for channel, status, _ in rows if channel == "email"} == {"pending"}
+    assert await consent.has(db, world.a.citizen.id, consent.Kind.EMAIL_REMINDERS)
+    assert not await consent.has(db, world.a.citizen.id, consent.Kind.SMS_REMINDERS)
+    assert "Samtykket er registreret." in text_of(await web.page(f"{page}?done=consent"))
 
 
 async def test_only_administrators_change_the_settings(web, world):

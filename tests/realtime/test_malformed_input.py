@@ -47,7 +47,7 @@ def bad_frames(seed: int = 4) -> list[str]:
     # Every field of every message with every wrong value, missing, and with an unknown field beside it.
     valid = {"ticket": "t", "token": "t", "ts": 1.0, "participant": "guest-1", "to": "staff-3", "text": "hi",
              "sdp": "v=0", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
-             "connection": "direct", "rtt_ms": 12.0}
+             "connection": "direct", "rtt_ms": 12.0, "audio": "on", "video": "on", "audio_only": "off"}
     for kind, spec in CLIENT_MESSAGES.items():
         base = {"type": kind, **{name: valid[name] for name in spec.fields}}
         frames.append(json.dumps({**base, "extra": 1}))

@@ -18,10 +18,9 @@ from vbostotte.models import (
     AppointmentKind,
     CitizenResponse,
     OutboxMessage,
-    ReminderPreference,
     WorkingHours,
 )
-from vbostotte.services import availability, booking
+from vbostotte.services import availability, booking, consent
 
 UTC = dt.timezone.utc
 WEEKDAYS_8_TO_16 = [(d, 8 * 60, 16 * 60) for d in range(5)]
@@ -29,11 +28,11 @@ WEEKDAYS_8_TO_16 = [(d, 8 * 60, 16 * 60) for d in range(5)]
 
 @pytest.fixture
 async def bookable(world, db):
-    """Both workers of municipality a work Monday–Friday 08–16; the citizen wants e-mail and SMS reminders."""
+    """Both workers of municipality a work Monday–Friday 08–16; the citizen consents to e-mail and SMS reminders
+    (as every world citizen does, see support.build_municipality)."""
     for worker in (world.a.worker, world.a.other_worker):
         db.add_all([WorkingHours(staff_id=worker.id, kind="work", weekday=d, start_minute=s, end_minute=e)
                     for d, s, e in WEEKDAYS_8_TO_16])
-    db.add(ReminderPreference(citizen_id=world.a.citizen.id, email=True, sms=True))
     await db.commit()
     return world
 
@@ -189,9 +188,11 @@ async def test_interpreter_is_told_at_once_when_the_citizen_cannot_come(bookable
     assert all(due == clock() for _, _, due in notices)
 
 
-async def test_no_reminders_without_the_citizens_preference(world, db, clock):
+async def test_no_reminders_without_the_citizens_consent(world, db, clock):
     db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=s, end_minute=e)
                 for d, s, e in WEEKDAYS_8_TO_16])
+    for kind in (consent.Kind.EMAIL_REMINDERS, consent.Kind.SMS_REMINDERS):
+        await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, kind, "phone", clock())
     await db.commit()
     appointment = await booking.book(db, world.a.worker.actor, request_for(world, at(2026, 11, 26, 10)), clock())
     await db.commit()

@@ -21,11 +21,10 @@ from vbostotte.models import (
     Citizen,
     CitizenResponse,
     OutboxMessage,
-    ReminderPreference,
     Staff,
     WorkingHours,
 )
-from vbostotte.services import availability, booking, sender
+from vbostotte.services import availability, booking, consent, sender
 
 UTC = dt.timezone.utc
 CITIZEN_EMAIL, CITIZEN_PHONE = "mette@example.dk", "+4520000001"
@@ -47,10 +46,9 @@ TUESDAY_10 = at(2026, 11, 24, 10)  # the clock starts Monday 23 November 2026, 0
 @pytest.fixture
 async def bookable(world, db):
     """The worker (Anne Jensen) works Monday–Friday 08–16; the citizen (Mette Hansen) has an e-mail address
-    and a phone number and wants reminders by both."""
+    and a phone number and consents to reminders by both (as every world citizen does)."""
     db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=8 * 60,
                              end_minute=16 * 60) for d in range(5)])
-    db.add(ReminderPreference(citizen_id=world.a.citizen.id, email=True, sms=True))
     citizen = await db.get(Citizen, world.a.citizen.id)
     citizen.name, citizen.preferred_name, citizen.email, citizen.phone = ("Mette Hansen", "Mette", CITIZEN_EMAIL,
                                                                           CITIZEN_PHONE)
@@ -241,11 +239,14 @@ async def test_reminders_planned_for_a_moved_appointments_old_time_are_dropped(b
 
 
 async def test_no_message_on_a_channel_the_citizen_withdrew_after_planning(bookable, db, clock, rounds, mail,
-                                                                           gateway):
+                                                                           gateway, monkeypatch):
     world = bookable
     appointment = await book(db, world, clock)
-    preference = await db.get(ReminderPreference, world.a.citizen.id)
-    preference.sms = False  # withdrawn directly: the check at send time must catch it on its own
+    # Withdrawn without dropping the planned rows (as when a sender had already claimed them): the check at
+    # send time must catch it on its own.
+    monkeypatch.setattr(consent.outbox, "drop_channel", lambda *args, **kw: asyncio.sleep(0))
+    await consent.withdraw(db, citizen_actor(world), world.a.citizen.id, consent.Kind.SMS_REMINDERS, "citizen_page",
+                           clock())
     await db.commit()
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)
     counts = await rounds.run()
@@ -258,7 +259,8 @@ async def test_no_message_on_a_channel_the_citizen_withdrew_after_planning(booka
 
 async def test_no_message_at_all_without_any_agreement(bookable, db, clock, rounds, mail, gateway):
     world = bookable
-    await db.delete(await db.get(ReminderPreference, world.a.citizen.id))
+    for kind in (consent.Kind.EMAIL_REMINDERS, consent.Kind.SMS_REMINDERS):
+        await consent.withdraw(db, citizen_actor(world), world.a.citizen.id, kind, "citizen_page", clock())
     await db.commit()
     await book(db, world, clock)
     clock.now = TUESDAY_10 - dt.timedelta(minutes=30)

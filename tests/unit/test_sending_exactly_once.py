@@ -25,11 +25,10 @@ from vbostotte.models import (
     Citizen,
     MunicipalitySettings,
     OutboxMessage,
-    ReminderPreference,
     Staff,
     StaffRole,
 )
-from vbostotte.services import outbox, sender
+from vbostotte.services import consent, outbox, sender
 
 N = 40
 KILL_AT = (N // 3, 2 * N // 3)  # kill the sender when this many messages have arrived, then start it again
@@ -42,7 +41,7 @@ async def plan_due_reminders(db, world, count: int, now: dt.datetime) -> None:
     municipality = world.a.id
     await db.merge(MunicipalitySettings(municipality_id=municipality, reminder_offsets_minutes="10080",
                                         confirm_cutoff_minutes=180, crisis_line_text=""))
-    db.add(ReminderPreference(citizen_id=world.a.citizen.id, email=True, sms=False))
+    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.SMS_REMINDERS, "phone", now)
     (await db.get(Citizen, world.a.citizen.id)).email = "borger@example.dk"
     worker = Staff(municipality_id=municipality, email="kill-test@aarhus.example.dk", name="Kim Test",
                    role=StaffRole.WORKER, password_hash="-", active=True, created_at=now)

@@ -65,7 +65,7 @@ def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> b
     return appointment.cancelled_at is None and opens <= now <= closes
 
 
-def _check_joinable(appointment: Appointment, settings: Settings, now: dt.datetime) -> None:
+def check_joinable(appointment: Appointment, settings: Settings, now: dt.datetime) -> None:
     if appointment.kind != AppointmentKind.VIDEO:
         raise NotAVideoSession()
     if not is_open(appointment, settings, now):
@@ -84,15 +84,21 @@ async def issue_ticket(db: AsyncSession, actor: Actor, appointment_id: int, sett
                        now: dt.datetime) -> str:
     """A ticket for the appointment's own worker or citizen to join its call; shown once, stored hashed."""
     appointment = await call_for(db, actor, appointment_id, "call.join")
-    _check_joinable(appointment, settings, now)
+    check_joinable(appointment, settings, now)
+    return await new_ticket(db, appointment, actor.kind, actor.id, now)
+
+
+async def new_ticket(db: AsyncSession, appointment: Appointment, kind: str, principal_id: int,
+                     now: dt.datetime) -> str:
+    """A single-use ticket for ``kind`` (staff, citizen, guest) ``principal_id`` to join the appointment's call."""
     recent = await db.execute(select(func.count()).select_from(CallTicket).where(
-        CallTicket.principal_kind == actor.kind, CallTicket.principal_id == actor.id,
+        CallTicket.principal_kind == kind, CallTicket.principal_id == principal_id,
         CallTicket.expires_at > now - TICKET_WINDOW + dt.timedelta(seconds=TICKET_SECONDS)))
     if recent.scalar_one() >= TICKETS_PER_WINDOW:
         raise TooManyTickets()
     token = sessions.new_token()
     db.add(CallTicket(token_hash=sessions.token_hash(token), appointment_id=appointment.id,
-                      principal_kind=actor.kind, principal_id=actor.id,
+                      principal_kind=kind, principal_id=principal_id,
                       expires_at=now + dt.timedelta(seconds=TICKET_SECONDS)))
     await db.flush()
     return token
@@ -143,6 +149,10 @@ async def redeem_ticket(db: AsyncSession, token: str, settings: Settings, now: d
     appointment = await db.get(Appointment, appointment_id)
     if appointment is None or appointment.kind != AppointmentKind.VIDEO or not is_open(appointment, settings, now):
         return None
+    if kind == GUEST:
+        from vbostotte.services import guests  # guests builds on this module; imported here to avoid a cycle
+
+        return await guests.joiner(db, principal_id, appointment)
     if kind == "staff":
         staff = await db.get(Staff, principal_id)
         if staff is None or not staff.active or staff.id != appointment.worker_id:

@@ -14,8 +14,7 @@ from vbostotte import audit
 from vbostotte.access import require_role, visible_citizens
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput
-from vbostotte.models import Caseload, Citizen, ReminderPreference, Staff, StaffRole, TeamMember
-from vbostotte.services import outbox
+from vbostotte.models import Caseload, Citizen, Staff, StaffRole, TeamMember
 
 
 @dataclass(frozen=True)
@@ -86,30 +85,6 @@ async def team_workers(db: AsyncSession, team_id: int) -> list[Staff]:
     stmt = (select(Staff).join(TeamMember, TeamMember.staff_id == Staff.id)
             .where(TeamMember.team_id == team_id, Staff.role == StaffRole.WORKER, Staff.active.is_(True)))
     return list((await db.execute(stmt.order_by(Staff.name))).scalars())
-
-
-async def set_reminder_channels(db: AsyncSession, actor: Actor, citizen: Citizen, *, email: bool, sms: bool) -> None:
-    """Record which reminder channels the citizen wants (authorised by the caller via ``access.citizen_for``).
-
-    Turning a channel off drops the reminders already planned on it. The consent issue replaces this
-    preference with consent records.
-    """
-    preference = await db.get(ReminderPreference, citizen.id)
-    if preference is None:
-        preference = ReminderPreference(citizen_id=citizen.id, email=False, sms=False)
-        db.add(preference)
-    for channel, wanted in (("email", email), ("sms", sms)):
-        if getattr(preference, channel) and not wanted:
-            await outbox.drop_channel(db, citizen.id, channel)
-        setattr(preference, channel, wanted)
-    await db.flush()
-    await audit.record(db, actor, audit.AuditEvent("citizen.reminder_channels", audit.Purpose.SUPPORT,
-                                                   citizen_id=citizen.id))
-
-
-async def reminder_channels(db: AsyncSession, citizen_id: int) -> ReminderPreference:
-    return await db.get(ReminderPreference, citizen_id) or ReminderPreference(citizen_id=citizen_id, email=False,
-                                                                              sms=False)
 
 
 async def set_force_relay(db: AsyncSession, actor: Actor, citizen: Citizen, on: bool) -> None:

@@ -22,12 +22,14 @@ from vbostotte.models import (
     Citizen,
     Municipality,
     PersonalLink,
+    Staff,
     StaffRole,
     Team,
     TeamMember,
 )
 from vbostotte.services import citizens as citizen_service
-from vbostotte.services import links
+from vbostotte.services import goals, notes
+from vbostotte.services import consent, links
 from vbostotte.services.organisation import create_staff, get_or_create_municipality
 
 MUNICIPALITY = "Demo Kommune"
@@ -45,6 +47,8 @@ CITIZENS = (  # name, preferred name, phone, worker index in STAFF
     ("Jens Poulsen", "Jens", "+4520000004", 3),
 )
 SLOTS = ((9, 0), (10, 30), (13, 0), (14, 30))
+DEMO_CONSENTS = (consent.Kind.VIDEO, consent.Kind.SMS_REMINDERS, consent.Kind.WORKER_SEES_CHECKINS,
+                 consent.Kind.CASEWORKER_SHARING)
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,20 @@ async def seed(db: AsyncSession, settings: Settings, now: dt.datetime) -> bool:
         if role != StaffRole.ADMIN:
             db.add(TeamMember(team_id=team.id, staff_id=member.id))
     await db.flush()
-    for name, preferred, phone, worker_index in CITIZENS:
+    for index, (name, preferred, phone, worker_index) in enumerate(CITIZENS):
         citizen = await citizen_service.register(
             db, system, citizen_service.NewCitizen(name=name, preferred_name=preferred, phone=phone), now,
             team_id=team.id, worker_id=staff[worker_index].id)
         db.add(PersonalLink(citizen_id=citizen.id, token_hash=sessions.token_hash(demo_token(settings, name)),
                             issued_by_id=staff[worker_index].id, issued_at=now))
+        # Consents given in person to their worker; the last citizens lack some, so the worker's overview shows gaps.
+        worker = Actor(kind="staff", id=staff[worker_index].id, municipality_id=municipality.id,
+                       role=StaffRole.WORKER.value)
+        for kind in DEMO_CONSENTS[:len(DEMO_CONSENTS) - index]:
+            await consent.give(db, worker, citizen.id, kind, consent.How.IN_PERSON, now)
     await db.flush()
     await ensure_week(db, now)
+    await goals_and_a_shared_note(db, municipality.id, now)
     return True
 
 
@@ -124,3 +134,32 @@ async def info(db: AsyncSession, settings: Settings) -> DemoInfo:
     logins = [(email, PASSWORD, role.value) for email, _name, role in STAFF]
     citizen_links = [(name, links.link_url(settings, demo_token(settings, name))) for name, *_ in CITIZENS]
     return DemoInfo(logins=logins, citizen_links=citizen_links)
+
+
+DEMO_GOALS = (  # title, steps, how many steps are done already
+    ("Gå en tur hver dag", ("Gå ned til postkassen", "Gå rundt om søen", "Gå en tur tre dage i træk"), 1),
+    ("Handle ind selv", ("Skrive en indkøbsliste", "Handle i Netto med Anna", "Handle alene"), 0),
+)
+
+
+async def goals_and_a_shared_note(db: AsyncSession, municipality_id: int, now: dt.datetime) -> None:
+    """Two goals for the first demo citizen, and one signed note shared with her, by her worker."""
+    name, _preferred, _phone, worker_index = CITIZENS[0]
+    citizen = (await db.execute(select(Citizen).where(Citizen.municipality_id == municipality_id,
+                                                      Citizen.name == name))).scalar_one()
+    worker = (await db.execute(select(Staff).where(Staff.email == STAFF[worker_index][0]))).scalar_one()
+    actor = Actor(kind="staff", id=worker.id, municipality_id=municipality_id, role=StaffRole.WORKER.value,
+                  name=worker.name)
+    made = []
+    for title, steps, done in DEMO_GOALS:
+        goal = await goals.create(db, actor, citizen, title, None, list(steps), now)
+        for step in (await goals.steps_of(db, [goal.id]))[goal.id][:done]:
+            await goals.tick(db, actor, step.id, True, now)
+        made.append(goal.id)
+    note = await notes.start(db, actor, citizen, now)
+    await notes.save_draft(db, actor, note.id, notes.NoteText(
+        talked_about="Vi talte om, hvordan ugen er gået, og om at komme ud hver dag.",
+        agreements="Mette går ned til postkassen hver dag. Vi ses igen på torsdag.",
+        assessment="Mette har mere overskud end sidst og vil gerne i gang med at handle selv."),
+        now, goal_ids=made, shared=True)
+    await notes.sign(db, actor, note.id, now)

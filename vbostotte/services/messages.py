@@ -28,6 +28,11 @@ REMINDER_SMS = N_("Reminder: %(what)s %(when)s. See your page: %(link)s")
 REMINDER_DETAILS = N_("See the details on your page:")
 REMINDER_CANT_COME = N_("If you cannot come, you can say so on your page.")
 AUTOMATIC = N_("This message was sent automatically. Replies are not read.")
+# A day-plan task's reminder: the citizen's own words for the task (they wrote them, or agreed them with
+# their worker), the time, and their page; nothing about the service.
+DAY_TASK = N_("Reminder from your day plan: %(task)s")
+DAY_TASK_SMS = N_("Reminder from your day plan (%(time)s): %(task)s. Your page: %(link)s")
+DAY_TASK_DONE = N_("You can tick it off on your page:")
 
 # purpose → (e-mail subject, the notice itself: the SMS text and the e-mail's first paragraph)
 INTERPRETER_NOTICES = {
@@ -118,3 +123,14 @@ def interpreter_notice(purpose: str, *, kind: str, starts_at: dt.datetime, minut
 
 def first_name(name: str) -> str:
     return name.split()[0] if name.strip() else ""
+
+
+def day_task_reminder(*, title: str, remind_at: dt.datetime, locale: str, base_url: str) -> Text:
+    """A citizen's reminder of a task on their day plan."""
+    with speaking(locale) as spoken:
+        link = citizen_page(base_url)
+        subject = i18n.gettext(DAY_TASK, task=title)
+        body = "\n\n".join([f"{subject}, {i18n.gettext(TODAY, time=i18n.format_clock(remind_at))}.",
+                             f"{i18n.gettext(DAY_TASK_DONE)}\n{link}", i18n.gettext(AUTOMATIC)])
+        short = i18n.gettext(DAY_TASK_SMS, task=title, time=i18n.format_clock(remind_at), link=link)
+        return Text(subject=subject, body=body + "\n", short=short, locale=spoken)

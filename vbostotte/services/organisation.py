@@ -14,6 +14,7 @@ from vbostotte.access import require_role
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.models import Municipality, MunicipalitySettings, Staff, StaffRole, Team, TeamMember
+from vbostotte.services import consent
 from vbostotte.services.login import hash_password, normalise_email
 
 
@@ -24,6 +25,7 @@ async def get_or_create_municipality(db: AsyncSession, name: str, now: dt.dateti
     municipality = Municipality(name=name, created_at=now)
     db.add(municipality)
     await db.flush()
+    await consent.ensure_defaults(db, municipality.id, now)  # the built-in consent kinds and their texts
     return municipality
 
 

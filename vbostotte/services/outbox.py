@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vbostotte.models import Appointment, MunicipalitySettings, OutboxMessage, ReminderPreference
+from vbostotte.models import Appointment, DayTask, MunicipalitySettings, OutboxMessage
+from vbostotte.services import consent
 
 DEFAULT_SETTINGS = MunicipalitySettings(reminder_offsets_minutes="1440,60", confirm_cutoff_minutes=180,
                                         crisis_line_text="")
@@ -31,11 +32,9 @@ def reminder_offsets(settings: MunicipalitySettings) -> list[int]:
 
 
 async def citizen_channels(db: AsyncSession, citizen_id: int) -> list[str]:
-    """The channels the citizen agreed to be reminded on (the consent issue replaces this preference)."""
-    preference = await db.get(ReminderPreference, citizen_id)
-    if preference is None:
-        return []
-    return [channel for channel, on in (("email", preference.email), ("sms", preference.sms)) if on]
+    """The channels the citizen consents to be reminded on now (``services.consent``), e-mail first."""
+    return [channel for kind, channel in sorted(consent.CHANNEL_OF.items(), key=lambda item: item[1])
+            if await consent.has(db, citizen_id, kind)]
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -100,9 +99,48 @@ async def drop_pending(db: AsyncSession, appointment_id: int) -> None:
         OutboxMessage.status == "pending").values(status="dropped"))
 
 
-async def drop_channel(db: AsyncSession, citizen_id: int, channel: str) -> None:
-    """Drop the citizen's pending reminders on a channel they no longer agree to."""
+async def drop_channel(db: AsyncSession, citizen_id: int, channel: str, reason: str) -> None:
+    """Drop the citizen's pending reminders on a channel they no longer agree to (at once, in the caller's
+    transaction), keeping the reason on each row."""
     appointments = select(Appointment.id).where(Appointment.citizen_id == citizen_id)
+    day_tasks = select(DayTask.id).where(DayTask.citizen_id == citizen_id)
     await db.execute(update(OutboxMessage).where(
-        OutboxMessage.appointment_id.in_(appointments), OutboxMessage.channel == channel,
-        OutboxMessage.recipient_kind == "citizen", OutboxMessage.status == "pending").values(status="dropped"))
+        or_(OutboxMessage.appointment_id.in_(appointments), OutboxMessage.day_task_id.in_(day_tasks)),
+        OutboxMessage.channel == channel,
+        OutboxMessage.recipient_kind == "citizen", OutboxMessage.status == "pending")
+        .values(status="dropped", last_error=reason))
+
+
+# --- The day plan's reminders (services.day_plan) ---------------------------------------------------
+
+DAY_TASK_REMINDER = "day_task_reminder"
+
+
+def day_task_stamp(message: OutboxMessage) -> str:
+    """The reminder time a day task's message was planned for (keys are ``day_task_reminder:task:time:channel``)."""
+    return message.dedupe_key.split(":")[2]
+
+
+def planned_for_current_reminder(message: OutboxMessage, task: DayTask) -> bool:
+    """Whether the task still asks for a reminder at the time the message was planned for."""
+    return task.remind_at is not None and day_task_stamp(message) == _stamp(task.remind_at)
+
+
+async def plan_for_day_task(db: AsyncSession, task: DayTask, now: dt.datetime) -> None:
+    """Plan a day task's reminder on each channel the citizen agreed to (nothing without a time, or one past)."""
+    if task.remind_at is None or task.remind_at <= now:
+        return
+    for channel in await citizen_channels(db, task.citizen_id):
+        db.add(OutboxMessage(municipality_id=task.municipality_id, day_task_id=task.id, purpose=DAY_TASK_REMINDER,
+                             channel=channel, recipient_kind="citizen",
+                             dedupe_key=f"{DAY_TASK_REMINDER}:{task.id}:{_stamp(task.remind_at)}:{channel}",
+                             due_at=task.remind_at, status="pending", attempts=0, next_attempt_at=task.remind_at,
+                             created_at=now))
+    await db.flush()
+
+
+async def drop_day_task(db: AsyncSession, task_id: int, reason: str) -> None:
+    """Drop a day task's unsent reminders (the task is removed)."""
+    await db.execute(update(OutboxMessage).where(
+        OutboxMessage.day_task_id == task_id, OutboxMessage.status == "pending")
+        .values(status="dropped", last_error=reason))

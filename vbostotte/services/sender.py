@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vbostotte.channels import Attachment, Channel, DeliveryFailed, Outgoing
 from vbostotte.config import Settings
 from vbostotte.db import transaction
-from vbostotte.models import Appointment, Citizen, OutboxMessage, Staff
+from vbostotte.models import Appointment, Citizen, DayTask, OutboxMessage, Staff
 from vbostotte.services import calendars, messages, outbox
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ BACKOFF_CAP = dt.timedelta(minutes=60)
 AFTER_CANCEL = ("interpreter_cancelled", "interpreter_cant_come", "interpreter_released")
 # The calendar invitation e-mailed with each notice: the event itself, or its cancellation.
 CALENDAR_REQUEST = ("interpreter_invite", "interpreter_moved")
+# A day task's reminder more than this late (the senders were down) is dropped, not sent.
+DAY_TASK_LATE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, order=True)
@@ -158,6 +160,8 @@ async def _check(db: AsyncSession, message: OutboxMessage, settings: Settings,
     """Is the message still to be sent, to whom, saying what? Checked at send time, not only when planned."""
     if message.attempts > MAX_ATTEMPTS:  # taken over again and again: each time its sender died
         return Verdict("failed", "too many attempts")
+    if message.purpose == outbox.DAY_TASK_REMINDER:
+        return await _check_day_task_reminder(db, message, settings, now)
     appointment = await db.get(Appointment, message.appointment_id) if message.appointment_id else None
     if appointment is None:
         return Verdict("dropped", "no appointment")
@@ -188,6 +192,30 @@ async def _check_reminder(db: AsyncSession, message: OutboxMessage, appointment:
         return contact
     text = messages.reminder(kind=appointment.kind.value, starts_at=appointment.starts_at, locale=citizen.locale,
                              base_url=settings.base_url, now=now)
+    return _outgoing(message, contact, text, now)
+
+
+async def _check_day_task_reminder(db: AsyncSession, message: OutboxMessage, settings: Settings,
+                                  now: dt.datetime) -> Outgoing | Verdict:
+    """A day-plan task's reminder: only while the task is on the plan, not done, at the time planned for, and
+    only on a channel the citizen still agrees to."""
+    task = await db.get(DayTask, message.day_task_id) if message.day_task_id else None
+    if task is None:
+        return Verdict("dropped", "task removed")
+    if task.done_at is not None:
+        return Verdict("dropped", "task done")
+    if not outbox.planned_for_current_reminder(message, task):
+        return Verdict("dropped", "moved")
+    if now - task.remind_at > DAY_TASK_LATE:
+        return Verdict("dropped", "too late")  # after an outage: "drink water" hours late is noise
+    if message.channel not in await outbox.citizen_channels(db, task.citizen_id):
+        return Verdict("dropped", "not agreed")
+    citizen = await db.get(Citizen, task.citizen_id)
+    contact = _contact(message.channel, citizen.email, citizen.phone)
+    if isinstance(contact, Verdict):
+        return contact
+    text = messages.day_task_reminder(title=task.title, remind_at=task.remind_at, locale=citizen.locale,
+                                      base_url=settings.base_url)
     return _outgoing(message, contact, text, now)
 
 

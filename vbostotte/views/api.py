@@ -9,7 +9,7 @@ import json
 from aiohttp import web
 
 from vbostotte import access, security
-from vbostotte.api_schema import CANCEL, MAX_JSON, NEW_APPOINTMENT, OFFER, Field, Operation, openapi, validate
+from vbostotte.api_schema import CANCEL, MAX_JSON, NEW_APPOINTMENT, NOTE_DRAFT, OFFER, Field, Operation, openapi, validate
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import Appointment, AppointmentKind, StaffRole
@@ -34,6 +34,10 @@ OPERATIONS = [
     Operation("post", "/api/v1/connection-test/offer",
               "The connection test page's WebRTC offer, answered by a server peer that echoes its media",
               body=OFFER, responses={200: "SessionDescription", 401: "Error", 422: "Error", 503: "Error"}),
+    Operation("post", "/api/v1/notes/{id}/draft",
+              "Autosave a session note's open draft (its author only; a signed note is refused with 409)",
+              body=NOTE_DRAFT, responses={200: "NoteDraftSaved", 403: "Error", 404: "Error", 409: "Error",
+                                          422: "Error"}),
 ]
 DESCRIPTIONS = {200: "OK", 201: "Created", 401: "Not signed in", 403: "Not allowed for this role",
                 404: "Not found (or not yours)", 409: "Conflicts with another appointment or its state",

@@ -12,7 +12,7 @@ from vbostotte import access, i18n
 from vbostotte.errors import Conflict, InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import AppointmentKind, Attendance, Citizen, CitizenResponse, StaffRole
-from vbostotte.services import availability, booking, calendars, calls, citizens, outbox
+from vbostotte.services import availability, booking, calendars, calls, citizens, consent, outbox
 from vbostotte.validation import Form
 from vbostotte.views import base
 
@@ -102,6 +102,9 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
         "done": request.query.get("done", ""), "errors": errors or {}, "values": {},
         "call_open": appointment.kind == AppointmentKind.VIDEO and appointment.worker_id == who.id
         and calls.is_open(appointment, base.settings(request), now),
+        # A video session without the citizen's video consent is booked, but the worker is warned (docs/consent.md).
+        "video_consent_missing": appointment.kind == AppointmentKind.VIDEO and appointment.cancelled_at is None
+        and not await consent.has(db, appointment.citizen_id, consent.Kind.VIDEO),
     }
     return base.render(request, "worker/appointment.html", context, status=status)
 

@@ -6,8 +6,11 @@ from aiohttp import web
 
 from vbostotte.errors import PermissionDenied
 from vbostotte.models import Citizen
-from vbostotte.services import appointments, availability, calls, citizens, outbox
+from vbostotte import audit
+from vbostotte.services import appointments, availability, calls, citizens, consent, outbox
 from vbostotte.views import base
+from vbostotte.views import goals as goal_views
+from vbostotte.views import checkins as checkin_views
 
 
 async def home(request: web.Request) -> web.Response:
@@ -25,4 +28,7 @@ async def home(request: web.Request) -> web.Response:
         "appointments": upcoming, "done": request.query.get("done", ""), "contacts": contacts,
         "open_calls": {a.id for a in upcoming
                        if a.kind.value == "video" and calls.is_open(a, base.settings(request), now)},
-        "crisis_line_text": crisis if not any(c["now"] for c in contacts) else ""})
+        "crisis_line_text": crisis if not any(c["now"] for c in contacts) else "",
+        "consents": await consent.read_states(db, who, who.id, audit.Purpose.SELF_SERVICE),
+        **await goal_views.citizen_context(request, who),
+        **await checkin_views.home_context(db, who, now)})

@@ -6,13 +6,16 @@ import datetime as dt
 
 from aiohttp import web
 
-from vbostotte import access, audit
+from vbostotte import access, audit, i18n
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import LOCALES, TZ
 from vbostotte.models import StaffRole
-from vbostotte.services import appointments, availability, booking, citizens, links, organisation, outbox
+from vbostotte.services import (appointments, availability, booking, checkins, citizens, consent, links, organisation,
+                                outbox)
 from vbostotte.validation import Form
 from vbostotte.views import base
+from vbostotte.views import checkins as checkin_views
+from vbostotte.views import goals as goal_views
 
 
 async def worker_home(request: web.Request) -> web.Response:
@@ -30,10 +33,14 @@ async def worker_home(request: web.Request) -> web.Response:
     rows = await appointments.worker_calendar(db, who, min(start, now - dt.timedelta(hours=2)),
                                               max(end, now + dt.timedelta(days=1)))
     cutoff = (await outbox.municipality_settings(db, who.municipality_id)).confirm_cutoff_minutes
+    caseload = await citizens.list_visible(db, who)
     return base.render(request, "worker/home.html", {
         "week": [(a, c) for a, c in rows if start <= a.starts_at < end],
         "follow_up": [(a, c) for a, c in rows if booking.needs_follow_up(a, cutoff, now)],
-        "caseload": await citizens.list_visible(db, who),
+        "caseload": caseload,
+        "missing_consents": await consent.read_missing(db, who, [c.id for c in caseload]),
+        "consent_titles": await consent.titles(db, who.municipality_id, i18n.get_locale()),
+        "attention": await checkins.needing_attention(db, who, now),
         "monday": monday, "sunday": monday + dt.timedelta(days=6), "week_number": monday.isocalendar().week,
         "previous_week": (monday - dt.timedelta(days=7)).isoformat(),
         "next_week": (monday + dt.timedelta(days=7)).isoformat(), "this_week": monday == today - dt.timedelta(days=today.weekday())})
@@ -76,9 +83,8 @@ async def _citizen_page(request: web.Request, issued_link: str | None = None, do
     who = base.actor(request)
     access.require_staff(who)  # then which citizen: administrators see none (404, see access.visible_citizens)
     db, now = base.db(request), base.now(request)
-    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.view",
-                                       audit.Purpose.SUPERVISION if who.has_role(StaffRole.SUPERVISOR)
-                                       else audit.Purpose.SUPPORT)
+    purpose = audit.Purpose.SUPERVISION if who.has_role(StaffRole.SUPERVISOR) else audit.Purpose.SUPPORT
+    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.view", purpose)
     context = {
         "citizen": citizen,
         "workers": await citizens.workers_of(db, citizen),
@@ -87,7 +93,11 @@ async def _citizen_page(request: web.Request, issued_link: str | None = None, do
         "issued_link": issued_link,
         "appointments": await appointments.upcoming_for_citizen_as_staff(db, who, citizen, now),
         "done": done or request.query.get("done", ""),
-        "reminders": await citizens.reminder_channels(db, citizen.id),
+        "consents": await consent.read_states(db, who, citizen.id, purpose),
+        "verbal_ways": [(how, i18n.gettext(consent.HOW_LABELS[how]), "") for how in consent.VERBAL],
+        "how_labels": consent.HOW_LABELS,
+        **await goal_views.staff_citizen_context(request, who, citizen),
+        **await checkin_views.worker_context(db, who, citizen, now),
     }
     return base.render(request, "worker/citizen.html", context)
 
@@ -113,21 +123,6 @@ async def link_revoke(request: web.Request) -> web.Response:
     citizen = await access.citizen_for(db, who, base.object_id(request), "link.revoke", audit.Purpose.SUPPORT)
     await links.revoke(db, who, citizen, base.now(request))
     raise base.redirect(request, "citizen_detail", query={"done": "link_revoked"}, id=citizen.id)
-
-
-async def reminder_channels(request: web.Request) -> web.Response:
-    """The worker records how the citizen wants reminders (until consent records replace this)."""
-    who = base.actor(request)
-    access.require_role(who, StaffRole.WORKER)
-    db = base.db(request)
-    citizen = await access.citizen_for(db, who, base.object_id(request), "citizen.reminder_channels",
-                                       audit.Purpose.SUPPORT)
-    form = Form(await base.form(request))
-    email = form.choice("email", ("0", "1"))
-    sms = form.choice("sms", ("0", "1"))
-    form.check()
-    await citizens.set_reminder_channels(db, who, citizen, email=email == "1", sms=sms == "1")
-    raise base.redirect(request, "citizen_detail", query={"done": "reminders"}, id=citizen.id)
 
 
 async def call_privacy(request: web.Request) -> web.Response:

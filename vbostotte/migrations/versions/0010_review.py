@@ -3,8 +3,8 @@
 Revision ID: 0010
 Revises: 0009
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0010'
@@ -14,8 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Added in place (not batch mode): recreating a table on SQLite would drop triggers defined on it.
+    # The driving time a video session saves is estimated as sessions held × the team's minutes per home visit.
+    op.add_column('teams', sa.Column('travel_minutes', sa.Integer(), nullable=False, server_default='30'))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('teams', schema=None) as batch_op:
+        batch_op.drop_column('travel_minutes')

@@ -1,0 +1,136 @@
+"""The supervisor's review pages: statistics, session logs, the access log, consent, the pilot export —
+scoped to the supervisor's own teams (administrators: the municipality's aggregates), every read audit-logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import select
+
+from support import read_in_english, reread, text_of
+from vbostotte import audit
+from vbostotte.models import Appointment, AuditEntry, CallEvent, OutboxMessage, Team
+
+
+@pytest.fixture(autouse=True)
+def english(web):
+    read_in_english(web)
+
+
+async def a_held_video_session(db, world, clock) -> int:
+    """Yesterday's video session of world.a's citizen: reminded, confirmed, held, the citizen hung up."""
+    a = world.a
+    starts = clock() - dt.timedelta(days=1, hours=-2)
+    appointment = Appointment(municipality_id=a.id, citizen_id=a.citizen.id, worker_id=a.worker.id, kind="video",
+                              starts_at=starts, ends_at=starts + dt.timedelta(minutes=45), created_at=clock(),
+                              created_by_id=a.worker.id, response="confirmed", responded_at=starts - dt.timedelta(hours=5),
+                              attendance="attended")
+    db.add(appointment)
+    await db.flush()
+    db.add(OutboxMessage(municipality_id=a.id, appointment_id=appointment.id, purpose="reminder", channel="sms",
+                         recipient_kind="citizen", dedupe_key=f"r{appointment.id}", due_at=starts - dt.timedelta(days=1),
+                         status="sent", attempts=1, next_attempt_at=starts, sent_at=starts - dt.timedelta(days=1),
+                         created_at=clock()))
+    staff, citizen = f"staff-{a.worker.id}", f"citizen-{a.citizen.id}"
+    for seconds, who, role, event, details in [
+            (0, staff, "host", "joined", {"waited": False}), (30, citizen, "guest", "waiting", {}),
+            (95, citizen, "guest", "admitted", {"by": staff, "waited_seconds": 65.0}),
+            (100, citizen, "guest", "connection_type", {"type": "relayed"}),
+            (1900, citizen, "guest", "left", {"reason": "hung_up"})]:
+        db.add(CallEvent(appointment_id=appointment.id, at=starts + dt.timedelta(seconds=seconds), participant=who,
+                         role=role, event=event, details=details))
+    await db.commit()
+    return appointment.id
+
+
+async def test_a_supervisor_reads_a_session_log_of_their_team_and_the_read_is_audited(web, world, db, clock):
+    appointment_id = await a_held_video_session(db, world, clock)
+    await web.login(world.a.supervisor)
+    page = text_of(await web.page(f"/supervisor/appointments/{appointment_id}/log"))
+    for words in ("Booked by Worker Aarhus", "The citizen confirmed", "Reminder by SMS to the citizen: sent",
+                  "The citizen was let in by Worker Aarhus after 65 seconds", "connected through the relay server",
+                  "The citizen left: hung up", "The citizen ended the call", "30.1 minutes"):
+        assert words in page, words
+    await reread(db)
+    read = (await db.execute(select(AuditEntry).where(AuditEntry.action == "appointment.session_log"))).scalar_one()
+    assert (read.actor_id, read.citizen_id, read.purpose, read.outcome) == (
+        world.a.supervisor.id, world.a.citizen.id, audit.Purpose.SUPERVISION, audit.ALLOWED)
+
+
+async def test_another_teams_or_municipalitys_log_and_team_are_not_found_and_audited(web, world, db, clock):
+    other_team = Team(municipality_id=world.a.id, name="Team B")
+    db.add(other_team)
+    await db.commit()
+    await web.login(world.a.supervisor)
+    for path in (f"/supervisor/appointments/{world.b.citizen.appointment_id}/log",
+                 f"/supervisor/statistics?team={other_team.id}", f"/supervisor/statistics?team={world.b.team_id}",
+                 f"/supervisor/export?team={other_team.id}&format=json"):
+        response = await web.get(path)
+        assert response.status == 404, path
+        assert world.b.citizen.name not in await response.text()
+    await reread(db)
+    denied = (await db.execute(select(AuditEntry.action, AuditEntry.object_type).where(
+        AuditEntry.outcome == audit.DENIED).order_by(AuditEntry.id))).all()
+    assert [tuple(d) for d in denied] == [("appointment.session_log", "appointment"), ("statistics.view", "team"),
+                                          ("statistics.view", "team"), ("statistics.export", "team")]
+
+
+async def test_statistics_page_csv_and_pilot_export(web, world, db, clock):
+    await a_held_video_session(db, world, clock)
+    await web.login(world.a.supervisor)
+    page = await web.page("/supervisor/statistics?period=month")
+    assert 'role="img"' in page and "<title id=\"chart-outcomes-title\">" in page and "style=" not in page
+    text = text_of(page)
+    assert "Reminder sent, confirmed 1 0 100 %" in text and "Share that needed a relay 100 % (1 / 1)" in text
+    response = await web.get("/supervisor/statistics?period=month&format=csv")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "Appointments held," in await response.text()
+    exported = json.loads(await (await web.get("/supervisor/export?period=month&format=json")).text())
+    assert exported["figures"]["held"] == "<5" and exported["figures"]["interpreter_held"] in ("<5", "0")
+    assert world.a.citizen.name not in json.dumps(exported)
+    await reread(db)
+    actions = set((await db.execute(select(AuditEntry.action).where(
+        AuditEntry.actor_id == world.a.supervisor.id))).scalars())
+    assert {"statistics.view", "statistics.export"} <= actions
+
+
+async def test_travel_minutes_are_set_per_team_and_used_for_driving_time(web, world, db, clock):
+    await a_held_video_session(db, world, clock)
+    await web.login(world.a.supervisor)
+    response = await web.post(f"/supervisor/teams/{world.a.team_id}/travel", {"minutes": "50"},
+                              from_page="/supervisor/statistics")
+    assert response.status == 303
+    assert "Estimated driving time saved 0.8 hours (50 minutes)" in text_of(await web.page("/supervisor/statistics"))
+
+
+async def test_the_access_log_shows_denied_reads_and_reads_outside_the_caseload(web, other_web, world, db, clock):
+    read_in_english(other_web)
+    await other_web.login(world.a.worker)
+    assert (await other_web.get(f"/citizens/{world.a.other_citizen.id}")).status == 404
+    await web.login(world.a.supervisor)
+    page = await web.page("/supervisor/access-log?denied=1")
+    text = text_of(page)
+    assert "The audit log is intact" in text and "Denied" in text and 'class="flagged"' in page
+    assert "citizen.view" in text
+    filtered = text_of(await web.page(f"/supervisor/access-log?staff={world.a.worker.id}&action=citizen.view"))
+    assert "Worker Aarhus" in filtered
+    await reread(db)
+    assert (await db.execute(select(AuditEntry).where(AuditEntry.action == "audit.view"))).scalars().all()
+
+
+async def test_the_consent_overview_lists_citizens_without_the_consents_their_appointments_need(web, world, db):
+    await web.login(world.a.supervisor)
+    text = text_of(await web.page("/supervisor/consent"))
+    assert world.a.citizen.name in text and world.b.citizen.name not in text
+    assert "video consent" in text
+
+
+async def test_an_administrator_sees_aggregates_but_no_session_log(web, world, db, clock):
+    appointment_id = await a_held_video_session(db, world, clock)
+    await web.login(world.a.admin)
+    assert "Team Aarhus" in text_of(await web.page("/supervisor/statistics"))
+    assert (await web.get(f"/supervisor/appointments/{appointment_id}/log")).status == 403
+    assert (await web.get("/supervisor/consent")).status == 403
+    assert "The audit log is intact" in text_of(await web.page("/supervisor/access-log"))

@@ -1,0 +1,110 @@
+// The call page's own camera and microphone: asking for them (with fallbacks when one is refused or missing),
+// the lists of cameras and microphones, the microphone level meter, and how to allow access in this browser.
+
+// Which browser's help to show, roughly: the instructions differ, the rest of the page does not.
+export function browserFamily(userAgent) {
+  if (/iPhone|iPad|iPod/.test(userAgent)) return "safari";
+  if (/Firefox\//.test(userAgent)) return "firefox";
+  if (/Android/.test(userAgent)) return "android";
+  if (/Edg\/|Chrome\//.test(userAgent)) return "chrome";
+  if (/Safari\//.test(userAgent)) return "safari";
+  return "other";
+}
+
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 } };
+
+function constraints(cameraId, micId, withVideo) {
+  return {
+    audio: micId ? { deviceId: { exact: micId } } : true,
+    video: withVideo ? (cameraId ? { ...VIDEO, deviceId: { exact: cameraId } } : VIDEO) : false,
+  };
+}
+
+// The best we can get: camera and microphone, else the microphone alone, else nothing. Returns the stream (or
+// null) and what went wrong: "" (nothing), "no-camera", "no-media"; and whether it was a refusal or no device.
+export async function openMedia(cameraId, micId, withVideo = true) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return { stream: null, problem: "no-media", denied: false };
+  }
+  let firstError = null;
+  if (withVideo) {
+    try {
+      return { stream: await navigator.mediaDevices.getUserMedia(constraints(cameraId, micId, true)), problem: "" };
+    } catch (error) {
+      firstError = error;
+    }
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia(constraints(null, micId, false));
+    return { stream, problem: withVideo ? "no-camera" : "", denied: isDenial(firstError) };
+  } catch (error) {
+    return { stream: null, problem: "no-media", denied: isDenial(firstError || error) };
+  }
+}
+
+function isDenial(error) {
+  return Boolean(error) && (error.name === "NotAllowedError" || error.name === "SecurityError");
+}
+
+// Fill the camera and microphone selects (labels are only known once access was granted).
+export async function listDevices(cameraSelect, micSelect, stream) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const inUse = new Set((stream ? stream.getTracks() : []).map((t) => t.getSettings().deviceId));
+  fill(cameraSelect, devices.filter((d) => d.kind === "videoinput"), inUse);
+  fill(micSelect, devices.filter((d) => d.kind === "audioinput"), inUse);
+}
+
+function fill(select, devices, inUse) {
+  if (!select) return;
+  select.replaceChildren();
+  devices.forEach((device, index) => {
+    const option = document.createElement("option");
+    option.value = device.deviceId;
+    option.textContent = device.label || `${select.labels[0] ? select.labels[0].textContent : ""} ${index + 1}`;
+    option.selected = inUse.has(device.deviceId);
+    select.append(option);
+  });
+  select.disabled = devices.length === 0;
+}
+
+// The microphone level, 0–100, drawn into a <meter> while the stream has an audio track.
+export class LevelMeter {
+  constructor(meter) {
+    this.meter = meter;
+    this.context = null;
+    this.source = null;
+    this.timer = null;
+  }
+
+  attach(stream) {
+    this.detach();
+    const track = stream && stream.getAudioTracks()[0];
+    const AudioContext = window.AudioContext || window.webkitAudioContext;
+    if (!track || !AudioContext || !this.meter) return;
+    this.context = this.context || new AudioContext();
+    this.context.resume().catch(() => {});
+    const analyser = this.context.createAnalyser();
+    analyser.fftSize = 512;
+    this.source = this.context.createMediaStreamSource(new MediaStream([track]));
+    this.source.connect(analyser);
+    const samples = new Uint8Array(analyser.fftSize);
+    // A timer rather than requestAnimationFrame: it keeps measuring in a background tab and costs little.
+    this.timer = setInterval(() => {
+      analyser.getByteTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += ((s - 128) / 128) ** 2;
+      this.meter.value = Math.min(100, Math.round(Math.sqrt(sum / samples.length) * 300));
+    }, 100);
+  }
+
+  // Browsers start audio only after a user gesture; the first click or key press wakes the meter up.
+  wake() { if (this.context) this.context.resume().catch(() => {}); }
+
+  detach() {
+    clearInterval(this.timer);
+    if (this.source) this.source.disconnect();
+    this.source = null;
+    if (this.meter) this.meter.value = 0;
+  }
+}
