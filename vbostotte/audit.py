@@ -35,6 +35,7 @@ class Purpose:
     AUTHENTICATION = "authentication"
     WELLBEING_FOLLOW_UP = "wellbeing_follow_up"  # a worker reading a citizen's check-ins and day plan (with consent)
     DATA_ACCESS = "data_access"  # the citizen's copy of everything held about them (their right of access)
+    CASEWORKER_SHARING = "caseworker_sharing"  # a summary for the citizen's caseworker (with the citizen's consent)
 
 
 def utcnow() -> dt.datetime:

@@ -14,6 +14,7 @@ from vbostotte.views import notes as note_views
 from vbostotte.views import guests as guest_views
 from vbostotte.views import checkins as checkin_views
 from vbostotte.views import data_export as export_views
+from vbostotte.views import caseworker_export as caseworker_views
 
 ID = r"{id:[0-9]{1,12}}"  # ASCII digits: \d would also match "٣"
 
@@ -138,6 +139,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get("/me/data.json", export_views.own_json, name="data_export_json")
     r.add_get(f"/citizens/{ID}/data", export_views.citizen_page, name="citizen_data_export")
     r.add_get(f"/citizens/{ID}/data.json", export_views.citizen_json, name="citizen_data_export_json")
+    r.add_get(f"/citizens/{ID}/caseworker-summary", caseworker_views.page, name="caseworker_summary")
 
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_get("/readyz", health.readyz, name="readyz")

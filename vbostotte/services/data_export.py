@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -53,12 +53,14 @@ PURPOSE_LABELS = {
     audit.Purpose.AUTHENTICATION: N_("Signing in"),
     audit.Purpose.WELLBEING_FOLLOW_UP: N_("Following how you are doing"),
     audit.Purpose.DATA_ACCESS: N_("A copy of your data"),
+    audit.Purpose.CASEWORKER_SHARING: N_("A summary for your caseworker"),
 }
 AREA_LABELS = {
     "appointment": N_("Appointments"), "call": N_("Video calls"), "checkin": N_("How you are doing"),
     "day_task": N_("Day plan"), "day_plan": N_("Day plan"), "day_grade": N_("Day plan"), "note": N_("Notes"),
     "goal": N_("Goals"), "consent": N_("Consents"), "citizen": N_("Your details"), "link": N_("Your personal link"),
     "data_export": N_("A copy of your data"), "caseload": N_("Your support workers"),
+    "caseworker_export": N_("A summary for your caseworker"),
 }
 BY_LABELS = {"you": N_("You"), "worker": N_("A support worker"), "supervisor": N_("A supervisor"),
              "admin": N_("An administrator"), "system": N_("The system")}
@@ -73,7 +75,7 @@ def _first_name(name: str | None) -> str | None:
     return name.split()[0] if name and name.strip() else None
 
 
-async def _appointments(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
+async def appointments_of(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
     rows = (await db.execute(select(Appointment, Staff.name).join(Staff, Staff.id == Appointment.worker_id)
                              .where(Appointment.citizen_id == citizen.id,
                                     Appointment.municipality_id == citizen.municipality_id)
@@ -103,7 +105,8 @@ async def _consents(db: AsyncSession, citizen: Citizen) -> dict[str, Any]:
     }
 
 
-async def _shared_notes(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
+async def signed_notes(db: AsyncSession, citizen: Citizen, *, shared_only: bool = True) -> list[dict[str, Any]]:
+    """The latest signed version of each of the citizen's notes (only those shared with them, by default)."""
     latest_signed = (select(func.max(NoteVersion.number))
                      .where(NoteVersion.note_id == Note.id, NoteVersion.status == NoteStatus.SIGNED)
                      .correlate(Note).scalar_subquery())
@@ -111,13 +114,13 @@ async def _shared_notes(db: AsyncSession, citizen: Citizen) -> list[dict[str, An
         select(Note, NoteVersion).join(NoteVersion, and_(NoteVersion.note_id == Note.id,
                                                          NoteVersion.number == latest_signed))
         .where(Note.citizen_id == citizen.id, Note.municipality_id == citizen.municipality_id,
-               Note.shared_with_citizen.is_(True))
+               Note.shared_with_citizen.is_(True) if shared_only else true())
         .order_by(NoteVersion.signed_at, Note.id))).all()
     return [{"id": n.id, "appointment_id": n.appointment_id, "version": v.number, "signed_at": v.signed_at,
              "talked_about": v.talked_about, "agreements": v.agreements} for n, v in rows]
 
 
-async def _goals(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
+async def goals_of(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
     return [{"id": g.goal.id, "title": g.goal.title, "status": g.goal.status.value, "target_date": g.goal.target_date,
              "created_at": g.goal.created_at,
              "steps": [{"text": s.text, "done_at": s.done_at} for s in g.steps]}
@@ -178,10 +181,10 @@ async def gather(db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datet
         "citizen": {"id": citizen.id, "name": citizen.name, "preferred_name": citizen.preferred_name,
                     "phone": citizen.phone, "email": citizen.email, "language": citizen.locale,
                     "calls_through_relay": citizen.force_relay, "registered_at": citizen.created_at},
-        "appointments": await _appointments(db, citizen),
+        "appointments": await appointments_of(db, citizen),
         "consents": await _consents(db, citizen),
-        "shared_notes": await _shared_notes(db, citizen),
-        "goals": await _goals(db, citizen),
+        "shared_notes": await signed_notes(db, citizen),
+        "goals": await goals_of(db, citizen),
         "checkins": await _checkins(db, citizen) if private else None,
         "day_plans": await _day_plans(db, citizen) if private else None,
         "left_out": [] if private else ["checkins", "day_plans"],
