@@ -10,6 +10,7 @@ import shutil
 import pytest
 from sqlalchemy import text
 
+from mail_and_sms import MailServer, SmsGateway
 from support import PASSWORD, Clock, World, WebClient, build_world, port_open, require
 from vbostotte import db as database
 from vbostotte.app import create_app
@@ -124,3 +125,19 @@ async def web(aiohttp_client, app, clock) -> WebClient:
 async def other_web(aiohttp_client, app, clock) -> WebClient:
     """A second, independent browser (its own cookies) against the same app."""
     return WebClient(await aiohttp_client(app), clock)
+
+
+@pytest.fixture
+def mail():
+    """A real local SMTP server that keeps what it receives."""
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def gateway():
+    """A local SMS gateway speaking the JSON-over-HTTP contract in docs/reminders.md."""
+    gateway = SmsGateway()
+    await gateway.start()
+    yield gateway
+    await gateway.close()

@@ -9,7 +9,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from mail_and_sms import MailServer, SmsGateway
 from support import reread
 from vbostotte import channels, db as database
 from vbostotte.actors import Actor
@@ -29,20 +28,6 @@ async def bookable(world, db):
     citizen.email, citizen.phone = "borger@example.dk", "+4520000001"
     await db.commit()
     return world
-
-
-@pytest.fixture
-def mail():
-    with MailServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def gateway():
-    gateway = SmsGateway()
-    await gateway.start()
-    yield gateway
-    await gateway.close()
 
 
 @pytest.fixture

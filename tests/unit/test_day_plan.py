@@ -10,7 +10,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from mail_and_sms import MailServer
 from support import reread
 from vbostotte import channels, db as database
 from vbostotte.actors import Actor
@@ -39,12 +38,6 @@ async def citizen(world, db):
                            dt.datetime(2026, 11, 23, 6, tzinfo=dt.timezone.utc))
     await db.commit()
     return row.id
-
-
-@pytest.fixture
-def mail():
-    with MailServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from mail_and_sms import MESSAGE_ID, MailServer, SmsGateway
+from mail_and_sms import MESSAGE_ID
 from support import reread
 from vbostotte import channels, db as database
 from vbostotte.actors import Actor
@@ -55,20 +55,6 @@ async def bookable(world, db):
     (await db.get(Staff, world.a.worker.id)).name = "Anne Jensen"
     await db.commit()
     return world
-
-
-@pytest.fixture
-def mail():
-    with MailServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def gateway():
-    gateway = SmsGateway()
-    await gateway.start()
-    yield gateway
-    await gateway.close()
 
 
 @pytest.fixture
