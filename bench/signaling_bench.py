@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pages_bench import ROOT, free_port, start_server, wait_ready  # noqa: E402
@@ -76,6 +77,7 @@ CANDIDATE_FIELDS = ('"candidate":{"candidate":"candidate:%d 1 udp 1677729535 203
                     '"sdpMLineIndex":0,"usernameFragment":"sXe3"}')
 MIX = (True, False, False, False, False)  # one offer to four candidates
 _RUNS = itertools.count(1)
+loads = orjson.loads  # the load generator's own parsing: the cheaper it is, the more load one client core offers
 
 
 def sequence_of(kind: str, fields: dict) -> int | None:
@@ -142,7 +144,7 @@ class AppTarget:
                 await session.flush()
                 self.rooms.append((appointment.id, worker.id, citizen.id, municipality.id))
 
-    async def tickets(self, n_rooms: int) -> list[tuple[str, str]]:
+    async def tickets(self, n_rooms: int, first: int = 0) -> list[tuple[str, str]]:
         """A join ticket for each room's worker and citizen, issued as the ticket endpoint issues them."""
         from vbostotte import db
         from vbostotte.actors import Actor
@@ -151,7 +153,7 @@ class AppTarget:
         now = dt.datetime.now(dt.timezone.utc)
         out = []
         async with db.sessionmaker(self.engine)() as session, session.begin():
-            for appointment, worker, citizen, municipality in self.rooms[:n_rooms]:
+            for appointment, worker, citizen, municipality in self.rooms[first:first + n_rooms]:
                 staff = Actor(kind="staff", id=worker, municipality_id=municipality, role="worker")
                 person = Actor(kind="citizen", id=citizen, municipality_id=municipality, role="citizen")
                 out.append((await calls.issue_ticket(session, staff, appointment, self.settings, now),
@@ -194,13 +196,11 @@ class AppTarget:
 class RefTarget:
     """The bare relay (../shared/bench/ref_relay.py): no auth, no rooms to wait in, no validation."""
 
-    name = "bare relay"
-
-    def __init__(self, base: str, pid: int) -> None:
-        self.url, self.pid = base.replace("http", "ws", 1), pid
+    def __init__(self, base: str, pid: int, name: str) -> None:
+        self.url, self.pid, self.name = base.replace("http", "ws", 1), pid, name
         self.run = 0
 
-    async def tickets(self, n_rooms: int) -> list[tuple[str, str]]:
+    async def tickets(self, n_rooms: int, first: int = 0) -> list[tuple[str, str]]:
         self.run += 1
         return [("", "")] * n_rooms
 
@@ -317,7 +317,7 @@ async def relay_load(target, pairs: list[tuple[Client, Client]], rate: float, se
             if frame.type != aiohttp.WSMsgType.TEXT:
                 return
             now = time.perf_counter()
-            got = target.unwrap(json.loads(frame.data))
+            got = target.unwrap(loads(frame.data))
             if got is None:
                 counts["errors"] += frame.data.startswith('{"type":"error"')
                 continue
@@ -454,12 +454,13 @@ class RtcPeer:
 
 
 async def call_setup(target, http: aiohttp.ClientSession, rounds: int) -> list[float]:
-    """Join -> connected for two aiortc peers, ``rounds`` times in the same room (the first is a warm-up)."""
+    """Join -> connected for two aiortc peers, ``rounds`` times, each in a room of its own as each call is (the first
+    is a warm-up)."""
     times = []
-    for _ in range(rounds + 1):
-        tickets = (await target.tickets(1))[0]
+    for i in range(rounds + 1):
+        tickets = (await target.tickets(1, i))[0]
         started = time.perf_counter()
-        worker, citizen = await target.open_room(http, 0, tickets)
+        worker, citizen = await target.open_room(http, i, tickets)
         worker.partner, citizen.partner = citizen, worker
         host, guest = RtcPeer(target, worker), RtcPeer(target, citizen)
         try:
@@ -476,21 +477,24 @@ async def call_setup(target, http: aiohttp.ClientSession, rounds: int) -> list[f
 
 
 # -- the run ---------------------------------------------------------------------------------------------------------------
+REF_VARIANTS = {"std": "bare relay", "orjson": "bare relay+orjson"}  # ref_relay.py --json ...
+
+
 @contextlib.asynccontextmanager
-async def ref_relay(wanted: bool = True):
+async def ref_relay(variant: str = "std"):
     """The bare relay on its own port, pinned to CPU 0 like the app (None if ../shared/bench is not there)."""
-    if not wanted or not REF_RELAY.exists():
+    if not REF_RELAY.exists():
         yield None
         return
     port = free_port()
-    command = [sys.executable, str(REF_RELAY), "--port", str(port)]
+    command = [sys.executable, str(REF_RELAY), "--port", str(port), "--json", variant]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_listening(port)
-        yield RefTarget(base, proc.pid)
+        yield RefTarget(base, proc.pid, REF_VARIANTS[variant])
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -554,43 +558,51 @@ async def measure(targets: list, args) -> dict[str, dict]:
     return results
 
 
-def print_table(app: dict, ref: dict | None) -> None:
+def print_table(app: dict, refs: dict[str, dict]) -> None:
+    """The app's figures, then each bare relay's with the app's ratio to it."""
     def ratio(a: float, b: float | None) -> str:
         return f"{a / b:.2f}x" if b else "-"
 
-    print(f"\n{'measure':<44} {'vbostotte':>12} {'bare relay':>12} {'ratio':>8} {'target':>10}")
+    head = f"{'measure':<44} {'vbostotte':>11}" + "".join(f" {name:>18} {'ratio':>6}" for name in refs)
+    print(f"\n{head} {'target':>9}")
+
+    def row(label: str, a: float, others: list, fmt: str, goal: str, with_ratio: bool) -> None:
+        cells = "".join(f" {(format(b, fmt) if b is not None else '-'):>18} {(ratio(a, b) if with_ratio else ''):>6}"
+                        for b in others)
+        print(f"{label:<44} {format(a, fmt):>11}{cells} {goal:>9}")
+
     if "setup" in app:
         for name, q in (("median", 50), ("p95", 95)):
-            a = pct(app["setup"], q) * 1e3
-            b = pct(ref["setup"], q) * 1e3 if ref else None
-            print(f"{'call set-up, join -> connected, ' + name + ' (ms)':<44} {a:>12.1f} "
-                  f"{(f'{b:.1f}' if b else '-'):>12} {ratio(a, b):>8} {'<= 1.5x':>10}")
+            row(f"call set-up, join -> connected, {name} (ms)", pct(app["setup"], q) * 1e3,
+                [pct(r["setup"], q) * 1e3 if "setup" in r else None for r in refs.values()], ".1f", "<= 1.5x", True)
     for level, a in app["relay"].items():
-        b = ref["relay"].get(level) if ref else None
         label = f"{level} rooms" if isinstance(level, int) else f"{level.split()[0]} rooms, closed loop"
-        rows = [("msgs/s delivered", "msgs_per_s", "", ".0f"), ("msgs per server-CPU-s", "per_cpu_s", ">= 0.8x", ".0f"),
-                ("server CPU %", "server_cpu_pct", "", ".0f"), ("latency p50 (ms)", "p50_ms", "", ".2f"),
-                ("latency p99 (ms)", "p99_ms", "< 50 ms" if level == 500 else "", ".2f")]
-        for name, key, goal, fmt in rows:
-            shown = ratio(a[key], b[key]) if b and key in ("per_cpu_s", "msgs_per_s") else ""
-            other = format(b[key], fmt) if b else "-"
-            print(f"{label + ', ' + name:<44} {format(a[key], fmt):>12} {other:>12} {shown:>8} {goal:>10}")
-        if a["lost"] or a["errors"] or (b and (b["lost"] or b["errors"])):
-            print(f"{label + ', lost / errors':<44} {a['lost']:>6}/{a['errors']:<5} "
-                  f"{(str(b['lost']) + '/' + str(b['errors'])) if b else '-':>12}")
+        others = [r["relay"].get(level) for r in refs.values()]
+        for name, key, goal, fmt in (("msgs/s delivered", "msgs_per_s", "", ".0f"),
+                                     ("msgs per server-CPU-s", "per_cpu_s", ">= 0.8x", ".0f"),
+                                     ("server CPU %", "server_cpu_pct", "", ".0f"),
+                                     ("latency p50 (ms)", "p50_ms", "", ".2f"),
+                                     ("latency p99 (ms)", "p99_ms", "< 50 ms" if level == 500 else "", ".2f")):
+            row(f"{label}, {name}", a[key], [b[key] if b else None for b in others], fmt, goal,
+                key in ("per_cpu_s", "msgs_per_s"))
+        if a["lost"] or a["errors"] or any(b and (b["lost"] or b["errors"]) for b in others):
+            print(f"{label + ', lost / errors':<44} {str(a['lost']) + '/' + str(a['errors']):>11}"
+                  + "".join(f" {(str(b['lost']) + '/' + str(b['errors'])) if b else '-':>18} {'':>6}" for b in others))
     if "memory" in app:
-        m, r = app["memory"], ref.get("memory") if ref else None
-        print(f"{'RSS per idle participant, ' + str(m['conns']) + ' conns (KiB)':<44} {m['kib_per_conn']:>12.1f} "
-              f"{(format(r['kib_per_conn'], '.1f') if r else '-'):>12} {'':>8} {'< 50 KiB':>10}")
+        m = app["memory"]
+        row(f"RSS per idle participant, {m['conns']} conns (KiB)", m["kib_per_conn"],
+            [r["memory"]["kib_per_conn"] if "memory" in r else None for r in refs.values()], ".1f", "< 50 KiB", False)
 
 
-async def run(args) -> tuple[dict, dict | None]:
+async def run(args) -> tuple[dict, dict[str, dict]]:
     import aioice.ice
 
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]  # aioice never gathers loopback itself
-    async with app_server(max(args.rooms)) as app, ref_relay(not args.no_ref) as ref:
-        results = await measure([app] + ([ref] if ref else []), args)
-    return results[AppTarget.name], results.get(RefTarget.name)
+    async with contextlib.AsyncExitStack() as stack:
+        app = await stack.enter_async_context(app_server(max(*args.rooms, args.setups + 1)))
+        refs = [] if args.no_ref else [await stack.enter_async_context(ref_relay(v)) for v in REF_VARIANTS]
+        results = await measure([app, *(r for r in refs if r is not None)], args)
+    return results.pop(AppTarget.name), results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -602,7 +614,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--setups", type=int, default=20, help="call set-ups per server (0: none)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds before reading RSS")
     parser.add_argument("--no-closed-loop", dest="closed_loop", action="store_false")
-    parser.add_argument("--no-ref", action="store_true", help="do not run the bare relay")
+    parser.add_argument("--no-ref", action="store_true", help="do not run the bare relays")
     args = parser.parse_args(argv)
     args.rooms = [int(n) for n in args.rooms.split(",")]
     args.rate = {**DEFAULT_RATES, **{int(k): float(v) for k, v in (x.split(":") for x in args.rate.split(",") if x)}}
@@ -614,10 +626,10 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     began = time.perf_counter()
-    app, ref = asyncio.run(run(args))
+    app, refs = asyncio.run(run(args))
     print(f"vbostotte signalling benchmark: 1 server process on CPU 0, clients on CPU 1, {os.cpu_count()} cores, "
           f"{args.seconds:.0f} s per level; offered rates {', '.join(f'{n} rooms {args.rate.get(n, 0) or 20 * n:.0f}/s' for n in args.rooms)}")
-    print_table(app, ref)
+    print_table(app, refs)
     print(f"\n(total {time.perf_counter() - began:.0f} s)")
 
 

@@ -6,7 +6,7 @@ Never imports ``vbostotte``. The protocol is documented in ``docs/signaling.md``
 
 from signaling.broker import Broker, InProcessBroker, RedisBroker
 from signaling.rooms import Participant
-from signaling.server import Authorize, EventSink, Limits, SignalingServer
+from signaling.server import Authorize, Event, EventSink, Limits, SignalingServer
 
-__all__ = ["Authorize", "Broker", "EventSink", "InProcessBroker", "Limits", "Participant", "RedisBroker",
+__all__ = ["Authorize", "Broker", "Event", "EventSink", "InProcessBroker", "Limits", "Participant", "RedisBroker",
            "SignalingServer"]

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import orjson
+
 # -- error codes: {"type": "error", "code": ..., "message": ...}; English, the page translates ----------
 BAD_JSON = "bad_json"  # the frame is not valid JSON (or is nested too deep to parse)
 BAD_MESSAGE = "bad_message"  # not an object, a field missing, unknown, of the wrong type or too long
@@ -135,15 +137,23 @@ class ProtocolError(Exception):
         return error(self.code, self.message, self.in_reply_to)
 
 
-# Compact, and ASCII-only so that a lone surrogate from a client is escaped rather than breaking UTF-8 encoding.
-encode = json.JSONEncoder(separators=(",", ":")).encode
+def encode(value: Any) -> str:
+    """Compact JSON (orjson: the relay's parsing and writing are most of its work per message). A lone surrogate
+    cannot come from a client (``parse`` refuses it), but would be escaped by the standard encoder, not fail."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _ascii_encode(value)
+
+
+_ascii_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def parse(text: str, phase: str, is_host: bool) -> tuple[str, dict[str, Any]]:
     """Parse and validate one client frame; returns (type, message) or raises ProtocolError."""
     try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
+        message = orjson.loads(text)  # strict JSON: no NaN, no lone surrogates, nesting at most 1,024 deep
+    except (ValueError, RecursionError):
         raise ProtocolError(BAD_JSON, "the message is not valid JSON") from None
     if type(message) is not dict:
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object")

@@ -4,10 +4,11 @@ or through the broker), grace periods of dropped participants, and the session-l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Awaitable, Callable, Collection
 
 from aiohttp import hdrs, web
@@ -19,8 +20,20 @@ from signaling.rooms import Participant, Rooms
 
 log = logging.getLogger("signaling")
 
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened in a call, for the session log."""
+
+    event: str  # joined, waiting, admitted, left, reconnected, connection_type, ended
+    participant: Participant
+    details: dict = field(default_factory=dict)
+    at: float = 0.0  # when (epoch seconds, from the server's clock)
+
+
 Authorize = Callable[[str], Awaitable[Participant | None]]  # a join ticket -> the participant, or None (refused)
-EventSink = Callable[[str, Participant, dict], Awaitable[None]]  # (event, participant, details) for the session log
+EventSink = Callable[[list[Event]], Awaitable[None]]  # a batch of events, in order, for the session log
 
 @dataclass(frozen=True)
 class Limits:
@@ -37,19 +50,22 @@ class Limits:
     resume_token_ttl: float = 12 * 3600  # the longest a resume token is kept (the grace period is what counts)
     close_timeout: float = 5.0  # how long closing one connection may take
     event_queue: int = 10_000  # session-log events waiting for on_event; beyond that they are dropped (and logged)
+    event_delay: float = 0.0  # seconds events are collected before on_event gets them as one batch (0: at once)
 
 
 class SignalingServer:
     """WebRTC signalling for calls in rooms: waiting room, admission, relay, reconnection, fan-out by a broker."""
 
     def __init__(self, *, authorize: Authorize, on_event: EventSink, broker: Broker,
-                 allowed_origins: Callable[[web.Request], Collection[str]], limits: Limits = Limits()) -> None:
+                 allowed_origins: Callable[[web.Request], Collection[str]], limits: Limits = Limits(),
+                 clock: Callable[[], float] = time.time) -> None:
         self.authorize = authorize
         self.broker = broker
         self.rooms = Rooms(broker)
         self.limits = limits
         self.id = secrets.token_hex(6)  # tells this process's own envelopes apart when the broker echoes them
         self._on_event = on_event
+        self._clock = clock
         self._allowed_origins = allowed_origins
         self._conns: dict[str, Connection] = {}  # every open connection, by connection id
         self._local: dict[str, dict[str, Connection]] = {}  # room -> participant id -> connection, in this process
@@ -59,6 +75,7 @@ class SignalingServer:
         self._tasks: set[asyncio.Task] = set()
         self._events: asyncio.Queue | None = None
         self._event_task: asyncio.Task | None = None
+        self._flush = asyncio.Event()  # set on shutdown: write what is collected without waiting for event_delay
         self._closing = False
 
     # -- the WebSocket route ------------------------------------------------------------------------------------
@@ -87,6 +104,7 @@ class SignalingServer:
     async def close(self) -> None:
         """On shutdown: tell every client to reconnect (close code 1012) and stop this server's tasks."""
         self._closing = True
+        self._flush.set()
         conns = list(self._conns.values())
         for conn in conns:
             conn.close(CLOSE_SERVICE_RESTART, "server_restart")
@@ -244,18 +262,27 @@ class SignalingServer:
             self._events = asyncio.Queue(maxsize=self.limits.event_queue)
             self._event_task = asyncio.ensure_future(self._send_events())
         try:
-            self._events.put_nowait((event, participant, details))
+            self._events.put_nowait(Event(event, participant, details, self._clock()))
         except asyncio.QueueFull:
             log.warning("session-log event %s for participant %s dropped: queue full", event, participant.id)
 
     async def _send_events(self) -> None:
+        """Hand the queued events to ``on_event`` in batches: after the first one, wait ``event_delay`` so the rest
+        of a call's set-up (join, waiting, admitted, connection type) goes to the database in one write, after
+        the call is up rather than competing with it."""
         assert self._events is not None
         while True:
-            event, participant, details = await self._events.get()
+            batch = [await self._events.get()]
+            if self.limits.event_delay and not self._flush.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush.wait(), self.limits.event_delay)
+            while not self._events.empty():
+                batch.append(self._events.get_nowait())
             try:
-                await self._on_event(event, participant, details)
+                await self._on_event(batch)
             except Exception as exc:  # noqa: BLE001 - a failing session log must never break signalling
-                log.error("on_event failed for event %s, participant %s: %s", event, participant.id,
-                          type(exc).__name__)
+                log.error("on_event failed for %d session-log event(s) (%s): %s", len(batch),
+                          ", ".join(f"{e.event} of {e.participant.id}" for e in batch[:5]), type(exc).__name__)
             finally:
-                self._events.task_done()
+                for _ in batch:
+                    self._events.task_done()

@@ -19,12 +19,13 @@ from vbostotte.keys import CLOCK, ECHO_PEERS, ENGINE, METRICS, SESSIONMAKER, SET
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
 from vbostotte.services import calls, sender
-from signaling import InProcessBroker, Participant, RedisBroker, SignalingServer
+from signaling import Event, InProcessBroker, Limits, Participant, RedisBroker, SignalingServer
 from signaling.echo import EchoPeers
 
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+EVENT_DELAY = 0.5  # seconds call events are collected before they are written as one batch
 MAX_BODY = 256 * 1024  # forms are small; anything bigger is refused with 413 before it is read
 
 
@@ -125,13 +126,15 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
             joiner = await calls.redeem_ticket(session, ticket, settings, clock())
         return Participant(**dataclasses.asdict(joiner)) if joiner else None
 
-    async def on_event(event: str, participant: Participant, details: dict) -> None:
+    async def on_events(events: list[Event]) -> None:
         async with db.transaction(sessions_, lock) as session:
-            await calls.record_event(session, participant.room, participant.id, participant.role, event, details,
-                                     clock())
+            await calls.record_events(session, events)
 
-    server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker,
-                             allowed_origins=security.allowed_origins)
+    # A call's events are written together a moment after they happen, so that its set-up (two ticket
+    # redemptions) does not queue behind its own session-log writes for SQLite's one writer.
+    server = SignalingServer(authorize=authorize, on_event=on_events, broker=broker,
+                             allowed_origins=security.allowed_origins, limits=Limits(event_delay=EVENT_DELAY),
+                             clock=lambda: clock().timestamp())
     app[SIGNALING] = server
     yield
     await server.close()

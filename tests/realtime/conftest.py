@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from realtime.peer import Peer
-from signaling import InProcessBroker, Limits, Participant, SignalingServer
+from signaling import Event, InProcessBroker, Limits, Participant, SignalingServer
 from signaling.broker import Broker
 
 ROOM = "appointment-1"
@@ -104,8 +104,8 @@ async def start_signaling(aiohttp_server, session):
         async def authorize(ticket: str) -> Participant | None:
             return tickets.pop(ticket, None)  # one use: a replayed ticket is refused
 
-        async def on_event(event: str, participant: Participant, details: dict) -> None:
-            events.append((event, participant.id, details))
+        async def on_event(batch: list[Event]) -> None:
+            events.extend((e.event, e.participant.id, e.details) for e in batch)
 
         server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker or InProcessBroker(),
                                  allowed_origins=lambda request: {ORIGIN}, limits=limits)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from realtime.conftest import ROOM, eventually
+from signaling import Limits
 
 
 async def admit(host, pid: str) -> None:
@@ -163,8 +164,8 @@ async def test_closing_the_server_tells_every_client_to_reconnect(signaling):
 async def test_a_failing_session_log_does_not_break_signalling(start_signaling, caplog):
     signaling = await start_signaling()
 
-    async def broken(event, participant, details):
-        raise RuntimeError(f"database down while writing {participant.name}")
+    async def broken(batch):
+        raise RuntimeError(f"database down while writing {batch[0].participant.name}")
 
     signaling.server._on_event = broken  # noqa: SLF001 - the sink the app would pass
     host = await signaling.joined("staff-3", role="host", media=False, )
@@ -174,3 +175,32 @@ async def test_a_failing_session_log_does_not_break_signalling(start_signaling, 
     await host.ping()
     assert "on_event failed" in caplog.text and "RuntimeError" in caplog.text
     assert "Citizen" not in caplog.text and "Staff" not in caplog.text  # ids only, never names
+
+
+async def test_session_log_events_are_collected_and_handed_on_in_one_batch(start_signaling):
+    signaling = await start_signaling(Limits(grace_seconds=1.0, auth_timeout=1.0, event_delay=0.3))
+    batches = []
+
+    async def sink(batch):
+        batches.append([(e.event, e.participant.id, e.at) for e in batch])
+
+    signaling.server._on_event = sink  # noqa: SLF001 - the sink the app would pass
+    before = time.time()
+    host = await signaling.joined("staff-3", role="host", media=False)
+    citizen = await signaling.joined("citizen-7", media=False)
+    await admit(host, "citizen-7")
+    await citizen.expect("admitted")
+    assert batches == []  # nothing is written while the call is being set up
+    await eventually(lambda: batches)
+    assert [(event, who) for event, who, _ in batches[0]] == [
+        ("joined", "staff-3"), ("waiting", "citizen-7"), ("admitted", "citizen-7")]
+    assert all(before <= at <= time.time() for _, _, at in batches[0])  # stamped when they happened
+
+
+async def test_shutdown_writes_the_collected_events_without_waiting(start_signaling):
+    signaling = await start_signaling(Limits(grace_seconds=1.0, auth_timeout=1.0, event_delay=60))
+    await signaling.joined("staff-3", role="host", media=False)
+    started = time.perf_counter()
+    await signaling.server.close()
+    assert time.perf_counter() - started < 10
+    assert signaling.events_of("staff-3")[0] == ("joined", {"waited": False})

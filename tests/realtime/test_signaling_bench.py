@@ -1,4 +1,5 @@
-"""The signalling benchmark (bench/signaling_bench.py) still runs: one room through the real app, a few messages.
+"""The signalling benchmark (bench/signaling_bench.py) still runs: one call set up with two aiortc
+peers and one room through the real app, a few messages.
 Only that it works is checked here; its figures are for the README, not for a test."""
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ def bench():
 
 async def test_one_room_relays_through_the_real_app(bench):
     args = bench.parse_args(["--rooms", "1", "--rate", "1:20", "--seconds", "0.5", "--warmup", "0.2",
-                             "--setups", "0", "--settle", "0", "--no-ref"])
+                             "--setups", "1", "--settle", "0", "--no-ref"])
     cores = os.sched_getaffinity(0)
     try:
-        app, ref = await bench.run(args)
+        app, refs = await bench.run(args)
     finally:
         os.sched_setaffinity(0, cores)  # the bench pins its own process to one core
     relay = app["relay"][1]
-    assert ref is None
+    assert refs == {}
+    assert len(app["setup"]) == 1 and 0 < app["setup"][0] < 20  # one call set up (after a warm-up), in seconds
     assert relay["msgs_per_s"] > 0 and relay["lost"] == 0 and relay["errors"] == 0
     assert app["memory"]["conns"] == 2

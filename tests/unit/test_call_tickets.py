@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from signaling import Event, Participant
 from support import reread
 from vbostotte.actors import Actor
 from vbostotte.errors import NotFound
@@ -77,12 +78,14 @@ async def test_a_cancelled_appointment_stops_its_tickets(at_start, db, settings,
 async def test_events_are_kept_and_the_citizen_joining_fills_in_attendance(at_start, db, clock):
     world = at_start
     room = calls.room_name(world.a.citizen.appointment_id)
-    await calls.record_event(db, room, f"staff-{world.a.worker.id}", "host", "joined", {"waited": False}, clock())
-    await calls.record_event(db, room, f"citizen-{world.a.citizen.id}", "guest", "waiting", {}, clock())
+    worker = Participant(id=f"staff-{world.a.worker.id}", room=room, role="host", name="Worker")
+    citizen = Participant(id=f"citizen-{world.a.citizen.id}", room=room, role="guest", name="Citizen")
+    now = clock().timestamp()
+    await calls.record_events(db, [Event("joined", worker, {"waited": False}, now), Event("waiting", citizen, {}, now)])
     await db.commit()
     assert (await db.get(Appointment, world.a.citizen.appointment_id)).attendance is None
-    await calls.record_event(db, room, f"citizen-{world.a.citizen.id}", "guest", "admitted",
-                             {"by": f"staff-{world.a.worker.id}", "waited_seconds": 42}, clock())
+    await calls.record_events(db, [Event("admitted", citizen, {"by": worker.id, "waited_seconds": 42, "x": [1]},
+                                         now + 42)])
     await db.commit()
     await reread(db)
     assert (await db.get(Appointment, world.a.citizen.appointment_id)).attendance == "attended"
@@ -90,3 +93,4 @@ async def test_events_are_kept_and_the_citizen_joining_fills_in_attendance(at_st
     assert [e.event for e in events] == ["joined", "waiting", "admitted"]
     assert events[2].details == {"by": f"staff-{world.a.worker.id}", "waited_seconds": 42}
     assert all(isinstance(e, CallEvent) for e in events)
+    assert events[2].at - events[0].at == dt.timedelta(seconds=42)  # stamped when it happened, not when written

@@ -9,10 +9,10 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling import ice
+from signaling import Event, ice
 from vbostotte import sessions
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
@@ -141,7 +141,8 @@ async def redeem_ticket(db: AsyncSession, token: str, settings: Settings, now: d
     used = await db.execute(
         update(CallTicket).where(CallTicket.token_hash == sessions.token_hash(token), CallTicket.used_at.is_(None),
                                  CallTicket.expires_at > now)
-        .values(used_at=now).returning(CallTicket.appointment_id, CallTicket.principal_kind, CallTicket.principal_id))
+        .values(used_at=now).returning(CallTicket.appointment_id, CallTicket.principal_kind, CallTicket.principal_id)
+        .execution_options(synchronize_session=False))
     row = used.first()
     if row is None:
         return None
@@ -164,18 +165,23 @@ async def redeem_ticket(db: AsyncSession, token: str, settings: Settings, now: d
     return Joiner(id=f"citizen-{citizen.id}", room=room_name(appointment.id), role=GUEST, name=citizen.preferred_name)
 
 
-async def record_event(db: AsyncSession, room: str, participant_id: str, role: str, event: str, details: dict,
-                       now: dt.datetime) -> None:
-    """Keep a call event for the session log; the citizen joining pre-fills the appointment's attendance."""
-    appointment_id = appointment_of(room)
-    if appointment_id is None:
-        return
-    db.add(CallEvent(appointment_id=appointment_id, at=now, participant=participant_id[:30], role=role[:10],
-                     event=event[:20], details={k: v for k, v in details.items() if isinstance(v, (str, int, float, bool))}))
-    if event in ("joined", "admitted") and participant_id.startswith("citizen-"):
-        await db.execute(update(Appointment).where(Appointment.id == appointment_id, Appointment.attendance.is_(None))
-                         .values(attendance=Attendance.ATTENDED.value))
-    await db.flush()
+async def record_events(db: AsyncSession, events: list[Event]) -> None:
+    """Keep a batch of call events for the session log; a citizen joining pre-fills the appointment's attendance."""
+    rows, attended = [], set()
+    for e in events:
+        appointment_id = appointment_of(e.participant.room)
+        if appointment_id is None:
+            continue
+        rows.append({"appointment_id": appointment_id, "at": dt.datetime.fromtimestamp(e.at, dt.timezone.utc),
+                     "participant": e.participant.id[:30], "role": e.participant.role[:10], "event": e.event[:20],
+                     "details": {k: v for k, v in e.details.items() if isinstance(v, (str, int, float, bool))}})
+        if e.event in ("joined", "admitted") and e.participant.id.startswith("citizen-"):
+            attended.add(appointment_id)
+    if rows:
+        await db.execute(insert(CallEvent), rows)
+    if attended:
+        await db.execute(update(Appointment).where(Appointment.id.in_(attended), Appointment.attendance.is_(None))
+                         .values(attendance=Attendance.ATTENDED.value).execution_options(synchronize_session=False))
 
 
 async def events_of(db: AsyncSession, appointment_id: int) -> list[CallEvent]:
