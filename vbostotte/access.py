@@ -7,6 +7,8 @@ attempt is audit-logged as denied. Nothing ever crosses municipalities.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,9 +43,23 @@ def visible_citizens(actor: Actor) -> Select[tuple[Citizen]]:
     return stmt.where(False)
 
 
-async def citizen_for(db: AsyncSession, actor: Actor, citizen_id: int, action: str, purpose: str) -> Citizen:
-    """The citizen, if ``actor`` may see them; the read (or the refused attempt) is audit-logged."""
-    citizen = (await db.execute(visible_citizens(actor).where(Citizen.id == citizen_id))).scalar_one_or_none()
+def reviewable_citizens(actor: Actor) -> Select[tuple[Citizen]]:
+    """The citizens whose session logs and consent gaps ``actor`` may review: a supervisor's teams' citizens, an
+    administrator's whole municipality. Only the review pages use it; the citizen's own page keeps
+    :func:`visible_citizens` (an administrator opens no citizen's page, notes or check-ins)."""
+    stmt = select(Citizen).where(Citizen.municipality_id == actor.municipality_id)
+    if actor.has_role(StaffRole.ADMIN):
+        return stmt
+    if actor.has_role(StaffRole.SUPERVISOR):
+        return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor.id))
+    return stmt.where(False)
+
+
+async def citizen_for(db: AsyncSession, actor: Actor, citizen_id: int, action: str, purpose: str, *,
+                      among: Callable[[Actor], Select[tuple[Citizen]]] = visible_citizens) -> Citizen:
+    """The citizen, if ``actor`` may see them (by the rule ``among``); the read (or the refused attempt) is
+    audit-logged."""
+    citizen = (await db.execute(among(actor).where(Citizen.id == citizen_id))).scalar_one_or_none()
     if citizen is None:
         event = audit.AuditEvent(action, purpose, audit.DENIED, object_type="citizen", object_id=citizen_id)
         raise NotFound().then(lambda fresh: audit.record(fresh, actor, event))

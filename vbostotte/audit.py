@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,15 +48,22 @@ _FIELDS = (
 )
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the entry's fields (including the previous hash) in a canonical form."""
+def row_hash(row: object, fields: Sequence[str]) -> str:
+    """SHA-256 over a row's ``fields`` in a canonical form: a compact JSON list of the values in that order,
+    times as UTC with microseconds (``2026-11-23T07:00:01.250000Z``). The audit log and the consent events
+    chain their rows with it; a stored hash depends on exactly this form, so it must never change."""
     values = []
-    for name in _FIELDS:
-        value = getattr(entry, name)
+    for name in fields:
+        value = getattr(row, name)
         if isinstance(value, dt.datetime):
             value = value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         values.append(value)
     return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode()).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the entry's fields (including the previous hash) in a canonical form."""
+    return row_hash(entry, _FIELDS)
 
 
 @dataclass(frozen=True)

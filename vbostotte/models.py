@@ -201,7 +201,8 @@ class Appointment(Base):
 
     __tablename__ = "appointments"
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),
-                      UniqueConstraint("created_by_id", "idempotency_key", name="uq_appointments_idempotency"))
+                      UniqueConstraint("created_by_id", "idempotency_key", name="uq_appointments_idempotency"),
+                      Index("ix_appointments_municipality_starts", "municipality_id", "starts_at"))  # statistics
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
@@ -377,6 +378,7 @@ class CallEvent(Base):
     """What happened in a call, for the session log: joined, waiting, admitted, left (and why), …"""
 
     __tablename__ = "call_events"
+    __table_args__ = (Index("ix_call_events_appointment_event", "appointment_id", "event"),)  # statistics
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

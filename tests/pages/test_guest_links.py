@@ -183,3 +183,30 @@ async def test_another_worker_can_neither_make_nor_stop_links_of_a_call_that_is_
 
 def test_the_access_log_never_shows_a_guest_links_token():
     assert access_log.loggable_path("/g/abcdefghijklmnopqrstuvwxyz0123/ticket") == "/g/…/ticket"
+
+
+async def test_a_changed_secret_key_retires_the_old_addresses_and_the_links_are_re_keyed(world, db, settings, clock):
+    """Tokens are derived from a stored nonce and the secret key (docs/call-page.md). Changing the key (after a
+    leak, say) must stop every address made with the old one, and the address the worker copies or the outbox
+    sends afterwards must work."""
+    import dataclasses
+
+    appointment = await db.get(Appointment, world.a.citizen.appointment_id)
+    appointment.interpreter_name, appointment.interpreter_language = "Tina Tolk", "arabisk"
+    link = await guests.interpreter_link(db, appointment, settings, clock())
+    old_address = guests.url_for(link, settings)
+    await db.commit()
+    old_token = old_address.rsplit("/", 1)[1]
+    assert (await guests.open_link(db, old_token, settings, clock())).link.id == link.id
+
+    rotated = dataclasses.replace(settings, secret_key="another-secret-key-after-a-leak-9876543210")
+    with pytest.raises(guests.GuestLinkInvalid):  # the old address is dead at once, though its hash is stored
+        await guests.open_link(db, old_token, rotated, clock())
+    new_token = guests.url_for(link, rotated).rsplit("/", 1)[1]  # what the worker copies, or the outbox sends
+    await db.commit()
+    assert new_token != old_token
+    assert (await guests.open_link(db, new_token, rotated, clock())).link.id == link.id
+    for token, key in ((old_token, rotated), (old_token, settings)):
+        with pytest.raises(guests.GuestLinkInvalid):
+            await guests.open_link(db, token, key, clock())
+    assert guests.url_for(link, rotated).endswith(new_token)  # stable under one key: the same address again

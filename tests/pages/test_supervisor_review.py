@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from support import read_in_english, reread, text_of
 from vbostotte import audit
-from vbostotte.models import Appointment, AuditEntry, CallEvent, OutboxMessage, Team
+from vbostotte.models import Appointment, AuditEntry, CallEvent, Citizen, OutboxMessage, Team
 
 
 @pytest.fixture(autouse=True)
@@ -59,22 +59,44 @@ async def test_a_supervisor_reads_a_session_log_of_their_team_and_the_read_is_au
         world.a.supervisor.id, world.a.citizen.id, audit.Purpose.SUPERVISION, audit.ALLOWED)
 
 
-async def test_another_teams_or_municipalitys_log_and_team_are_not_found_and_audited(web, world, db, clock):
-    other_team = Team(municipality_id=world.a.id, name="Team B")
-    db.add(other_team)
+async def another_team_with_a_citizen(db, world, clock) -> tuple[int, int, int]:
+    """Team Nord in world.a's municipality (the supervisor is not a member): its id, a citizen without any
+    consent, and that citizen's home visit the day before yesterday."""
+    team = Team(municipality_id=world.a.id, name="Team Nord")
+    db.add(team)
+    await db.flush()
+    citizen = Citizen(municipality_id=world.a.id, team_id=team.id, name="Borger Nord", preferred_name="Nord",
+                      locale="da", created_at=clock())
+    db.add(citizen)
+    await db.flush()
+    starts = clock() - dt.timedelta(days=2)
+    visit = Appointment(municipality_id=world.a.id, citizen_id=citizen.id, worker_id=world.a.worker.id,
+                        kind="home_visit", starts_at=starts, ends_at=starts + dt.timedelta(minutes=45),
+                        created_at=clock(), created_by_id=world.a.worker.id, attendance="attended")
+    db.add(visit)
     await db.commit()
+    return team.id, citizen.id, visit.id
+
+
+async def test_another_teams_or_municipalitys_log_and_team_are_not_found_and_audited(web, world, db, clock):
+    other_team, _, other_visit = await another_team_with_a_citizen(db, world, clock)
     await web.login(world.a.supervisor)
     for path in (f"/supervisor/appointments/{world.b.citizen.appointment_id}/log",
-                 f"/supervisor/statistics?team={other_team.id}", f"/supervisor/statistics?team={world.b.team_id}",
-                 f"/supervisor/export?team={other_team.id}&format=json"):
+                 f"/supervisor/appointments/{other_visit}/log",
+                 f"/supervisor/statistics?team={other_team}", f"/supervisor/statistics?team={world.b.team_id}",
+                 f"/supervisor/export?team={other_team}&format=json", f"/supervisor/sessions?team={other_team}"):
         response = await web.get(path)
         assert response.status == 404, path
-        assert world.b.citizen.name not in await response.text()
+        text = await response.text()
+        assert world.b.citizen.name not in text and "Borger Nord" not in text
+    assert "Borger Nord" not in text_of(await web.page("/supervisor/consent"))
     await reread(db)
     denied = (await db.execute(select(AuditEntry.action, AuditEntry.object_type).where(
         AuditEntry.outcome == audit.DENIED).order_by(AuditEntry.id))).all()
-    assert [tuple(d) for d in denied] == [("appointment.session_log", "appointment"), ("statistics.view", "team"),
-                                          ("statistics.view", "team"), ("statistics.export", "team")]
+    assert [tuple(d) for d in denied] == [("appointment.session_log", "appointment"),
+                                          ("appointment.session_log", "citizen"), ("statistics.view", "team"),
+                                          ("statistics.view", "team"), ("statistics.export", "team"),
+                                          ("appointment.list", "team")]
 
 
 async def test_statistics_page_csv_and_pilot_export(web, world, db, clock):
@@ -127,10 +149,50 @@ async def test_the_consent_overview_lists_citizens_without_the_consents_their_ap
     assert "video consent" in text
 
 
-async def test_an_administrator_sees_aggregates_but_no_session_log(web, world, db, clock):
+async def test_an_administrator_reviews_every_team_of_the_municipality_and_no_other(web, world, db, clock):
     appointment_id = await a_held_video_session(db, world, clock)
+    other_team, nord_citizen, nord_visit = await another_team_with_a_citizen(db, world, clock)
     await web.login(world.a.admin)
     assert "Team Aarhus" in text_of(await web.page("/supervisor/statistics"))
-    assert (await web.get(f"/supervisor/appointments/{appointment_id}/log")).status == 403
-    assert (await web.get("/supervisor/consent")).status == 403
+    page = text_of(await web.page(f"/supervisor/appointments/{appointment_id}/log"))
+    assert "The citizen ended the call" in page and world.a.citizen.name in page
+    assert "Borger Nord" in text_of(await web.page(f"/supervisor/appointments/{nord_visit}/log"))
+    sessions = text_of(await web.page("/supervisor/sessions?period=month"))
+    assert world.a.citizen.name in sessions and "Borger Nord" in sessions and world.b.citizen.name not in sessions
+    assert "Borger Nord" in text_of(await web.page(f"/supervisor/sessions?team={other_team}&period=month"))
+    consents = await web.page("/supervisor/consent")
+    assert "Borger Nord Team Nord" in text_of(consents) and world.a.other_citizen.name in text_of(consents)
+    assert world.b.other_citizen.name not in text_of(consents)
+    assert f"/citizens/{nord_citizen}" not in consents  # no link to a page an administrator may not open
     assert "The audit log is intact" in text_of(await web.page("/supervisor/access-log"))
+    # Another municipality stays out of reach; reviewing is not reading the citizen's own page.
+    for path in (f"/supervisor/appointments/{world.b.citizen.appointment_id}/log",
+                 f"/supervisor/appointments/{world.b.citizen.past_appointment_id}/log",
+                 f"/supervisor/sessions?team={world.b.team_id}", f"/citizens/{nord_citizen}"):
+        response = await web.get(path)
+        assert response.status == 404, path
+        assert world.b.citizen.name not in await response.text()
+    await reread(db)
+    reads = (await db.execute(select(AuditEntry.action, AuditEntry.citizen_id, AuditEntry.purpose, AuditEntry.outcome)
+                              .where(AuditEntry.actor_id == world.a.admin.id,
+                                     AuditEntry.action.in_(("appointment.session_log", "appointment.list",
+                                                            "consent.overview")))
+                              .order_by(AuditEntry.id))).all()
+    allowed, denied = audit.ALLOWED, audit.DENIED
+    assert [tuple(r) for r in reads] == [
+        ("appointment.session_log", world.a.citizen.id, audit.Purpose.SUPERVISION, allowed),
+        ("appointment.session_log", nord_citizen, audit.Purpose.SUPERVISION, allowed),
+        ("appointment.list", None, audit.Purpose.SUPERVISION, allowed),
+        ("appointment.list", None, audit.Purpose.SUPERVISION, allowed),
+        ("consent.overview", None, audit.Purpose.SUPERVISION, allowed),
+        ("appointment.session_log", None, audit.Purpose.SUPERVISION, denied),
+        ("appointment.session_log", None, audit.Purpose.SUPERVISION, denied),
+        ("appointment.list", None, audit.Purpose.SUPERVISION, denied)]
+
+
+async def test_a_worker_reviews_nothing(web, world, db, clock):
+    appointment_id = await a_held_video_session(db, world, clock)
+    await web.login(world.a.worker)
+    for path in ("/supervisor/statistics", "/supervisor/sessions", f"/supervisor/appointments/{appointment_id}/log",
+                 "/supervisor/consent", "/supervisor/access-log", "/supervisor/export"):
+        assert (await web.get(path)).status == 403, path

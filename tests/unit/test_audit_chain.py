@@ -126,3 +126,27 @@ def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path)
                             capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert "BROKEN at entry 3" in broken.stdout
+
+
+def test_the_canonical_row_hash_is_pinned():
+    """The audit log and the consent events share one canonical hash (``audit.row_hash``); every stored hash
+    depends on its exact form, so known rows must keep these values (a changed form breaks every chain)."""
+    import datetime as dt
+
+    from vbostotte.models import ConsentEvent
+    from vbostotte.services import consent
+
+    entry = AuditEntry(id=7, at=dt.datetime(2026, 11, 23, 8, 0, 1, 250000, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+                       municipality_id=1, actor_kind="staff", actor_id=3, actor_role="worker", action="citizen.read",
+                       citizen_id=5, object_type=None, object_id=None, purpose="support", outcome="allowed",
+                       prev_hash="a" * 64)
+    assert audit.entry_hash(entry) == "97437c861790371f80c7277cd682c82e4a425cfc462cc8c5ae65e206efd063dd"
+    event = ConsentEvent(municipality_id=1, seq=2, at=dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc),
+                         citizen_id=5, kind_id=4, kind_code="relative_in_calls", version_id=9, version=1,
+                         text_sha256="b" * 64, action="given", how="in_person", recorded_by_kind="staff",
+                         recorded_by_id=3, prev_hash="0" * 64)
+    assert consent.event_hash(event) == "931689d984fbb5927e0f5e7e80896f0f06a0cbc633b4b952ce3f67296302e673"
+    # One helper: the same values under the same field names hash alike whichever table they come from.
+    assert audit.row_hash(entry, ("id", "at", "prev_hash")) == audit.row_hash(
+        type("Row", (), {"id": 7, "at": entry.at.astimezone(dt.timezone.utc), "prev_hash": "a" * 64})(),
+        ("id", "at", "prev_hash"))

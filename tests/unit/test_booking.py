@@ -181,11 +181,15 @@ async def test_interpreter_is_told_at_once_when_the_citizen_cannot_come(bookable
     citizen_actor = Actor(kind="citizen", id=citizen.id, municipality_id=world.a.id, role="citizen")
     await booking.respond(db, citizen_actor, appointment.id, CitizenResponse.CANT_COME, clock())
     await db.commit()
-    notices = (await db.execute(select(OutboxMessage.purpose, OutboxMessage.channel, OutboxMessage.due_at).where(
-        OutboxMessage.recipient_kind == "interpreter"))).all()
+    rows = (await db.execute(select(OutboxMessage.purpose, OutboxMessage.channel, OutboxMessage.due_at,
+                                    OutboxMessage.status).where(OutboxMessage.recipient_kind == "interpreter"))).all()
+    notices = [(p, c, due) for p, c, due, status in rows if status != "dropped"]
     assert {(p, c) for p, c, _ in notices} == {("interpreter_invite", "email"), ("interpreter_invite", "sms"),
                                                ("interpreter_cant_come", "email"), ("interpreter_cant_come", "sms")}
     assert all(due == clock() for _, _, due in notices)
+    # The interpreter's reminder (an hour before) is dropped with the citizen's.
+    assert {(p, c) for p, c, _, status in rows if status == "dropped"} == {("interpreter_reminder", "email"),
+                                                                          ("interpreter_reminder", "sms")}
 
 
 async def test_no_reminders_without_the_citizens_consent(world, db, clock):

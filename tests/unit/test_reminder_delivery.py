@@ -308,6 +308,7 @@ async def test_a_released_interpreter_hears_only_that_they_are_released(bookable
     assert (counts["sent"], counts["dropped"]) == (2, 2)
     rows = [row for row in await outbox_rows(db, appointment.id) if row.recipient_kind == "interpreter"]
     assert {(row.purpose, row.status) for row in rows} == {("interpreter_invite", "dropped"),
+                                                          ("interpreter_reminder", "dropped"),
                                                           ("interpreter_released", "sent")}
 
 

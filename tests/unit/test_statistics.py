@@ -193,12 +193,61 @@ async def test_the_pilot_export_suppresses_small_counts(year_session):
     raw = {key: value for key, _, value in pilot_export.figures(stats)}
     assert 0 < stats.interpreters.booked < 5 or stats.interpreters.booked == 0
     for key, value in raw.items():
-        if value.isdigit() and 0 < int(value) < 5:
+        if key in COUNTS and 0 < int(value) < 5:
             assert rows[key] == "<5", key
-        elif value.isdigit():
-            assert rows[key] == value, key
+        else:
+            assert rows[key] in (value, "<5", "x"), key
+    assert_nothing_hidden_can_be_worked_out(rows, raw)
     assert rows["held"] == str(stats.totals.held) and stats.totals.held >= 5
     document = pilot_export.pilot_json(stats, "Årskommune")
     text_ = str(document)
     assert "Borger" not in text_ and "Medarbejder" not in text_
     assert set(document["figures"]) == set(rows)
+
+
+COUNTS = {key for key, _, _, kind, *_ in pilot_export.FIGURES if kind == "count"}
+
+
+def assert_nothing_hidden_can_be_worked_out(rows: dict, raw: dict) -> None:
+    for total, parts in pilot_export.SUMS:
+        hidden = [key for key in (total, *parts) if rows[key] in ("<5", "x")]
+        assert len(hidden) != 1, hidden  # one hidden member of a sum is the others' difference
+    for key, _, _, kind, _, computed_from in pilot_export.FIGURES:
+        if any(rows[source] in ("<5", "x") for source in computed_from):
+            assert rows[key] in ("<5", "x"), key
+    for key, value in rows.items():
+        assert value in ("<5", "x", raw[key]), key
+
+
+def _stats(booked, held, cancelled, no_show, video_held, home_visits_held, travel=30):
+    from vbostotte.services.statistics import (Counts, InterpreterStats, ReminderGroup, Row, Statistics,
+                                               VideoStats)
+    counts = Counts(booked=booked, held=held, cancelled=cancelled, no_show=no_show, video_held=video_held,
+                    home_visits_held=home_visits_held)
+    return Statistics(period=Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31)), totals=counts,
+                      teams=[Row(1, "Team", counts, travel)], workers=[],
+                      reminders=[ReminderGroup(r, c, held // 4, no_show // 4) for r in (True, False)
+                                 for c in (True, False)],
+                      video=VideoStats(), interpreters=InterpreterStats())
+
+
+@pytest.mark.parametrize("numbers, shown", [
+    # Three home visits among 30 held: the video sessions (and the driving time they give) are withheld, or
+    # held − video sessions would give the home visits away; 2 no-shows make the attendance rate "<5".
+    ((40, 30, 6, 2, 27, 3), {"booked": "40", "held": "30", "cancelled": "6", "no_show": "<5",
+                             "not_recorded": "<5", "video_held": "x", "home_visits_held": "<5",
+                             "attendance_rate": "<5", "driving_minutes_saved": "x"}),
+    # One count below 5 in the first sum: the smallest other part is withheld too; everything else is shown.
+    ((60, 40, 12, 6, 20, 20), {"booked": "60", "held": "40", "cancelled": "12", "no_show": "x",
+                               "not_recorded": "<5", "video_held": "20", "home_visits_held": "20",
+                               "attendance_rate": "x", "driving_minutes_saved": "600"}),
+    # Nothing small: nothing hidden.
+    ((60, 40, 12, 8, 20, 20), {"booked": "60", "held": "40", "cancelled": "12", "no_show": "8",
+                               "not_recorded": "0", "video_held": "20", "home_visits_held": "20",
+                               "attendance_rate": "0.833", "driving_minutes_saved": "600"}),
+])
+def test_no_hidden_count_can_be_worked_out_from_the_pilot_export(numbers, shown):
+    stats = _stats(*numbers)
+    rows = {key: value for key, _, value in pilot_export.anonymised(stats)}
+    assert {key: rows[key] for key in shown} == shown
+    assert_nothing_hidden_can_be_worked_out(rows, {key: value for key, _, value in pilot_export.figures(stats)})

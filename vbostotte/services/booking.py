@@ -179,7 +179,7 @@ async def cancel(db: AsyncSession, actor: Actor, appointment_id: int, reason: st
 
 async def reschedule(db: AsyncSession, actor: Actor, appointment_id: int, starts_at: dt.datetime,
                      duration_minutes: int, reason: str, now: dt.datetime) -> Appointment:
-    """Move an appointment; its reminders are planned again for the new time."""
+    """Move an appointment; its reminders (the interpreter's too) are planned again for the new time."""
     access.require_role(actor, StaffRole.WORKER)
     appointment = await appointment_for(db, actor, appointment_id, "appointment.reschedule")
     if appointment.cancelled_at is not None or appointment.ends_at <= now:
@@ -198,7 +198,8 @@ async def reschedule(db: AsyncSession, actor: Actor, appointment_id: int, starts
     except IntegrityError:
         raise SlotTaken() from None
     await outbox.drop_pending(db, appointment.id)
-    await outbox.plan_for_appointment(db, appointment, now)
+    # The interpreter hears of the move once, by the "moved" notice, not by a second invitation as well.
+    await outbox.plan_for_appointment(db, appointment, now, invite_interpreter=False)
     await outbox.notify_interpreter(db, appointment, "interpreter_moved", now)
     return appointment
 
@@ -222,6 +223,7 @@ async def release_interpreter(db: AsyncSession, actor: Actor, appointment_id: in
         return appointment
     appointment.interpreter_released_at = now
     appointment.sequence += 1  # the interpreter's calendar takes the cancellation over the invitation
+    await outbox.drop_interpreter_reminder(db, appointment.id, "interpreter released")
     await outbox.notify_interpreter(db, appointment, "interpreter_released", now)
     await db.flush()
     return appointment

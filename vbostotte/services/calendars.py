@@ -122,12 +122,14 @@ def _speaking(locale: str) -> Iterator[None]:
 
 
 def invitation(appointment: Appointment, settings: Settings, method: str = "REQUEST", *,
-               now: dt.datetime | None = None) -> bytes:
+               now: dt.datetime | None = None, call_url: str | None = None) -> bytes:
     """The interpreter's calendar invitation (METHOD:REQUEST) or its cancellation (METHOD:CANCEL), as
     bytes to attach to the e-mail (``text/calendar; method=…; charset=utf-8``).
 
     It says when, what kind of session and which language; never who the citizen is. ORGANIZER is
-    ``settings.mail_from``; the interpreter is the ATTENDEE when they have an e-mail address.
+    ``settings.mail_from``; the interpreter is the ATTENDEE when they have an e-mail address. ``call_url``,
+    the interpreter's guest link to a video session, is the event's URL and LOCATION (where calendar apps
+    show a meeting's link); a cancellation never carries it.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -137,7 +139,10 @@ def invitation(appointment: Appointment, settings: Settings, method: str = "REQU
     with _speaking(settings.default_locale):
         summary = i18n.gettext(N_("Interpreting (%(language)s): %(kind)s"),
                                language=appointment.interpreter_language or "", kind=_kind(appointment))
-        event = _event(appointment, settings, now, summary, cancelled=cancelled)
+        event = _event(appointment, settings, now, summary, cancelled=cancelled,
+                       url=None if cancelled else call_url)
+    if call_url and not cancelled:
+        event.add("location", call_url)
     sender_name, sender_address = parseaddr(settings.mail_from)
     organizer = icalendar.vCalAddress(f"mailto:{sender_address or 'noreply@localhost'}")
     if sender_name:

@@ -143,14 +143,8 @@ _FIELDS = ("municipality_id", "seq", "at", "citizen_id", "kind_id", "kind_code",
 
 
 def event_hash(event: ConsentEvent) -> str:
-    """SHA-256 over the event's fields (including the previous hash) in a canonical form."""
-    values = []
-    for name in _FIELDS:
-        value = getattr(event, name)
-        if isinstance(value, dt.datetime):
-            value = value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        values.append(value)
-    return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 over the event's fields (including the previous hash) in the audit log's canonical form."""
+    return audit.row_hash(event, _FIELDS)
 
 
 def _code(kind: str | enum.Enum) -> str:

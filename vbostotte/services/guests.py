@@ -3,8 +3,9 @@ video session's call from a link, without an account. A guest always waits until
 
 A link belongs to one appointment and works only while its call is open (``calls.is_open``); it can be revoked,
 and a relative's link stops working the moment the citizen withdraws the consent. Its token is derived from a
-random nonce and the server's secret key, so the interpreter's invitation can be composed when it is sent and
-the worker can copy a link again; only the token's SHA-256 is stored and looked up.
+random nonce and the server's secret key, so the interpreter's invitation and reminder can be composed when they
+are sent and the worker can copy a link again; only the token's SHA-256 is stored and looked up, and a token
+must also be the one the current key gives (docs/call-page.md explains the choice and a key change).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from vbostotte.config import Settings
 from vbostotte.errors import Conflict, InvalidInput, NotFound
 from vbostotte.i18n import N_
 from vbostotte.models import Appointment, AppointmentKind, GuestLink
-from vbostotte.services import calls, consent
+from vbostotte.services import calls, consent, outbox
 
 INTERPRETER, RELATIVE = "interpreter", "relative"
 MAX_NAME = 100
@@ -62,7 +63,13 @@ def token_for(link: GuestLink, secret: str) -> str:
 
 
 def url_for(link: GuestLink, settings: Settings) -> str:
-    return settings.base_url.rstrip("/") + PATH + token_for(link, settings.secret_key)
+    """The link's address, with the token the current secret key gives. After the key has been changed the
+    stored hash is still the old token's, which stopped working with the old key (see ``open_link``): the
+    link is re-keyed here, so the address the worker copies and the outbox sends works again."""
+    token = token_for(link, settings.secret_key)
+    if link.token_hash != (digest := sessions.token_hash(token)):
+        link.token_hash = digest
+    return settings.base_url.rstrip("/") + PATH + token
 
 
 def _new_link(appointment: Appointment, kind: str, name: str, settings: Settings, now: dt.datetime,
@@ -134,6 +141,10 @@ async def create_link(db: AsyncSession, actor: Actor, appointment_id: int, kind:
     db.add(link)
     await db.flush()
     await _audit(db, actor, "guest_link.create", appointment, link)
+    if kind == INTERPRETER and not await outbox.invitation_unsent(db, appointment.id):
+        # The interpreter already has the invitation with the old link: the outbox sends them the new one
+        # (an invitation still to be sent carries the link that is current when it goes).
+        await outbox.notify_interpreter(db, appointment, outbox.INTERPRETER_NEW_LINK, now, ref=str(link.id))
     return ActiveLink(link.id, link.kind, link.name, url_for(link, settings))
 
 
@@ -183,6 +194,8 @@ async def open_link(db: AsyncSession, token: str, settings: Settings, now: dt.da
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         raise GuestLinkInvalid()
     link = (await db.execute(select(GuestLink).where(GuestLink.token_hash == sessions.token_hash(token)))).scalar()
+    if link is not None and not hmac.compare_digest(token, token_for(link, settings.secret_key)):
+        link = None  # made under a secret key that has since been changed (a rotated key retires its links)
     appointment = await db.get(Appointment, link.appointment_id) if link else None
     if link is None or appointment is None or not await _usable(db, link, appointment):
         raise GuestLinkInvalid()

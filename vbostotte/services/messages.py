@@ -4,7 +4,9 @@ Discreet by design. A citizen's reminder says only what kind of meeting, when, a
 (the citizen's page, ``/me`` — never the personal link's token); it names neither the municipality's
 services nor anything about the citizen, not even their name, because a phone's lock screen shows it.
 An interpreter's notice is plain fact: what, when, which language, and the worker's first name — the
-citizen is "the citizen". Interpreters read Danish.
+citizen is "the citizen". Interpreters read Danish. For a video session the invitation, its reminder, the
+"moved" notice and a new link's notice carry the interpreter's one-call guest link (``services.guests``);
+nothing else about the call.
 """
 
 from __future__ import annotations
@@ -55,7 +57,20 @@ INTERPRETER_NOTICES = {
         N_("Interpreting no longer needed %(when)s"),
         N_("You are released from the interpreting (%(language)s) for the %(what)s %(when)s. "
            "Contact: %(worker)s.")),
+    "interpreter_reminder": (
+        N_("Reminder: interpreting %(when)s"),
+        N_("Reminder of the interpreting (%(language)s): %(what)s %(when)s, %(minutes)s minutes. "
+           "Contact: %(worker)s.")),
+    "interpreter_new_link": (
+        N_("New link for the interpreting %(when)s"),
+        N_("New link for the interpreting (%(language)s): %(what)s %(when)s. The earlier link no longer works. "
+           "Contact: %(worker)s.")),
 }
+# The notices that carry the guest link of a video session (the others say it will not take place).
+WITH_CALL_LINK = ("interpreter_invite", "interpreter_moved", "interpreter_reminder", "interpreter_new_link")
+CALL_LINK = N_("Join the video session from this link. It opens %(minutes)s minutes before the start, and "
+               "%(worker)s lets you in:")
+CALL_LINK_SMS = N_("Link to the video session: %(link)s")
 
 
 @dataclass(frozen=True)
@@ -109,8 +124,9 @@ def reminder(*, kind: str, starts_at: dt.datetime, locale: str, base_url: str, n
 
 
 def interpreter_notice(purpose: str, *, kind: str, starts_at: dt.datetime, minutes: int, language: str,
-                       worker_name: str) -> Text:
-    """A notice to the appointment's interpreter (``purpose`` is one of ``INTERPRETER_NOTICES``)."""
+                       worker_name: str, call_link: str | None = None, opens_minutes: int = 15) -> Text:
+    """A notice to the appointment's interpreter (``purpose`` is one of ``INTERPRETER_NOTICES``), with the
+    video session's guest link when ``call_link`` is given (``opens_minutes``: how early the call opens)."""
     subject_id, text_id = INTERPRETER_NOTICES[purpose]
     with speaking(INTERPRETER_LOCALE) as spoken:
         # The full date, not "tomorrow": interpreters keep these notices as a record of the booking.
@@ -118,7 +134,13 @@ def interpreter_notice(purpose: str, *, kind: str, starts_at: dt.datetime, minut
                       worker=first_name(worker_name))
         subject = i18n.upfirst(i18n.gettext(subject_id, **params))
         text = i18n.upfirst(i18n.gettext(text_id, **params))
-        return Text(subject=subject, body=f"{text}\n\n{i18n.gettext(AUTOMATIC)}\n", short=text, locale=spoken)
+        paragraphs, short = [text], text
+        if call_link:
+            how = i18n.gettext(CALL_LINK, minutes=opens_minutes, worker=params["worker"])
+            paragraphs.append(f"{how}\n{call_link}")
+            short = f"{text} {i18n.gettext(CALL_LINK_SMS, link=call_link)}"
+        paragraphs.append(i18n.gettext(AUTOMATIC))
+        return Text(subject=subject, body="\n\n".join(paragraphs) + "\n", short=short, locale=spoken)
 
 
 def first_name(name: str) -> str:

@@ -59,12 +59,25 @@ def _add(db: AsyncSession, appointment: Appointment, purpose: str, channel: str,
                          attempts=0, next_attempt_at=due, created_at=now))
 
 
-async def plan_for_appointment(db: AsyncSession, appointment: Appointment, now: dt.datetime) -> None:
-    """Plan the citizen's reminders (per the municipality's schedule) and the interpreter's invitation."""
+INTERPRETER_REMINDER = "interpreter_reminder"
+INTERPRETER_NEW_LINK = "interpreter_new_link"
+
+
+def _interpreter_channels(appointment: Appointment) -> list[str]:
+    return [channel for channel, contact in (("email", appointment.interpreter_email),
+                                             ("sms", appointment.interpreter_phone)) if contact]
+
+
+async def plan_for_appointment(db: AsyncSession, appointment: Appointment, now: dt.datetime, *,
+                               invite_interpreter: bool = True) -> None:
+    """Plan the citizen's reminders (per the municipality's schedule), the interpreter's invitation (unless
+    ``invite_interpreter`` is false: a move tells the interpreter with its own notice) and the interpreter's
+    one reminder, at the schedule's last reminder time (default an hour before)."""
     settings = await municipality_settings(db, appointment.municipality_id)
     channels = await citizen_channels(db, appointment.citizen_id)
     start = _stamp(appointment.starts_at)
-    for minutes in reminder_offsets(settings):
+    offsets = reminder_offsets(settings)
+    for minutes in offsets:
         due = appointment.starts_at - dt.timedelta(minutes=minutes)
         if due <= now:
             continue
@@ -72,31 +85,59 @@ async def plan_for_appointment(db: AsyncSession, appointment: Appointment, now: 
             _add(db, appointment, "reminder", channel, "citizen",
                  f"reminder:{appointment.id}:{start}:{minutes}:{channel}", due, now)
     if appointment.has_interpreter and appointment.interpreter_released_at is None:
-        await notify_interpreter(db, appointment, "interpreter_invite", now)
+        if invite_interpreter:
+            await notify_interpreter(db, appointment, "interpreter_invite", now)
+        if offsets and (due := appointment.starts_at - dt.timedelta(minutes=offsets[-1])) > now:
+            for channel in _interpreter_channels(appointment):
+                _add(db, appointment, INTERPRETER_REMINDER, channel, "interpreter",
+                     f"{INTERPRETER_REMINDER}:{appointment.id}:{start}:{offsets[-1]}:{channel}", due, now)
     await db.flush()
 
 
-async def notify_interpreter(db: AsyncSession, appointment: Appointment, purpose: str, now: dt.datetime) -> None:
-    """Tell the interpreter now (invitation, cancellation, "can't come", moved, released)."""
+async def notify_interpreter(db: AsyncSession, appointment: Appointment, purpose: str, now: dt.datetime,
+                             ref: str | None = None) -> None:
+    """Tell the interpreter now (invitation, cancellation, "can't come", moved, released, a new link);
+    ``ref`` tells apart notices of one purpose for the same time (a new link: the link's id)."""
     if not appointment.has_interpreter:
         return
     if purpose != "interpreter_invite" and appointment.interpreter_released_at is not None \
             and purpose != "interpreter_released":
         return  # already released: nothing more to tell
-    key_base = f"{purpose}:{appointment.id}:{_stamp(appointment.starts_at)}"
-    for channel, contact in (("email", appointment.interpreter_email), ("sms", appointment.interpreter_phone)):
-        if contact:
-            existing = await db.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key_base}:{channel}"))
-            if existing.first() is None:
-                _add(db, appointment, purpose, channel, "interpreter", f"{key_base}:{channel}", now, now)
+    key_base = f"{purpose}:{appointment.id}:{_stamp(appointment.starts_at)}" + (f":{ref}" if ref else "")
+    for channel in _interpreter_channels(appointment):
+        existing = await db.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key_base}:{channel}"))
+        if existing.first() is None:
+            _add(db, appointment, purpose, channel, "interpreter", f"{key_base}:{channel}", now, now)
     await db.flush()
 
 
+def notice_ref(message: OutboxMessage) -> str | None:
+    """The ``ref`` a notice was planned with (keys are ``purpose:appointment:start[:ref]:channel``)."""
+    parts = message.dedupe_key.split(":")
+    return parts[3] if len(parts) == 5 else None
+
+
+async def invitation_unsent(db: AsyncSession, appointment_id: int) -> bool:
+    """Whether the interpreter's invitation is still to be sent (so it will carry what is current then)."""
+    stmt = select(OutboxMessage.id).where(OutboxMessage.appointment_id == appointment_id,
+                                          OutboxMessage.purpose == "interpreter_invite",
+                                          OutboxMessage.status.in_(("pending", "sending"))).limit(1)
+    return (await db.execute(stmt)).first() is not None
+
+
 async def drop_pending(db: AsyncSession, appointment_id: int) -> None:
-    """Drop the appointment's unsent reminders (cancelled or moved)."""
+    """Drop the appointment's unsent reminders, the interpreter's too (cancelled or moved)."""
     await db.execute(update(OutboxMessage).where(
-        OutboxMessage.appointment_id == appointment_id, OutboxMessage.purpose == "reminder",
+        OutboxMessage.appointment_id == appointment_id,
+        OutboxMessage.purpose.in_(("reminder", INTERPRETER_REMINDER)),
         OutboxMessage.status == "pending").values(status="dropped"))
+
+
+async def drop_interpreter_reminder(db: AsyncSession, appointment_id: int, reason: str) -> None:
+    """Drop the interpreter's unsent reminder (the interpreter is released)."""
+    await db.execute(update(OutboxMessage).where(
+        OutboxMessage.appointment_id == appointment_id, OutboxMessage.purpose == INTERPRETER_REMINDER,
+        OutboxMessage.status == "pending").values(status="dropped", last_error=reason))
 
 
 async def drop_channel(db: AsyncSession, citizen_id: int, channel: str, reason: str) -> None:

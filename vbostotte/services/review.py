@@ -1,8 +1,8 @@
 """Supervisor review: which teams a reviewer sees, and the session log of one appointment.
 
-A supervisor sees the teams they are a member of; an administrator sees the municipality's teams
-(aggregates and the access log, never a citizen's session log). Anything else answers "not found",
-and the attempt is audit-logged as denied.
+A supervisor sees the teams they are a member of; an administrator sees the municipality's teams (the
+aggregates, the session logs, the consent overview and the access log; still no citizen's page or note
+text). Anything else answers "not found", and the attempt is audit-logged as denied.
 """
 
 from __future__ import annotations
@@ -97,15 +97,16 @@ class SessionLog:
 
 
 async def appointment_for_review(db: AsyncSession, actor: Actor, appointment_id: int) -> tuple[Appointment, Citizen]:
-    """The appointment, if its citizen is in the supervisor's teams; the read is audit-logged."""
-    access.require_role(actor, StaffRole.SUPERVISOR)
+    """The appointment, if its citizen is in the reviewer's teams (an administrator: the municipality); the read
+    is audit-logged."""
+    require_reviewer(actor)
     appointment = await db.get(Appointment, appointment_id)
     if appointment is None or appointment.municipality_id != actor.municipality_id:
         event = audit.AuditEvent("appointment.session_log", audit.Purpose.SUPERVISION, audit.DENIED,
                                  object_type="appointment", object_id=appointment_id)
         raise NotFound().then(lambda fresh: audit.record(fresh, actor, event))
     citizen = await access.citizen_for(db, actor, appointment.citizen_id, "appointment.session_log",
-                                       audit.Purpose.SUPERVISION)
+                                       audit.Purpose.SUPERVISION, among=access.reviewable_citizens)
     return appointment, citizen
 
 
@@ -211,8 +212,10 @@ def _ended_how(events: list[CallEvent]) -> str | None:
 
 async def appointments_in(db: AsyncSession, actor: Actor, team_ids: list[int], worker_id: int | None,
                           starts: dt.datetime, ends: dt.datetime, limit: int = 300) -> list[tuple[Appointment, str, str]]:
-    """The teams' appointments in a period (newest first) with citizen and worker names; the read is audit-logged."""
-    access.require_role(actor, StaffRole.SUPERVISOR)
+    """The teams' appointments in a period (newest first) with citizen and worker names; the read is audit-logged.
+
+    ``team_ids`` come from :func:`teams_in_scope` (the caller's selection)."""
+    require_reviewer(actor)
     stmt = (select(Appointment, Citizen.name, Staff.name).join(Citizen, Citizen.id == Appointment.citizen_id)
             .join(Staff, Staff.id == Appointment.worker_id)
             .where(Appointment.municipality_id == actor.municipality_id, Citizen.team_id.in_(team_ids),
@@ -248,8 +251,8 @@ class ConsentGap:
 
 async def consent_gaps(db: AsyncSession, actor: Actor, team_ids: list[int], now: dt.datetime) -> list[ConsentGap]:
     """The teams' citizens with a missing or withdrawn consent that affects their appointments."""
-    access.require_role(actor, StaffRole.SUPERVISOR)
-    people = list((await db.execute(access.visible_citizens(actor).where(Citizen.team_id.in_(team_ids))
+    require_reviewer(actor)
+    people = list((await db.execute(access.reviewable_citizens(actor).where(Citizen.team_id.in_(team_ids))
                                     .order_by(Citizen.name))).scalars())
     missing = await consent.missing(db, [c.id for c in people])
     ids = [c.id for c in people if any(code in AFFECTING for code in missing.get(c.id, []))]

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vbostotte.channels import Attachment, Channel, DeliveryFailed, Outgoing
 from vbostotte.config import Settings
 from vbostotte.db import transaction
-from vbostotte.models import Appointment, Citizen, DayTask, OutboxMessage, Staff
-from vbostotte.services import calendars, messages, outbox
+from vbostotte.models import Appointment, AppointmentKind, Citizen, DayTask, OutboxMessage, Staff
+from vbostotte.services import calendars, guests, messages, outbox
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_CAP = dt.timedelta(minutes=60)
 # What an interpreter may still be told once the appointment is cancelled ("can't come" cancels it).
 AFTER_CANCEL = ("interpreter_cancelled", "interpreter_cant_come", "interpreter_released")
-# The calendar invitation e-mailed with each notice: the event itself, or its cancellation.
-CALENDAR_REQUEST = ("interpreter_invite", "interpreter_moved")
+# The calendar invitation e-mailed with a notice: the event itself (with the call's link), or its cancellation.
+CALENDAR_REQUEST = ("interpreter_invite", "interpreter_moved", outbox.INTERPRETER_NEW_LINK)
+CALENDAR_CANCEL = AFTER_CANCEL
 # A day task's reminder more than this late (the senders were down) is dropped, not sent.
 DAY_TASK_LATE = dt.timedelta(hours=1)
 
@@ -229,21 +230,35 @@ async def _check_interpreter_notice(db: AsyncSession, message: OutboxMessage, ap
         return Verdict("dropped", "interpreter released")
     if appointment.cancelled_at is not None and message.purpose not in AFTER_CANCEL:
         return Verdict("dropped", "cancelled")
+    if message.purpose == outbox.INTERPRETER_REMINDER:
+        if not outbox.planned_for_current_start(message, appointment):
+            return Verdict("dropped", "moved")
+        if appointment.starts_at <= now:
+            return Verdict("dropped", "too late")
     contact = _contact(message.channel, appointment.interpreter_email, appointment.interpreter_phone)
     if isinstance(contact, Verdict):
         return contact
+    call_link = None
+    if message.purpose in messages.WITH_CALL_LINK and appointment.kind == AppointmentKind.VIDEO:
+        # Made here if nobody has needed it yet; None once the worker has stopped it without making a new one.
+        link = await guests.interpreter_link(db, appointment, settings, now)
+        stale = link is None or str(link.id) != outbox.notice_ref(message)
+        if message.purpose == outbox.INTERPRETER_NEW_LINK and stale:
+            return Verdict("dropped", "superseded")  # stopped again, or a newer link has its own notice
+        call_link = guests.url_for(link, settings) if link else None
     worker = await db.get(Staff, appointment.worker_id)
     # The time the notice was planned for: an invitation sent late still names the time it invited to,
     # and the "moved" notice planned after it tells the new one.
     text = messages.interpreter_notice(
         message.purpose, kind=appointment.kind.value, starts_at=outbox.planned_start(message),
         minutes=round((appointment.ends_at - appointment.starts_at).total_seconds() / 60),
-        language=appointment.interpreter_language or "", worker_name=worker.name if worker else "")
+        language=appointment.interpreter_language or "", worker_name=worker.name if worker else "",
+        call_link=call_link, opens_minutes=settings.call_opens_minutes)
     attachments = ()
-    if message.channel == "email":
+    if message.channel == "email" and message.purpose in CALENDAR_REQUEST + CALENDAR_CANCEL:
         method = "REQUEST" if message.purpose in CALENDAR_REQUEST else "CANCEL"
-        attachments = (Attachment(calendars.invitation(appointment, settings, method, now=now), "text", "calendar",
-                                  "invitation.ics", (("method", method), ("charset", "utf-8"))),)
+        attachments = (Attachment(calendars.invitation(appointment, settings, method, now=now, call_url=call_link),
+                                  "text", "calendar", "invitation.ics", (("method", method), ("charset", "utf-8"))),)
     return _outgoing(message, contact, text, now, attachments)
 
 

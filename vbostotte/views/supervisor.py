@@ -1,5 +1,6 @@
 """Supervisors' pages: their teams, workers and citizens, assigning caseloads, and the review pages
-(statistics, session logs, the access log, consent, the pilot export; administrators see the aggregates)."""
+(statistics, session logs, the access log, consent, the pilot export; administrators review the whole
+municipality)."""
 
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ async def travel_minutes(request: web.Request) -> web.Response:
 async def sessions(request: web.Request) -> web.Response:
     """The teams' appointments in a period, each linking to its session log."""
     who = base.actor(request)
-    access.require_role(who, StaffRole.SUPERVISOR)
+    review.require_reviewer(who)
     selection = await _selection(request, "appointment.list")
     period = selection["period"]
     rows = await review.appointments_in(base.db(request), who, list(selection["scope"].team_ids),
@@ -236,10 +237,11 @@ async def access_log(request: web.Request) -> web.Response:
 async def consent_overview(request: web.Request) -> web.Response:
     """The teams' citizens whose missing or withdrawn consents affect their appointments."""
     who, db = base.actor(request), base.db(request)
-    access.require_role(who, StaffRole.SUPERVISOR)
+    review.require_reviewer(who)
     teams = await review.teams_in_scope(db, who)
     gaps = await review.consent_gaps(db, who, [t.id for t in teams], base.now(request))
-    return base.render(request, "supervisor/consent.html", {"gaps": gaps, "consent_labels": CONSENT_LABELS})
+    return base.render(request, "supervisor/consent.html", {"gaps": gaps, "consent_labels": CONSENT_LABELS,
+                                                             "team_names": {t.id: t.name for t in teams}})
 
 
 CONSENT_LABELS = {"video": N_("Video sessions"), "sms_reminders": N_("SMS reminders"),
