@@ -18,9 +18,12 @@ venv: $(STAMP)
 run: $(STAMP)
 	VB_STAFF_MFA=$${VB_STAFF_MFA:-optional} $(BIN)/vbostotte serve --demo
 
-## Run the whole test suite (SQLite; and PostgreSQL too when VB_TEST_DATABASE_URL is set).
+## Run the whole test suite (SQLite; and PostgreSQL too when VB_TEST_DATABASE_URL is set) in TEST_WORKERS
+## processes (pytest-xdist; each has its own databases). A test file runs whole in one worker (--dist loadfile),
+## so a module-scoped fixture is set up once. `make test TEST_WORKERS=0` runs the suite in this one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/vbostotte migrate

@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from mail_and_sms import MailServer, SmsGateway
 from support import PASSWORD, Clock, World, WebClient, build_world, port_open, require
@@ -17,7 +19,21 @@ from vbostotte.app import create_app
 from vbostotte.config import load_settings
 from vbostotte.models import Base
 
-PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")
+# `make test` runs the suite in parallel (pytest-xdist): each worker process (gw0, gw1, …) gets a database of its
+# own on PostgreSQL, <database>_<worker> beside the given one (created when missing). SQLite needs nothing: each
+# test already works on its own copy of a template in the worker's own temporary directory.
+GIVEN_PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_url(url: str, worker: str) -> str:
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_url(GIVEN_PG_URL, WORKER)
 SECRET = "test-secret-key-not-for-production-0123456789"
 
 
@@ -25,11 +41,26 @@ def _run(coro):
     return asyncio.new_event_loop().run_until_complete(coro)
 
 
+async def _create_worker_database() -> None:
+    """CREATE DATABASE <database>_<worker> unless it exists, from a connection to the given database."""
+    name = make_url(PG_URL).database
+    engine = create_async_engine(GIVEN_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory):
-    """Migrate once per run: a template SQLite file, or a fresh schema on PostgreSQL."""
+    """Migrate once per run (per worker): a template SQLite file, or a fresh schema on PostgreSQL."""
     if PG_URL:
         require(port_open(PG_URL, 5432), f"PostgreSQL at {PG_URL}")
+        if PG_URL != GIVEN_PG_URL:
+            _run(_create_worker_database())
 
         async def reset():
             engine = database.create_engine(PG_URL)
@@ -141,3 +172,4 @@ async def gateway():
     await gateway.start()
     yield gateway
     await gateway.close()
+
