@@ -1,6 +1,6 @@
 """Two real server processes (`vbostotte serve --port N`, each its own OS process) sharing one PostgreSQL (the
-test database, VB_TEST_DATABASE_URL) and one Redis (127.0.0.1:6379, under a key prefix of the test's own, so
-the machine's Redis is shared safely). They run in the PostgreSQL pass of the suite: SQLite is one process by
+test's database: VB_TEST_DATABASE_URL, or the pytest-xdist worker's own database beside it) and one Redis
+(127.0.0.1:6379, under a key prefix of the test's own, so the machine's Redis is shared safely). They run in the PostgreSQL pass of the suite: SQLite is one process by
 design, so in the SQLite pass they are skipped with that reason; with PostgreSQL set, a missing Redis fails
 in CI like every required service."""
 
@@ -22,7 +22,9 @@ import redis.asyncio as redis
 
 from support import Clock, WebClient, build_world, free_port, port_open, require
 
-PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")  # the same database the suite's fixtures migrate and empty
+# Only whether PostgreSQL is set: the servers get the test's database_url (under pytest-xdist the worker's own
+# database, tests/conftest.py), which the suite's fixtures migrate and empty.
+PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")
 SECRET = "multiprocess-secret-key-not-for-production-0123456789"  # one key for both: CSRF tokens work on either
 REDIS_URL = os.environ.get("VB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_TIMEOUT = 30.0

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import shutil
+import socket
+import struct
 import subprocess
 
 import pytest
@@ -32,13 +35,35 @@ async def turn_url():
                                "--no-tls", "--no-dtls", "--fingerprint", "--allow-loopback-peers",
                                "--no-multicast-peers", "--no-cli", "--log-file=stdout", "--simple-log"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    await asyncio.sleep(0.5)
     try:
-        assert server.poll() is None, "turnserver did not start"
+        await answers_stun(server, port)
         yield f"turn:127.0.0.1:{port}?transport=udp"
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def answers_stun(server: subprocess.Popen, port: int, timeout: float = 10.0) -> None:
+    """Wait until the turnserver answers a STUN Binding request on its port (it is then ready for the test)."""
+    request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)  # Binding, no attributes, magic cookie
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.setblocking(False)
+        probe.connect(("127.0.0.1", port))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    assert server.poll() is None, "turnserver exited"
+                    try:
+                        probe.send(request)
+                        answer = await asyncio.wait_for(loop.sock_recv(probe, 2048), 0.2)
+                    except (TimeoutError, ConnectionRefusedError):  # not listening yet
+                        await asyncio.sleep(0.02)
+                        continue
+                    if answer[8:20] == request[8:20]:  # the answer to this request (its transaction id)
+                        return
+        except TimeoutError:
+            raise AssertionError(f"turnserver did not answer STUN on port {port} in {timeout} s") from None
 
 
 def configuration(setup: dict) -> RTCConfiguration:
