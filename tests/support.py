@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 from html import unescape
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
@@ -59,6 +60,14 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+    @classmethod
+    def monday_of(cls, day: dt.date) -> Clock:
+        """A clock at 08:00 Copenhagen time on the Monday of ``day``'s week (the shape of the default start, on
+        another day: for tests that prove a result does not depend on the app's clock)."""
+        monday = day - dt.timedelta(days=day.weekday())
+        local = dt.datetime.combine(monday, dt.time(8, 0), tzinfo=ZoneInfo("Europe/Copenhagen"))
+        return cls(local.astimezone(dt.timezone.utc))
 
 
 @dataclass

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import socket
 import struct
 import subprocess
+import time
 
 import pytest
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from realtime.peer import Peer
-from support import WebClient, free_port, require
+from support import Clock, WebClient, free_port, require
 from vbostotte.app import create_app
 from vbostotte.models import Citizen
 
@@ -66,6 +68,13 @@ async def answers_stun(server: subprocess.Popen, port: int, timeout: float = 10.
             raise AssertionError(f"turnserver did not answer STUN on port {port} in {timeout} s") from None
 
 
+@pytest.fixture(params=[0, 365, -365], ids=["clock-today", "clock-a-year-ahead", "clock-a-year-behind"])
+def clock(request):
+    """The app's clock on the Monday of a week near, a year after or a year before the real date: coturn checks
+    the credentials against the real time, so the call must connect whatever the app's clock says."""
+    return Clock.monday_of(dt.date.today() + dt.timedelta(days=request.param))
+
+
 def configuration(setup: dict) -> RTCConfiguration:
     return RTCConfiguration(
         iceServers=[RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
@@ -92,7 +101,8 @@ async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_
     worker_setup, citizen_setup = setups
     assert citizen_setup["ice_transport_policy"] == "relay" and worker_setup["ice_transport_policy"] == "all"
     username = citizen_setup["ice_servers"][0]["username"]
-    assert int(username.split(":")[0]) > clock().timestamp()  # expiring, and no name or id of the citizen in it
+    expiry = int(username.split(":")[0])  # made with the real time, not the app's clock; no name or id of the citizen
+    assert time.time() < expiry <= time.time() + settings.turn_ttl_seconds
     assert str(world.a.citizen.id) != username.split(":")[1] and "citizen" not in username
 
     worker = Peer(worker_web.client.session, worker_web.client.make_url("/ws/calls"),

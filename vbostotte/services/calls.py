@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
@@ -120,14 +121,18 @@ async def set_up(db: AsyncSession, actor: Actor, appointment_id: int, settings: 
     appointment = await db.get(Appointment, appointment_id)
     citizen = await db.get(Citizen, appointment.citizen_id)
     relay = actor.is_citizen and citizen.force_relay and bool(settings.turn_urls and settings.turn_secret)
-    return CallSetup(ticket=token, ice_servers=ice_servers_for(settings, now),
+    return CallSetup(ticket=token, ice_servers=ice_servers_for(settings),
                      ice_transport_policy="relay" if relay else "all")
 
 
-def ice_servers_for(settings: Settings, now: dt.datetime) -> list[dict]:
-    """The configured STUN servers, and TURN with fresh short-lived credentials (for calls and the connection test)."""
+def ice_servers_for(settings: Settings) -> list[dict]:
+    """The configured STUN servers, and TURN with fresh short-lived credentials (for calls and the connection test).
+
+    The TURN server checks the credentials' expiry against its own clock, so they are made with the wall
+    clock (``time.time()``), never the app's clock: that one is the time of the app's own rules, which tests
+    set to a fixed day (docs/architecture.md, "Two clocks")."""
     return ice.ice_servers(_split(settings.stun_urls), _split(settings.turn_urls), settings.turn_secret,
-                           secrets.token_hex(8), settings.turn_ttl_seconds, now.timestamp())
+                           secrets.token_hex(8), settings.turn_ttl_seconds, time.time())
 
 
 def _split(urls: str) -> list[str]:

@@ -22,7 +22,7 @@ async def page(request: web.Request) -> web.Response:
     """The test page: Start, see yourself come back, read the report."""
     base.actor(request)
     # The browser gets the same STUN/TURN servers (short-lived TURN credentials) as in a call.
-    servers = calls.ice_servers_for(base.settings(request), base.now(request))
+    servers = calls.ice_servers_for(base.settings(request))
     return base.render(request, "calls/connection_test.html", {"ice_servers": servers})
 
 
@@ -30,7 +30,7 @@ async def offer(request: web.Request) -> web.Response:
     """Answer the page's offer with an echo peer's answer (CSRF-checked JSON, any signed-in person)."""
     base.actor(request)
     data = validate(OFFER, await api.read_json(request, MAX_OFFER + 1024))
-    servers = calls.ice_servers_for(base.settings(request), base.now(request))
+    servers = calls.ice_servers_for(base.settings(request))
     try:
         answer = await request.app[ECHO_PEERS].answer(data["sdp"], servers)
     except Busy:

@@ -64,4 +64,4 @@ async def ticket(request: web.Request) -> web.Response:
     now, settings = base.now(request), base.settings(request)
     token, _visit = await guests.issue_ticket(base.db(request), request.match_info["token"], name, settings, now)
     return web.json_response({"ticket": token, "socket": SOCKET_PATH, "expires_in": calls.TICKET_SECONDS,
-                              "ice_servers": calls.ice_servers_for(settings, now), "ice_transport_policy": "all"})
+                              "ice_servers": calls.ice_servers_for(settings), "ice_transport_policy": "all"})
