@@ -146,7 +146,7 @@ class AppTarget:
 
     async def tickets(self, n_rooms: int, first: int = 0) -> list[tuple[str, str]]:
         """A join ticket for each room's worker and citizen, issued as the ticket endpoint issues them."""
-        from vbostotte import db
+        from vbostotte import db, sessions
         from vbostotte.actors import Actor
         from vbostotte.services import calls
 
@@ -156,8 +156,13 @@ class AppTarget:
             for appointment, worker, citizen, municipality in self.rooms[first:first + n_rooms]:
                 staff = Actor(kind="staff", id=worker, municipality_id=municipality, role="worker")
                 person = Actor(kind="citizen", id=citizen, municipality_id=municipality, role="citizen")
-                out.append((await calls.issue_ticket(session, staff, appointment, self.settings, now),
-                            await calls.issue_ticket(session, person, appointment, self.settings, now)))
+                # Each from a signed-in session, as the page asks for them: the call lasts as long as the session.
+                staff_session = await sessions.start_staff_session(session, worker, self.settings, now, mfa_passed=True)
+                citizen_session = await sessions.start_citizen_session(session, citizen, None, self.settings, now)
+                out.append((await calls.issue_ticket(session, staff, appointment, self.settings, now,
+                                                     session_hash=sessions.token_hash(staff_session)),
+                            await calls.issue_ticket(session, person, appointment, self.settings, now,
+                                                     session_hash=sessions.token_hash(citizen_session))))
         return out
 
     async def open_room(self, http: aiohttp.ClientSession, i: int, tickets: tuple[str, str]) -> tuple[Client, Client]:

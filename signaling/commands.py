@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from signaling import protocol as p
-from signaling.broker import ADMITTED_MEMBERS, EVERYONE, Envelope
+from signaling.broker import ADMITTED_MEMBERS, Envelope
 from signaling.protocol import ProtocolError, encode, message
 from signaling.rooms import Member, token_key
 
@@ -104,15 +104,8 @@ async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
 
 async def end(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """A host ends the call: everyone is told and closed, the room is emptied."""
-    places = await conn.server.rooms.end(conn.room)
+    await conn.server.end_room(conn.room, by=conn.participant)
     conn.reason = "ended"  # only now, as for leave
-    await conn.server.send(conn.room, Envelope(to=EVERYONE, action="close", code=p.CLOSE_ENDED,
-                                               text=message("ended", by=conn.pid)))
-    conn.server.emit("ended", conn.participant, {"participants": len(places)})
-    for place in places:
-        await conn.server.broker.drop_token(place.token)
-        if place.id != conn.pid:
-            conn.server.emit("left", place.participant(conn.room), {"reason": "ended_by_host"})
 
 
 COMMANDS = {"offer": relay, "answer": relay, "candidate": relay, "chat": chat, "media": media, "ping": ping, "stats": stats,

@@ -24,8 +24,9 @@ log = logging.getLogger("signaling")
 
 AUTH, JOINING, WAITING, ADMITTED, CLOSED = "auth", "joining", "waiting", "admitted", "closed"
 _CLOSE = object()  # the writer's last item
-_SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced"})  # closes whose place is already dealt with
-_CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host"}
+_SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced", "removed"})  # closes whose place is dealt with
+_CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host", p.CLOSE_REMOVED: "removed"}
+FLOOD_QUIET_SECONDS = 1.0  # a flood is over once no frame has been dropped for this long
 _DIRECT_MAX = 16 * 1024  # a frame this short, on a socket with nothing buffered, is written without waiting
 
 
@@ -51,7 +52,8 @@ class Connection:
         self.displaced: Connection | None = None  # while joining: this process's connection it stands in for
         self._tokens = float(self.limits.rate_burst)
         self._stamp = time.monotonic()
-        self._dropped = 0
+        self._dropped = 0  # frames dropped in the current flood
+        self._last_drop = 0.0
         self.connection_type: str | None = None  # last reported by the client: direct | relayed
 
     @property
@@ -237,14 +239,19 @@ class Connection:
             self.send(p.error(p.INTERNAL_ERROR, "the room is busy; try again"))
 
     def _within_rate(self) -> bool:
-        """Token bucket: a frame over the rate is dropped (told once); a flood that goes on is closed."""
+        """Token bucket: a frame over the rate is dropped (told once per flood). A flood is the run of dropped frames
+        until a second passes without one: accepted frames in between do not end it, so a client that keeps
+        sending faster than the rate is closed (4008) once a flood has dropped more than a burst of frames."""
         now = time.monotonic()
         tokens = min(self.limits.rate_burst, self._tokens + (now - self._stamp) * self.limits.rate_per_second)
         self._stamp = now
+        if self._dropped and now - self._last_drop > FLOOD_QUIET_SECONDS:
+            self._dropped = 0
         if tokens >= 1.0:
-            self._tokens, self._dropped = tokens - 1.0, 0
+            self._tokens = tokens - 1.0
             return True
         self._tokens = tokens
+        self._last_drop = now
         self._dropped += 1
         if self._dropped == 1:
             self.send(p.error(p.RATE_LIMITED, "too many messages; slow down"))

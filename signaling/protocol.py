@@ -44,10 +44,11 @@ CLOSE_ENDED = 4005  # the host ended the call; do not reconnect
 CLOSE_ROOM_FULL = 4006  # the room is full; do not reconnect
 CLOSE_RATE_LIMITED = 4008  # kept flooding after being rate limited; reconnect and resume
 CLOSE_TOO_SLOW = 4009  # did not read its messages (outgoing queue full); reconnect and resume
+CLOSE_REMOVED = 4010  # the application ended this participant's access to the call; do not reconnect
 
 CLOSE_CODES = (CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, CLOSE_MESSAGE_TOO_BIG, CLOSE_INTERNAL_ERROR,
                CLOSE_SERVICE_RESTART, CLOSE_UNAUTHORIZED, CLOSE_RESUME_FAILED, CLOSE_AUTH_TIMEOUT, CLOSE_REPLACED,
-               CLOSE_ENDED, CLOSE_ROOM_FULL, CLOSE_RATE_LIMITED, CLOSE_TOO_SLOW)
+               CLOSE_ENDED, CLOSE_ROOM_FULL, CLOSE_RATE_LIMITED, CLOSE_TOO_SLOW, CLOSE_REMOVED)
 
 # -- phases of a connection, and roles ----------------------------------------------------------------------
 AUTH = "auth"  # connected, not yet joined: only join/resume
@@ -123,7 +124,8 @@ RELAYED = frozenset({"offer", "answer", "candidate"})
 SERVER_MESSAGES = ("joined", "waiting_list", "waiting", "admitted", "participant_joined", "participant_left",
                    "participant_reconnecting", "participant_reconnected", "notice", "chat", "media", "offer", "answer",
                    "candidate", "ended", "pong", "error")
-LEAVE_REASONS = ("hung_up", "network_lost", "ended_by_host", "replaced")
+LEAVE_REASONS = ("hung_up", "network_lost", "ended_by_host", "replaced", "removed")
+ENDED_BY_SERVER = "server"  # ``ended``'s "by" when the application ended the call (its time is over), not a host
 
 
 class ProtocolError(Exception):

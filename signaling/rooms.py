@@ -59,6 +59,10 @@ class Member:
     def is_host(self) -> bool:
         return self.role == HOST
 
+    def lapsed(self, now: float) -> bool:
+        """Dropped, and its grace period is over: the place is as good as given up."""
+        return not self.conn and self.deadline <= now
+
     @property
     def audience(self) -> str:
         """Who hears about this participant: everyone admitted about an admitted one, hosts about a waiting one."""
@@ -103,16 +107,20 @@ class Rooms:
         return Member.load(raw) if raw else None
 
     async def members(self, room: str) -> list[Member]:
-        return sorted((Member.load(raw) for raw in (await self.broker.members(room)).values()),
+        """The room's places, oldest first; a dropped place whose grace period is over is not one any more."""
+        now = self.clock()
+        return sorted((m for raw in (await self.broker.members(room)).values() if not (m := Member.load(raw)).lapsed(now)),
                       key=lambda m: m.since)
 
     async def enter(self, p: Participant, conn: str, token: str, limit: int) -> tuple[Member | None, Member]:
         """Take a place (a host is admitted at once); an existing place of the same person is taken over,
-        admitted if it was. Returns (the place taken over or None, the new place). Raises RoomFull."""
+        admitted if it was and its grace period is not over. Returns (the place taken over or None, the new
+        place). Raises RoomFull."""
         now = self.clock()
+        await self._clear_lapsed(p.room, now)
 
         def take(current: Member | None) -> Member:
-            admitted = p.role == HOST or (current is not None and current.admitted)
+            admitted = p.role == HOST or (current is not None and current.admitted and not current.lapsed(now))
             return Member(id=p.id, name=p.name, role=p.role, state=ADMITTED if admitted else WAITING,
                           since=now, conn=conn, deadline=0.0, token=token)
 
@@ -151,8 +159,21 @@ class Rooms:
     async def expire(self, room: str, pid: str) -> Member | None:
         """Give up a dropped place whose grace period is over; returns it, or None."""
         now = self.clock()
-        done = await self._change(room, pid, lambda m: None if m and not m.conn and m.deadline <= now else _KEEP)
+        done = await self._change(room, pid, lambda m: None if m and m.lapsed(now) else _KEEP)
         return done[0] if done else None
+
+    async def remove(self, room: str, pid: str) -> Member | None:
+        """Give up ``pid``'s place whatever its state (the application ended their access); returns it, or None."""
+        done = await self._change(room, pid, lambda m: None if m else _KEEP)
+        return done[0] if done else None
+
+    async def _clear_lapsed(self, room: str, now: float) -> None:
+        """Give up dropped places whose grace period is over. Their timers give them up on time while a server runs;
+        this catches the ones left when every server stopped during a grace period (so none counts for the room's
+        limit, or lets its person skip the waiting room)."""
+        for raw in (await self.broker.members(room)).values():
+            if (place := Member.load(raw)).lapsed(now):
+                await self._change(room, place.id, lambda m: None if m and m.lapsed(now) else _KEEP)
 
     async def end(self, room: str) -> list[Member]:
         """Empty the room at once; returns the places it had."""

@@ -13,9 +13,9 @@ from typing import Awaitable, Callable, Collection
 
 from aiohttp import hdrs, web
 
-from signaling.broker import Broker, Envelope
+from signaling.broker import EVERYONE, Broker, Envelope
 from signaling.connection import Connection
-from signaling.protocol import CLOSE_SERVICE_RESTART, message
+from signaling.protocol import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_SERVICE_RESTART, ENDED_BY_SERVER, message
 from signaling.rooms import Participant, Rooms
 
 log = logging.getLogger("signaling")
@@ -44,7 +44,7 @@ class Limits:
     auth_timeout: float = 5.0  # seconds a new connection has to send join or resume
     max_message_bytes: int = 64 * 1024  # the largest frame accepted (aiohttp closes with 1009 above it)
     rate_per_second: float = 50.0  # messages per second one connection may send on average ...
-    rate_burst: int = 100  # ... and at once; a flood that goes on for another burst is closed
+    rate_burst: int = 100  # ... and at once (a token bucket); a flood that drops more than a burst is closed (4008)
     send_queue: int = 256  # messages waiting to be written to one client; a client that lets it fill is closed
     heartbeat_seconds: float = 20.0  # WebSocket ping interval; no pong within half of it closes (dead peers ~30 s)
     resume_token_ttl: float = 12 * 3600  # the longest a resume token is kept (the grace period is what counts)
@@ -137,6 +137,42 @@ class SignalingServer:
                 "calls": sum(any(c.admitted for c in room.values()) for room in self._local.values()),
                 "admitted": sum(c.admitted for c in placed), "waiting": sum(not c.admitted for c in placed),
                 "grace_periods": len(self._timers), "events_pending": self._events.qsize() if self._events else 0}
+
+    # -- the application ends access ------------------------------------------------------------------------------
+    async def placed_here(self) -> dict[str, list[str]]:
+        """The rooms this process has sockets in, each with the participants who hold a place there (sockets here,
+        in other processes, or dropped within their grace period): for the application to check their access."""
+        return {room: [m.id for m in await self.rooms.members(room)] for room in list(self._local)}
+
+    async def remove(self, room: str, pid: str) -> bool:
+        """Take ``pid`` out of ``room`` now, whichever process holds their socket: the place and its resume token
+        are given up, the socket is closed with 4010 (do not reconnect) and the others get ``participant_left``
+        (``removed``). The application says who, never why. False if they had no place there."""
+        place = await self.rooms.remove(room, pid)
+        if place is None:
+            return False
+        await self.broker.drop_token(place.token)
+        await self.send(room, Envelope(to=pid, action="close", code=CLOSE_REMOVED))
+        await self.send(room, Envelope(to=place.audience, exclude=pid,
+                                       text=message("participant_left", participant=pid, reason="removed")))
+        self.emit("left", place.participant(room), {"reason": "removed"})
+        return True
+
+    async def end_room(self, room: str, by: Participant | None = None) -> int:
+        """End the call in ``room`` for everyone (a host's ``end``, or the application when its time is over):
+        each is told ``ended`` and closed with 4005, the room is emptied. Returns how many places it had."""
+        places = await self.rooms.end(room)
+        if by is None and not places:
+            return 0
+        await self.send(room, Envelope(to=EVERYONE, action="close", code=CLOSE_ENDED,
+                                       text=message("ended", by=by.id if by else ENDED_BY_SERVER)))
+        self.emit("ended", by or places[0].participant(room), {"participants": len(places),
+                                                               **({} if by else {"by": ENDED_BY_SERVER})})
+        for place in places:
+            await self.broker.drop_token(place.token)
+            if by is None or place.id != by.id:
+                self.emit("left", place.participant(room), {"reason": "ended_by_host" if by else "call_closed"})
+        return len(places)
 
     # -- this process's sockets in rooms ------------------------------------------------------------------------
     async def attach(self, conn: Connection) -> None:

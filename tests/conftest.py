@@ -35,6 +35,11 @@ def _worker_url(url: str, worker: str) -> str:
 
 PG_URL = _worker_url(GIVEN_PG_URL, WORKER)
 SECRET = "test-secret-key-not-for-production-0123456789"
+# One audit chain key for the whole run: the app (settings below), sessions the tests make themselves and the
+# `vbostotte` commands they start (which inherit the environment) all chain and verify with it.
+AUDIT_KEY = "test:audit-key-not-for-production-0123456789"
+os.environ["VB_AUDIT_KEY"] = AUDIT_KEY
+os.environ.pop("VB_AUDIT_RETIRED_KEYS", None)
 
 
 def _run(coro):
@@ -105,7 +110,7 @@ async def database_url(migrated_database, tmp_path):
 def settings(database_url, tmp_path):
     # No background sender unless a test asks for one (tests/unit/test_reminder_delivery.py does).
     return load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key=SECRET,
-                         base_url="http://127.0.0.1", outbox_worker=False)
+                         base_url="http://127.0.0.1", outbox_worker=False, audit_key=AUDIT_KEY)
 
 
 @pytest.fixture

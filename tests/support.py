@@ -16,7 +16,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from vbostotte import sessions
+from vbostotte import security
 from vbostotte.actors import Actor
+from vbostotte.keys import SETTINGS
 from vbostotte.models import (ApiToken, Appointment, AppointmentKind, AvailabilityException, ConsentKind, StaffRole, Team,
                               TeamMember)
 from vbostotte.services import api_tokens, citizens, consent, links, organisation
@@ -79,8 +82,18 @@ class StaffInfo:
     totp_secret: str
     municipality_id: int
 
+    last_step: int | None = field(default=None, compare=False)  # the last step a code was made for
+
     def code(self, clock: Clock) -> str:
-        return pyotp.TOTP(self.totp_secret).at(clock())
+        """The code the authenticator shows now; if that step's code was already handed out (a second login at
+        the same moment of the test's clock), the next step's, as a phone a little ahead would show: the app
+        takes each code once (services/login.py) and allows one step of drift."""
+        totp = pyotp.TOTP(self.totp_secret)
+        step = totp.timecode(clock())
+        if self.last_step is not None and self.last_step >= step:
+            step = self.last_step + 1
+        self.last_step = step
+        return totp.generate_otp(step)
 
     @property
     def actor(self) -> Actor:
@@ -240,6 +253,16 @@ class WebClient:
         self.client = client
         self.clock = clock
 
+    @property
+    def origin(self) -> str:
+        """The origin our pages have in a browser: the app's public address (VB_BASE_URL), which is what the Origin
+        allow-list holds, not the test server's own port. A server at a real address (tests/multiprocess) is
+        started with that address as its VB_BASE_URL."""
+        server = getattr(self.client, "server", None)  # aiohttp's TestClient
+        if server is not None:
+            return security.base_origin(server.app[SETTINGS])
+        return str(self.client.make_url("/")).rstrip("/")
+
     async def get(self, path: str, **kw):
         return await self.client.get(path, allow_redirects=kw.pop("allow_redirects", False), **kw)
 
@@ -256,7 +279,7 @@ class WebClient:
         data = dict(data or {})
         data.setdefault("csrf_token", await self.csrf_from(from_page or path))
         # A browser sends the page's origin with every form post; so do we, so the Origin check is exercised.
-        headers = {"Origin": str(self.client.make_url("/")).rstrip("/"), **kw.pop("headers", {})}
+        headers = {"Origin": self.origin, **kw.pop("headers", {})}
         return await self.client.post(path, data=data, headers=headers,
                                       allow_redirects=kw.pop("allow_redirects", False), **kw)
 
@@ -300,3 +323,12 @@ async def build_world(engine, clock: Clock, password_hash: str, monkeypatch) -> 
         a = await build_municipality(session, "Aarhus", clock())
         b = await build_municipality(session, "Randers", clock())
     return World(a=a, b=b)
+
+
+async def session_hash(db, actor: Actor, settings, now: dt.datetime) -> str:
+    """A signed-in web session of ``actor`` (what a call ticket is asked for from): its hash."""
+    if actor.kind == "staff":
+        token = await sessions.start_staff_session(db, actor.id, settings, now, mfa_passed=True)
+    else:
+        token = await sessions.start_citizen_session(db, actor.id, None, settings, now)
+    return sessions.token_hash(token)

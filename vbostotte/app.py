@@ -13,12 +13,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from vbostotte import channels, db, i18n, metrics, middlewares, security
+from vbostotte import audit_anchors, audit_keys, channels, db, i18n, metrics, middlewares, security
 from vbostotte.config import Settings
-from vbostotte.keys import CLOCK, ECHO_PEERS, ENGINE, METRICS, SESSIONMAKER, SETTINGS, SIGNALING, SQLITE_LOCK
+from vbostotte.keys import (ALLOWED_ORIGINS, CLOCK, ECHO_PEERS, ENGINE, METRICS, SESSIONMAKER, SETTINGS, SIGNALING,
+                            SQLITE_LOCK)
 from vbostotte.middlewares import MIDDLEWARES
 from vbostotte.routes import setup_routes
-from vbostotte.services import calls, sender
+from vbostotte.services import call_access, calls, sender
 from signaling import Event, InProcessBroker, Limits, Participant, RedisBroker, SignalingServer
 from signaling.echo import EchoPeers
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    # Once, from the settings (a mistyped VB_EXTRA_ORIGINS stops the start): form posts and call sockets.
+    app[ALLOWED_ORIGINS] = security.allowed_origins(settings)
     _jinja_env(app)
     setup_routes(app, WEB / "static")
     app.on_response_prepare.append(security.add_headers)
@@ -72,6 +75,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app.on_shutdown.append(_tell_call_clients_to_reconnect)
     app.cleanup_ctx.append(_echo_peers)
     app.cleanup_ctx.append(_outbox_sender)
+    app.cleanup_ctx.append(audit_anchors.anchoring)  # the chains' heads outside the database (start, interval, stop)
     return app
 
 
@@ -84,7 +88,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
         raise
     app[ENGINE] = engine
-    app[SESSIONMAKER] = db.sessionmaker(engine)
+    app[SESSIONMAKER] = db.sessionmaker(engine, audit_keys.load(app[SETTINGS]))  # the audit chains' HMAC keys
     if engine.dialect.name == "sqlite":
         app[SQLITE_LOCK] = asyncio.Lock()
     yield
@@ -123,7 +127,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
 
     async def authorize(ticket: str) -> Participant | None:
         async with db.transaction(sessions_, lock) as session:
-            joiner = await calls.redeem_ticket(session, ticket, settings, clock())
+            joiner = await call_access.redeem(session, ticket, settings, clock())
         return Participant(**dataclasses.asdict(joiner)) if joiner else None
 
     async def on_events(events: list[Event]) -> None:
@@ -133,12 +137,36 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     # A call's events are written together a moment after they happen, so that its set-up (two ticket
     # redemptions) does not queue behind its own session-log writes for SQLite's one writer.
     server = SignalingServer(authorize=authorize, on_event=on_events, broker=broker,
-                             allowed_origins=security.allowed_origins, limits=Limits(event_delay=EVENT_DELAY),
+                             allowed_origins=lambda _request: app[ALLOWED_ORIGINS],
+                             limits=Limits(event_delay=EVENT_DELAY),
                              clock=lambda: clock().timestamp())
     app[SIGNALING] = server
+    checker = asyncio.create_task(_check_call_access(server, app), name="call-access")
     yield
+    checker.cancel()
+    await asyncio.gather(checker, return_exceptions=True)
     await server.close()
     await broker.close()
+
+
+async def _check_call_access(server: SignalingServer, app: web.Application) -> None:
+    """Every few moments, take whoever's access has ended out of the calls this process holds sockets in, and end
+    the calls whose time is over (vbostotte/services/call_access.py)."""
+    settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
+    while True:
+        await asyncio.sleep(call_access.CHECK_SECONDS)
+        try:
+            placed = await server.placed_here()
+            if not placed:
+                continue
+            async with db.transaction(sessions_, lock) as session:
+                removals = await call_access.who_must_go(session, placed, settings, clock())
+            for room in removals.rooms:
+                await server.end_room(room)
+            for room, pid in removals.participants:
+                await server.remove(room, pid)
+        except Exception as exc:  # noqa: BLE001 - a database or Redis outage: check again next time
+            log.warning("checking call access failed: %s", type(exc).__name__)
 
 
 async def _tell_call_clients_to_reconnect(app: web.Application) -> None:

@@ -1,5 +1,5 @@
-"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit, outbox-worker, backup,
-retention."""
+"""The ``vbostotte`` command: serve, migrate, create-admin, seed-demo, verify-audit, rotate-audit-key,
+outbox-worker, backup, retention."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
+import logging
 import os
 import signal
 import sys
@@ -15,22 +16,23 @@ from aiohttp import web
 
 from pathlib import Path
 
-from vbostotte import audit, backup, channels, db, logging_setup
+from vbostotte import audit, audit_anchors, audit_keys, backup, channels, db, logging_setup
 from vbostotte.access_log import PrivateAccessLogger
 from vbostotte.actors import SYSTEM
 from vbostotte.config import Settings, SettingsError, load_settings
 from vbostotte.errors import InvalidInput
 from vbostotte.models import StaffRole
-from vbostotte.services import consent, demo, organisation, retention, sender
+from vbostotte.services import calls, consent, demo, organisation, retention, sender
 from vbostotte.validation import Form
 
+log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 20.0  # for requests in flight after SIGTERM; keep it below the orchestrator's stop grace period
 
 
-async def _with_session(settings: Settings, work):
+async def _with_session(settings: Settings, work, keyring: audit_keys.Keyring | None = None):
     engine = db.create_engine(settings.resolved_database_url)
     try:
-        async with db.sessionmaker(engine)() as session, session.begin():
+        async with db.sessionmaker(engine, keyring or audit_keys.load(settings))() as session, session.begin():
             return await work(session)
     finally:
         await engine.dispose()
@@ -44,6 +46,26 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
+SERVING = "serving"  # the start-up record's message in a JSON log
+MFA_OPTIONAL = "staff second factor (TOTP) is optional (VB_STAFF_MFA=optional): demo use only"
+
+
+def announce(settings: Settings, info: demo.DemoInfo | None) -> None:
+    """Say where the service runs (and the demo logins): with JSON logs as log records, the banner one record with
+    the logins as fields, so that every line the process writes is JSON; otherwise the readable banner (`make run`)."""
+    if settings.log_format != logging_setup.JSON:
+        print(_banner(settings, info), flush=True)
+        return
+    fields: dict = {"base_url": settings.base_url, "staff_mfa": settings.staff_mfa}
+    if info:
+        fields["demo_logins"] = [{"role": role, "email": email, "password": password}
+                                 for email, password, role in info.logins]
+        fields["demo_citizen_links"] = [{"name": name, "url": url} for name, url in info.citizen_links]
+    log.info(SERVING, extra={logging_setup.FIELDS: fields})
+    if settings.staff_mfa == "optional":
+        log.warning(MFA_OPTIONAL)
+
+
 def _banner(settings: Settings, info: demo.DemoInfo | None) -> str:
     lines = ["", f"Virtuel Bostøtte is running on {settings.base_url}", ""]
     if settings.staff_mfa == "optional":
@@ -55,6 +77,24 @@ def _banner(settings: Settings, info: demo.DemoInfo | None) -> str:
         lines += [f"  {name:<14} {url}" for name, url in info.citizen_links]
         lines.append("")
     return "\n".join(lines)
+
+
+async def warn_relay_only_without_turn(settings: Settings) -> int:
+    """At start-up: log a WARNING when citizens must call through the relay server but no TURN server is
+    configured (their calls cannot start, services/calls.py). How many such citizens there are (0 with TURN)."""
+    if calls.relay_available(settings):
+        return 0
+    engine = db.create_engine(settings.resolved_database_url)
+    try:
+        await db.check_migrated(engine)  # an unmigrated database is told as before (db.NotMigrated)
+        async with db.sessionmaker(engine)() as session:
+            count = await calls.relay_only_citizens(session)
+    finally:
+        await engine.dispose()
+    if count:
+        log.warning("%d citizen(s) must call through the relay server (relay-only), but no TURN server is configured "
+                    "(VB_TURN_URLS with a turn: address, and VB_TURN_SECRET): their video calls cannot start", count)
+    return count
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,7 +114,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             return await demo.info(session, settings)
 
         info = asyncio.run(_with_session(settings, seed))
-    print(_banner(settings, info), flush=True)
+    announce(settings, info)
+    asyncio.run(warn_relay_only_without_turn(settings))
     # SIGTERM: stop accepting, close call sockets with 1012 (on_shutdown), wait up to SHUTDOWN_SECONDS for
     # requests in flight, then stop the outbox sender after its current message and close the database.
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
@@ -144,16 +185,49 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _verify_chains(session) -> tuple[audit.ChainReport, consent.Broken | None, int]:
-    return await audit.verify_chain(session), await consent.verify_chain(session), await consent.count_events(session)
+def cmd_verify_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Both hash chains, the audit log's and the consent events' (services/consent.py), against the keys
+    (audit_keys.py) and the anchors written outside the database (audit_anchors.py)."""
+    default = Path(settings.data_dir) / audit_anchors.ANCHOR_FILE
+    paths = [Path(p) for p in args.anchors] if args.anchors else [default] if default.exists() else []
+    try:
+        found = audit_anchors.read(paths)
+    except OSError as exc:
+        print(f"anchors: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    keyring = audit_keys.load(settings, create=False)
 
+    async def verify(session):
+        return (await audit.verify_chain(session, keyring=keyring, anchors=found.anchors),
+                await consent.verify_chain(session, keyring=keyring, anchors=found.anchors),
+                await consent.count_events(session))
 
-def cmd_verify_audit(_args: argparse.Namespace, settings: Settings) -> int:
-    """Both hash chains: the audit log's and the consent events' (services/consent.py)."""
-    report, broken, events = asyncio.run(_with_session(settings, _verify_chains))
+    report, broken, events = asyncio.run(_with_session(settings, verify, keyring))
     print(report)
     print(broken if broken else f"consent chain OK: {events} events verified")
+    if found.files:
+        newest = max((a.at for a in found.anchors), default="none")
+        print(f"anchors: {len(found.anchors)} read from {', '.join(map(str, found.files))} (newest {newest})"
+              + (f"; {found.unreadable} unreadable lines" if found.unreadable else ""))
+    else:
+        print(f"anchors: none ({default} does not exist): entries cut off the end with the head moved back "
+              "cannot be detected")
+    print(f"keys: audit log {report.describe_keys()}" if report.ok
+          else f"keys given: {', '.join(keyring.ids) or 'none'}")
     return 0 if report.ok and broken is None else 1
+
+
+def cmd_rotate_audit_key(_args: argparse.Namespace, settings: Settings) -> int:
+    key_id, line = audit_keys.rotate(settings)
+    if line is None:
+        print(f"New audit key {key_id} appended to {Path(settings.data_dir) / audit_keys.KEY_FILE}; restart the "
+              "server processes to use it. The earlier keys stay in the file for verifying older entries.")
+    else:
+        print("VB_AUDIT_KEY is set, so nothing was changed. To rotate, set")
+        print(f"  VB_AUDIT_KEY={line}")
+        print("and add the current VB_AUDIT_KEY to VB_AUDIT_RETIRED_KEYS (comma-separated) in every process that "
+              "writes or verifies, then restart them.")
+    return 0
 
 
 async def _outbox_worker(settings: Settings) -> int:
@@ -204,9 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", required=True)
     admin.add_argument("--municipality", required=True, help="Municipality name; created if it does not exist.")
     admin.set_defaults(func=cmd_create_admin)
-    sub.add_parser("verify-audit", help="Check the hash chains of the audit log and of consent events; exit 1 "
-                                        "at the first broken entry.") \
-        .set_defaults(func=cmd_verify_audit)
+    verify = sub.add_parser("verify-audit", help="Check the hash chains of the audit log and of consent events "
+                                                 "against the keys and the anchors; exit 1 at the first broken "
+                                                 "entry.")
+    verify.add_argument("--anchors", action="append", metavar="FILE",
+                        help="Anchor log or JSON log export to check against (repeatable; default: "
+                             "audit_anchors.jsonl in the data folder).")
+    verify.set_defaults(func=cmd_verify_audit)
+    sub.add_parser("rotate-audit-key", help="Start a new audit chain key; the old ones keep verifying older "
+                                            "entries.").set_defaults(func=cmd_rotate_audit_key)
     worker = sub.add_parser("outbox-worker", help="Only send due reminders and notices (when VB_OUTBOX_WORKER=false "
                                                   "keeps the web processes from sending).")
     worker.add_argument("--lease", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_LEASE_SECONDS.")
@@ -233,4 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except db.NotMigrated as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except SettingsError as exc:  # a malformed audit key (VB_AUDIT_KEY, VB_AUDIT_RETIRED_KEYS, audit_keys)
+        print(f"Configuration error: {exc}", file=sys.stderr)
         return 2

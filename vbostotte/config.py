@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from vbostotte import private_files
+
 PREFIX = "VB_"
 
 
@@ -24,7 +26,9 @@ def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) ->
 class Settings:
     """The whole configuration of one server process."""
 
-    data_dir: Path = _setting(Path("data"), "Folder for the SQLite database and the generated secret key.")
+    data_dir: Path = _setting(
+        Path("data"), "Folder for the SQLite database and the generated secret key (made mode 700, the files in it 600)."
+    )
     database_url: str = _setting(
         "", "SQLAlchemy URL. Empty: SQLite in the data folder. PostgreSQL: postgresql+asyncpg://user@host/db."
     )
@@ -32,6 +36,10 @@ class Settings:
     port: int = _setting(8080, "Port the server listens on.")
     base_url: str = _setting(
         "http://127.0.0.1:8080", "Public address of the service; used in personal links and the Origin allow-list."
+    )
+    extra_origins: str = _setting(
+        "", "More origins allowed to post forms and open call sockets, comma-separated (https://host[:port]). "
+            "Empty: only VB_BASE_URL's."
     )
     secret_key: str = _setting(
         "", "Secret for CSRF tokens. Empty: generated once and kept in the data folder (file mode 600)."
@@ -76,7 +84,9 @@ class Settings:
         "", "TURN servers for calls, comma-separated (turn:turn.example.dk:3478?transport=udp,turns:…:5349)."
     )
     turn_secret: str = _setting("", "Shared secret with coturn (static-auth-secret) for short-lived TURN credentials.")
-    turn_ttl_seconds: int = _setting(14400, "How long a call participant's TURN credentials stay valid.")
+    turn_ttl_seconds: int = _setting(
+        18900, "Longest a call participant's TURN credentials stay valid; they end when the call closes. Default: "
+               "15 minutes before a 4-hour session until 60 minutes after it.")
     # --- operations (docs/deployment.md) ---
     redis_prefix: str = _setting("vb", "Prefix of every Redis key and channel, so several installations can share one Redis.")
     log_format: str = _setting("text", "Log lines as text (for people) or json (one object per line, for a log collector).",
@@ -90,6 +100,14 @@ class Settings:
     retention_outbox_days: int = _setting(400, "Days finished outbox rows (sent, dropped, failed) are kept.")
     retention_login_failures_days: int = _setting(30, "Days failed-login records (throttling) are kept.")
     retention_sessions_days: int = _setting(7, "Days expired sessions and used or expired call tickets are kept.")
+    audit_key: str = _setting(
+        "", "HMAC key of the audit and consent hash chains, id:secret (secret at least 32 characters). Empty: "
+            "generated once and kept in the data folder (audit_keys, file mode 600). Never stored in the database.")
+    audit_retired_keys: str = _setting(
+        "", "Earlier audit keys (id:secret, comma-separated), used only to verify the entries made with them.")
+    audit_anchor_minutes: int = _setting(
+        15, "Minutes between anchors of the audit and consent chains' heads (audit_anchors.jsonl in the data "
+            "folder, and the log); also at start and shutdown.")
 
     @property
     def resolved_database_url(self) -> str:
@@ -110,12 +128,10 @@ class Settings:
         """Return settings with a secret key, creating and keeping one in the data folder if none was set."""
         if self.secret_key:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files.folder(self.data_dir)
         path = self.data_dir / "secret_key"
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+        if private_files.create(path):  # mode 0600 before anything is written to it
+            path.write_text(secrets.token_urlsafe(48))
         return dataclasses.replace(self, secret_key=path.read_text().strip())
 
 

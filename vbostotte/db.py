@@ -15,6 +15,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from vbostotte import private_files
+from vbostotte.audit_keys import SESSION_INFO, Keyring
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 PING_TIMEOUT = 2.0  # seconds; a health check must answer quickly even when the database does not
 
@@ -35,7 +38,7 @@ def create_engine(url: str, *, immediate: bool = True, connect_timeout: float = 
         return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
                                    pool_timeout=connect_timeout, connect_args={"timeout": connect_timeout})
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_files.sqlite_database(Path(parsed.database))  # folder 0700; database, -wal and -shm 0600
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -59,8 +62,12 @@ def create_engine(url: str, *, immediate: bool = True, connect_timeout: float = 
     return engine
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def sessionmaker(engine: AsyncEngine, keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``. ``keyring``: the audit chains' keys its sessions append and verify with (the app
+    and the command line pass their settings' keys; without one, ``audit_keys.of_session`` uses the process's)."""
+    if keyring is None:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, info={SESSION_INFO: keyring})
 
 
 @asynccontextmanager

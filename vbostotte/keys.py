@@ -24,6 +24,8 @@ SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 # The connection test's echo peers (signaling.echo.EchoPeers); built at start-up, closed on shutdown.
 ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers", EchoPeers)
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
+# The origins our pages are served from (security.allowed_origins): VB_BASE_URL's and VB_EXTRA_ORIGINS.
+ALLOWED_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("allowed_origins", frozenset)
 # Prometheus metrics of this application (vbostotte.metrics.Metrics); built in create_app.
 METRICS: web.AppKey[Any] = web.AppKey("metrics", object)
 

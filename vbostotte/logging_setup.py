@@ -14,6 +14,10 @@ import secrets
 import traceback
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+JSON = "json"
+# A record's structured fields: ``log.info("…", extra={FIELDS: {...}})`` puts them in the JSON object beside the
+# message (text lines show only the message).
+FIELDS = "fields"
 # What a proxy may hand us as X-Request-Id (Caddy's and nginx's ids fit); anything else is replaced.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 
@@ -57,6 +61,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", REQUEST_ID.get()),
         }
+        if isinstance(getattr(record, "anchor", None), dict):  # an audit chain anchor (vbostotte/audit_anchors.py)
+            entry["anchor"] = record.anchor
+        for key, value in getattr(record, FIELDS, {}).items():
+            entry.setdefault(key, value)  # never over the standard keys
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = record.exc_info[0].__qualname__
             entry["stack"] = "".join(traceback.format_tb(record.exc_info[2]))
@@ -66,7 +74,7 @@ class JsonFormatter(logging.Formatter):
 def make_handler(fmt: str, stream=None) -> logging.Handler:
     """A handler writing ``fmt`` (text or json) lines with the request id to ``stream`` (default stderr)."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if fmt == JSON else TextFormatter())
     handler.addFilter(_RequestIdFilter())
     return handler
 
@@ -79,3 +87,4 @@ def configure(level: str, fmt: str) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a log line too (JSON when the log is JSON), not raw text

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -91,6 +92,9 @@ class Staff(Base):
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP time step (unix time // 30) of the last code accepted: a code of that step or an earlier one is
+    # refused, so each code logs in once (RFC 6238 §5.2). Written only by services.login.check_totp.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -254,7 +258,8 @@ class AuditEntry(Base):
     purpose: Mapped[str] = mapped_column(String(30))
     outcome: Mapped[str] = mapped_column(String(10))  # allowed | denied
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 with key key_id (vbostotte/audit_keys.py)
+    key_id: Mapped[str | None] = mapped_column(String(16))  # None: made before keys (plain SHA-256, migration 0015)
 
 
 class AuditHead(Base):
@@ -372,6 +377,24 @@ class CallTicket(Base):
     principal_id: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The access that asked for it, which must hold for as long as its participant is in the call: the web session
+    # of a worker or citizen (its SHA-256; None for a guest, whose link is the access), and when the appointment
+    # started then (a moved appointment ends the access of everyone who joined before the move).
+    session_hash: Mapped[str | None] = mapped_column(String(64))
+    slot_starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class TurnGrant(Base):
+    """TURN credentials handed to a person for the connection test, counted per person to limit how many they
+    get (services.calls.connection_test_servers). Kept only for the counting window: older rows are deleted
+    whenever a new one is written."""
+
+    __tablename__ = "turn_grants"
+    __table_args__ = (Index("ix_turn_grants_principal_at", "principal_kind", "principal_id", "issued_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen
+    principal_id: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class CallEvent(Base):
@@ -442,7 +465,8 @@ class ConsentEvent(Base):
     recorded_by_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen | system
     recorded_by_id: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 with key key_id, like the audit log's
+    key_id: Mapped[str | None] = mapped_column(String(16))  # None: made before keys (plain SHA-256)
 
 
 class ConsentHead(Base):

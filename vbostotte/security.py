@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
-from aiohttp import web
+from urllib.parse import urlsplit
 
-from vbostotte.config import Settings
-from vbostotte.keys import CSP_NONCE, NEW_CSRF_COOKIE, SESSION_TOKEN, SETTINGS
+from aiohttp import web
+from yarl import URL
+
+from vbostotte.config import Settings, SettingsError
+from vbostotte.keys import ALLOWED_ORIGINS, CSP_NONCE, NEW_CSRF_COOKIE, SESSION_TOKEN, SETTINGS
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_COOKIE = "vb_csrf"  # binds the token for visitors without a session (the login form)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_REDIRECT_PATH = 300  # our own paths are short; a longer "next" is not one of them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls and DEL: never in a path we make
 
 
 def settings_of(request: web.Request) -> Settings:
@@ -55,12 +62,54 @@ def origin_allowed(request: web.Request) -> bool:
         if referer is None:
             return True  # non-browser clients; the CSRF token still has to match
         origin = "/".join(referer.split("/", 3)[:3])
-    return origin in allowed_origins(request)
+    return origin in request.app[ALLOWED_ORIGINS]
 
 
-def allowed_origins(request: web.Request) -> set[str]:
-    """Our own origins: the configured public address, and the address this request came in on."""
-    return {settings_of(request).base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """Our own origins: VB_BASE_URL's and VB_EXTRA_ORIGINS. Computed once, at start (``create_app``); never from
+    a request's Host header, which a page of another site can name after rebinding its DNS name to our address.
+    A mistyped extra origin raises :class:`SettingsError`, so it stops the start rather than refuse every form."""
+    origins = {base_origin(settings)}
+    origins.update(_origin(value, "VB_EXTRA_ORIGINS") for value in settings.extra_origins.split(",") if value.strip())
+    return frozenset(origins)
+
+
+def base_origin(settings: Settings) -> str:
+    """The origin of the public address (VB_BASE_URL), as a browser on our pages sends it."""
+    return _origin(settings.base_url, "VB_BASE_URL", path_allowed=True)
+
+
+def _origin(url: str, setting: str, *, path_allowed: bool = False) -> str:
+    """The origin as a browser sends it: lower-case scheme and host, the port only when not the default."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"{setting}: not an address: {url.strip()!r}") from None
+    extra = parts.path.strip("/") or parts.query or parts.fragment
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None or parts.password \
+            or (extra and not path_allowed):
+        raise SettingsError(f"{setting}: expected scheme://host[:port] (http or https), got {url.strip()!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, DEFAULT_PORTS[parts.scheme]) else "")
+
+
+def safe_redirect_path(value: object) -> str:
+    """``value`` if it is a path on this site, else "/": the one check for every redirect to a target a request
+    names (no open redirect).
+
+    Browsers remove tabs and newlines anywhere in a URL, strip control characters and spaces at its ends and
+    read a backslash as a slash, so "/\\t/evil.example" is "//evil.example" to them: a scheme-relative address of
+    another site. Rather than guess how each browser reads a disguised value, any control character, any
+    backslash, and anything not starting with exactly one "/" is refused."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REDIRECT_PATH:
+        return "/"
+    if _CONTROL.search(value) or "\\" in value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    target = URL(value)  # as aiohttp will write it into the Location header
+    if target.is_absolute() or target.scheme or not str(target).startswith("/") or str(target).startswith("//"):
+        return "/"
+    return value
 
 
 def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:

@@ -59,13 +59,23 @@ async def load(db: AsyncSession, token: str | None, settings: Settings, now: dt.
     session = await db.get(WebSession, token_hash(token))
     if session is None:
         return None
-    idle_limit = dt.timedelta(minutes=settings.session_idle_minutes)
-    if session.expires_at <= now or (session.staff_id is not None and now - session.last_seen_at > idle_limit):
+    if not is_live(session, settings, now):
         await db.delete(session)
         return None
+    touch(session, now)
+    return session
+
+
+def is_live(session: WebSession, settings: Settings, now: dt.datetime) -> bool:
+    """Neither past its absolute end nor, for staff, idle too long."""
+    idle_limit = dt.timedelta(minutes=settings.session_idle_minutes)
+    return session.expires_at > now and (session.staff_id is None or now - session.last_seen_at <= idle_limit)
+
+
+def touch(session: WebSession, now: dt.datetime) -> None:
+    """Note activity (at most once a minute)."""
     if now - session.last_seen_at >= TOUCH_EVERY:
         session.last_seen_at = now
-    return session
 
 
 async def end(db: AsyncSession, token: str | None) -> None:

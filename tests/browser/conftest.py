@@ -8,6 +8,7 @@ when it starts, inside the same loop.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from aiohttp import web
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 
-from support import PASSWORD, Clock, StaffInfo, World, build_world, require
+from support import PASSWORD, Clock, StaffInfo, World, build_world, free_port, require
 from vbostotte import db as database
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,15 +73,25 @@ class Site:
     clock: Clock
 
 
+@pytest.fixture
+def site_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(settings, site_port):
+    """The app's public address is where the browser reaches it: its Origin allow-list holds only VB_BASE_URL's."""
+    return dataclasses.replace(settings, base_url=f"http://127.0.0.1:{site_port}")
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def site(app, clock) -> Site:
-    """The real app served over TCP on 127.0.0.1 and a port the OS picks, stopped after the test."""
+async def site(app, clock, settings, site_port) -> Site:
+    """The real app served over TCP at its public address (127.0.0.1 and a free port), stopped after the test."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        yield Site(f"http://{host}:{port}", clock)
+        await web.TCPSite(runner, "127.0.0.1", site_port).start()
+        yield Site(settings.base_url, clock)
     finally:
         await runner.cleanup()
 

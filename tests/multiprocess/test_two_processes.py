@@ -110,6 +110,43 @@ async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_se
     assert "Traceback" not in log_a and '"level": "ERROR"' not in log_a, log_a
 
 
+async def test_access_ended_on_one_process_closes_the_socket_held_by_the_other(start_servers, mp_world, call_now,
+                                                                                real_clock):
+    """The worker revokes the citizen's link through process A; the citizen's socket on process B is closed with
+    4010 within 2 s, the worker (on A) is told, and the old resume token works on neither process (Redis)."""
+    world = mp_world
+    a, b = await start_servers("a", "b")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http:
+        citizen_web, worker_web = browser(citizen_http, b, real_clock), browser(worker_http, a, real_clock)
+        await citizen_web.open_link(world.a.citizen.link_token)
+        assert (await worker_web.login(world.a.worker)).status == 303
+        citizen = Peer(citizen_http, citizen_web.client.make_url("/ws/calls"), media=False)  # on process B
+        worker = Peer(worker_http, worker_web.client.make_url("/ws/calls"), media=False)  # on process A
+        citizen_id = f"citizen-{world.a.citizen.id}"
+        try:
+            await worker.join(await ticket(worker_web, call_now, "/worker"))
+            await citizen.join(await ticket(citizen_web, call_now, "/me"))
+            await worker.expect("waiting")
+            await worker.send(type="admit", participant=citizen_id)
+            await citizen.expect("admitted")
+            started = asyncio.get_running_loop().time()
+            revoked = await worker_web.post(f"/citizens/{world.a.citizen.id}/link/revoke", from_page="/worker")
+            assert revoked.status == 303
+            assert await citizen.closed(timeout=5) == 4010
+            assert asyncio.get_running_loop().time() - started <= 2.0
+            assert (await worker.expect("participant_left", participant=citizen_id))["reason"] == "removed"
+            for server in (a, b):  # the token is gone from Redis: no process puts the citizen back
+                citizen.url = browser(citizen_http, server, real_clock).client.make_url("/ws/calls")
+                await citizen.connect()
+                await citizen.send(type="resume", token=citizen.resume_token)
+                assert (await citizen.expect("error"))["code"] == "resume_failed"
+                assert await citizen.closed() == 4002
+        finally:
+            await citizen.close()
+            await worker.close()
+
+
 # -- reminders ---------------------------------------------------------------------------------------------------
 
 N = 30

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from support import read_in_english, reread, text_of
 from vbostotte import access_log
 from vbostotte.models import Appointment, AuditEntry, CallTicket, GuestLink
-from vbostotte.services import calls, consent, guests
+from vbostotte.services import call_access, calls, consent, guests
 from vbostotte import sessions
 
 NO_CONSENT = "The citizen has not agreed that a relative may take part in video calls."
@@ -95,10 +95,10 @@ async def test_a_guest_gets_a_ticket_only_while_the_call_is_open_and_until_the_l
     assert ticket.status == 200
     issued = await ticket.json()
     await reread(db)
-    joiner = await calls.redeem_ticket(db, issued["ticket"], _settings(web), clock())
+    joiner = await call_access.redeem(db, issued["ticket"], _settings(web), clock())
     assert joiner is not None and joiner.role == "guest" and joiner.name == "Bo"
     assert joiner.room == f"appointment-{appointment_id}" and joiner.id.startswith("guest-")
-    assert await calls.redeem_ticket(db, issued["ticket"], _settings(web), clock()) is None  # single use
+    assert await call_access.redeem(db, issued["ticket"], _settings(web), clock()) is None  # single use
     await db.commit()
     audited = (await db.execute(select(AuditEntry.actor_kind, AuditEntry.actor_role, AuditEntry.citizen_id)
                                 .where(AuditEntry.action == "call.guest_join"))).all()
@@ -158,11 +158,13 @@ async def test_the_interpreter_gets_a_link_of_their_own_that_reaches_only_their_
     assert visit.appointment.id == a_id
     # A ticket naming another appointment with this link is refused, whatever the other appointment is.
     forged = "f" * 43
+    other = await db.get(Appointment, b_id)
     db.add(CallTicket(token_hash=sessions.token_hash(forged), appointment_id=b_id, principal_kind="guest",
-                      principal_id=link.id, expires_at=clock() + dt.timedelta(minutes=1)))
+                      principal_id=link.id, expires_at=clock() + dt.timedelta(minutes=1),
+                      slot_starts_at=other.starts_at))
     await db.flush()
-    assert await calls.redeem_ticket(db, forged, settings, clock()) is None
-    assert (await calls.redeem_ticket(db, token, settings, clock())).room == f"appointment-{a_id}"
+    assert await call_access.redeem(db, forged, settings, clock()) is None
+    assert (await call_access.redeem(db, token, settings, clock())).room == f"appointment-{a_id}"
     await db.commit()
 
     # A link the worker stopped stays stopped: no new one appears by itself, the worker can make one.

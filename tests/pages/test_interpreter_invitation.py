@@ -16,7 +16,7 @@ from sqlalchemy import select
 from support import read_in_english, reread, text_of
 from vbostotte import channels, db as database
 from vbostotte.models import AppointmentKind, Citizen, GuestLink, OutboxMessage, Staff, WorkingHours
-from vbostotte.services import availability, booking, calls, guests, sender
+from vbostotte.services import availability, booking, call_access, calls, guests, sender
 
 INTERPRETER = booking.Interpreter(name="Tolk Tina Ali", language="arabisk", email="tina@tolke.example.dk",
                                   phone="+4530000000")
@@ -145,7 +145,7 @@ async def test_the_interpreters_invitation_carries_the_link_to_exactly_that_call
     assert not [private for private in ("Mette", "Hansen", "økonomi") if private in html]  # the page: only the time
     assert ticket.status == 200
     await reread(db)
-    joiner = await calls.redeem_ticket(db, (await ticket.json())["ticket"], _settings(web), clock())
+    joiner = await call_access.redeem(db, (await ticket.json())["ticket"], _settings(web), clock())
     assert (joiner.room, joiner.role, joiner.name) == (f"appointment-{tuesday}", "guest", "Tina")
     await db.commit()
     _, refused = await join_as_guest(other_web, link_in(wednesday_mail.body))  # Wednesday's link: not yet

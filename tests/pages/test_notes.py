@@ -20,8 +20,7 @@ def english(web, other_web):
 
 async def api_post(browser, path: str, body: dict, *, token: str | None = None):
     """A JSON call as note_autosave.js makes it: the page's CSRF token in the X-CSRF-Token header."""
-    origin = str(browser.client.make_url("/")).rstrip("/")
-    headers = {"Content-Type": "application/json", "Origin": origin,
+    headers = {"Content-Type": "application/json", "Origin": browser.origin,
                "X-CSRF-Token": token or await browser.csrf_from("/worker")}
     return await browser.client.post(path, data=json.dumps(body), headers=headers, allow_redirects=False)
 

@@ -170,6 +170,24 @@ async def test_a_flood_is_rate_limited_then_closed(start_signaling):
     await bystander.ping()
 
 
+async def test_a_client_that_keeps_sending_faster_than_the_rate_is_closed_a_slower_one_never(start_signaling):
+    """Twice the rate: every other frame gets through, and the flood still ends in a close (docs/signaling.md)."""
+    signaling = await start_signaling(Limits(rate_per_second=20, rate_burst=20, grace_seconds=0.5))
+    flooder = await signaling.joined("staff-3", role="host", media=False)
+    steady = await signaling.joined("staff-4", role="host", media=False, room="appointment-2")
+    for tick in range(240):  # 40 frames a second for at most 6 s
+        if flooder.close_code is not None:
+            break
+        await flooder.send(type="ping")
+        if tick % 4 == 0:
+            await steady.send(type="ping")
+        await asyncio.sleep(1 / 40)
+    assert await flooder.closed() == 4008
+    assert sum(m["type"] == "error" and m["code"] == "rate_limited" for m in flooder.messages) == 1  # told once
+    await steady.ping()  # ten frames a second, under the rate: never limited
+    assert not steady.saw("error")
+
+
 async def test_a_client_that_reads_nothing_is_disconnected_not_buffered(start_signaling, session):
     signaling = await start_signaling(Limits(send_queue=8, rate_per_second=1e6, rate_burst=1_000_000))
     host = await signaling.joined("staff-3", role="host", media=False)

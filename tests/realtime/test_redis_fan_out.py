@@ -139,3 +139,27 @@ async def test_the_host_ends_the_call_on_every_server(two_servers):
     assert await citizen.closed() == 4005
     assert await host.closed() == 4005
     assert await a.server.broker.members("appointment-1") == {}
+
+
+async def test_a_place_left_when_every_server_stopped_expires_with_its_grace_period(redis_broker, start_signaling):
+    """Both servers stop while the admitted citizen's socket is dropped (no process runs the grace timer): once
+    the grace period is over the place is gone — a later join waits to be let in, and it does not count as full."""
+    tickets, events = {}, []
+    limits = FAST  # grace 1 s
+    a = await start_signaling(limits, await redis_broker(), tickets=tickets, events=events)
+    host = await a.joined("staff-3", role="host", media=False)
+    citizen = await a.joined("citizen-7", media=False)
+    await host.expect("waiting")
+    await host.send(type="admit", participant="citizen-7")
+    await citizen.expect("admitted")
+    citizen.drop()
+    await host.expect("participant_reconnecting", participant="citizen-7")
+    await host.send(type="leave")
+    await host.closed()
+    await a.server.close()  # the last process stops during the citizen's grace period
+    await asyncio.sleep(limits.grace_seconds + 0.3)
+
+    b = await start_signaling(limits, await redis_broker(), tickets=tickets, events=events)
+    again = await b.joined("citizen-7", media=False)
+    assert again.me["id"] == "citizen-7" and (await b.server.rooms.members("appointment-1"))[0].state == "waiting"
+    assert [m.id for m in await b.server.rooms.members("appointment-1")] == ["citizen-7"]

@@ -7,10 +7,12 @@ hash-chained events from which the current state is derived. The code asks :func
 * An event says: this citizen gave or withdrew this kind, on this version, at this time, recorded by
   whom, and how (in person, by phone, in a video call — a worker recording a verbal consent — or by the
   citizen on their own page). The latest event for a kind wins; no event means "never asked".
-* Events are append-only (database triggers refuse UPDATE and DELETE, see migration 0006) and
-  hash-chained per municipality like the audit log: each event's hash covers its fields and the
-  previous event's hash, and ``consent_heads`` holds the last one, so :func:`verify_chain` finds an
-  edited, deleted, inserted or reordered event.
+* Events are append-only (database triggers refuse UPDATE and DELETE, see migration 0006; on PostgreSQL the
+  application's role may only INSERT, migration 0015) and hash-chained per municipality like the audit log:
+  each event's hash is an HMAC-SHA-256 (key outside the database, ``vbostotte/audit_keys.py``) over its
+  fields, its key's id and the previous event's hash, and ``consent_heads`` holds the last one, so
+  :func:`verify_chain` finds an edited, deleted, inserted or reordered event, and, against the anchors
+  (``vbostotte/audit_anchors.py``), a tail cut off with the head moved back.
 * Withdrawing takes effect at once: the citizen's pending reminders on that channel are dropped in
   the same transaction, and the sender checks again at send time.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -31,8 +34,9 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vbostotte import audit
+from vbostotte import audit, audit_keys
 from vbostotte.actors import Actor
+from vbostotte.audit_keys import Keyring
 from vbostotte.errors import InvalidInput, NotFound, PermissionDenied
 from vbostotte.i18n import N_
 from vbostotte.models import (
@@ -142,9 +146,12 @@ _FIELDS = ("municipality_id", "seq", "at", "citizen_id", "kind_id", "kind_code",
            "text_sha256", "action", "how", "recorded_by_kind", "recorded_by_id", "prev_hash")
 
 
-def event_hash(event: ConsentEvent) -> str:
-    """SHA-256 over the event's fields (including the previous hash) in the audit log's canonical form."""
-    return audit.row_hash(event, _FIELDS)
+def event_hash(event: ConsentEvent, key: bytes | None = None) -> str:
+    """HMAC-SHA-256 with ``key`` over the event's fields, its key id and the previous hash, in the audit log's
+    canonical form; without a key, the plain SHA-256 of an event made before keys (``key_id`` None)."""
+    if key is None:
+        return audit.row_hash(event, _FIELDS)
+    return audit.row_hash(event, (*_FIELDS, "key_id"), key)
 
 
 def _code(kind: str | enum.Enum) -> str:
@@ -425,11 +432,13 @@ async def _record(db: AsyncSession, actor: Actor, citizen_id: int, code: str, ac
         return None
     if action == GIVEN and last is not None and last.action == GIVEN and last.version_id == version.id:
         return None
+    key_id, key = audit_keys.of_session(db).current("consent")
     event = ConsentEvent(municipality_id=citizen.municipality_id, seq=head.last_seq + 1, at=now,
                          citizen_id=citizen.id, kind_id=kind.id, kind_code=kind.code, version_id=version.id,
                          version=version.version, text_sha256=version.text_sha256, action=action, how=how,
-                         recorded_by_kind=actor.kind, recorded_by_id=actor.id, prev_hash=head.last_hash)
-    event.hash = event_hash(event)
+                         recorded_by_kind=actor.kind, recorded_by_id=actor.id, prev_hash=head.last_hash,
+                         key_id=key_id)
+    event.hash = event_hash(event, key)
     db.add(event)
     head.last_seq, head.last_hash = event.seq, event.hash
     await db.flush()
@@ -458,11 +467,16 @@ class Broken:
                 f"(number {self.seq}): {self.reason}")
 
 
-async def verify_chain(db: AsyncSession, batch: int = 5000) -> Broken | None:
+async def verify_chain(db: AsyncSession, batch: int = 5000, *, keyring: Keyring | None = None,
+                       anchors: Iterable = ()) -> Broken | None:
     """Walk each municipality's chain in order; the first event that does not fit, or None when all is well.
 
-    Also checks that each event's text hash is its version's, and that the version's text still hashes
-    to it (a text edited in place is found too)."""
+    Checks each event against the keys (``keyring``, by default the session's; an unkeyed event only before the
+    chain's first keyed one) and the ``anchors`` given (``audit_anchors.read``: an anchored event missing or
+    different). Also checks that each event's text hash is its version's, and that the version's text still
+    hashes to it (a text edited in place is found too)."""
+    keyring = keyring or audit_keys.of_session(db)
+    anchors = list(anchors)
     heads = (await db.execute(select(ConsentHead).order_by(ConsentHead.municipality_id))).scalars().all()
     heads = [(h.municipality_id, h.last_seq, h.last_hash) for h in heads]
     orphan = (await db.execute(select(ConsentEvent).where(
@@ -470,9 +484,15 @@ async def verify_chain(db: AsyncSession, batch: int = 5000) -> Broken | None:
     ).scalar_one_or_none()
     if orphan is not None:
         return Broken(orphan.municipality_id, orphan.seq, orphan.id, "its municipality has no chain head")
+    gone = sorted({a.municipality_id for a in anchors if a.chain == "consent"} - {m for m, _, _ in heads})
+    if gone:
+        lost = audit.anchored(anchors, "consent", gone[0])
+        return Broken(gone[0], max(lost), None, f"truncated: the municipality's chain head is gone, but number "
+                                                f"{max(lost)} was anchored at {lost[max(lost)][-1].at}")
     versions: dict[int, str] = {}
     for municipality_id, last_seq, last_hash in heads:
-        prev_hash, expected = GENESIS, 1
+        by_seq = audit.anchored(anchors, "consent", municipality_id)
+        prev_hash, expected, keyed_before = GENESIS, 1, False
         while True:
             rows = (await db.execute(select(ConsentEvent).where(ConsentEvent.municipality_id == municipality_id,
                                                                 ConsentEvent.seq >= expected)
@@ -484,19 +504,30 @@ async def verify_chain(db: AsyncSession, batch: int = 5000) -> Broken | None:
                     return Broken(municipality_id, expected, None, f"event number {expected} is missing")
                 if event.prev_hash != prev_hash:
                     return Broken(municipality_id, event.seq, event.id, "does not link to the event before it")
-                if event_hash(event) != event.hash:
+                key, refused = audit.check_key(keyring, event.key_id, keyed_before, "consent")
+                if refused:
+                    return Broken(municipality_id, event.seq, event.id, refused)
+                if not hmac.compare_digest(event_hash(event, key), event.hash):
                     return Broken(municipality_id, event.seq, event.id, "its content was changed")
+                if event.seq in by_seq:
+                    differs = audit.replaced(by_seq[event.seq], event.hash)
+                    if differs:
+                        return Broken(municipality_id, event.seq, event.id, differs)
                 if event.version_id not in versions:
                     version = await db.get(ConsentVersion, event.version_id)
                     versions[event.version_id] = (text_sha256(version_text(version))
                                                   if version is not None else "")
                 if versions[event.version_id] != event.text_sha256:
                     return Broken(municipality_id, event.seq, event.id, "the text it was given on was changed")
+                keyed_before = keyed_before or event.key_id is not None
                 prev_hash, expected = event.hash, expected + 1
             db.expunge_all()
         if expected - 1 != last_seq or prev_hash != last_hash:
             return Broken(municipality_id, expected if last_seq >= expected else last_seq, None,
                           "the chain ends before the recorded head (events removed at the end)")
+        cut = audit.truncated(by_seq, expected - 1, "event number")
+        if cut is not None:
+            return Broken(municipality_id, expected, None, cut[1])
     return None
 
 

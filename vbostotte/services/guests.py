@@ -216,7 +216,7 @@ async def issue_ticket(db: AsyncSession, token: str, name: str | None, settings:
         if not 1 <= len(name) <= MAX_NAME:
             raise InvalidInput({"name": N_("Write your name (at most 100 characters).")})
         visit.link.name = name
-    ticket = await calls.new_ticket(db, visit.appointment, calls.GUEST, visit.link.id, now)
+    ticket = await calls.new_ticket(db, visit.appointment, calls.PrincipalKind.GUEST, visit.link.id, now)
     await audit.record(db, visit.actor, audit.AuditEvent(
         "call.guest_join", audit.Purpose.SUPPORT, citizen_id=visit.appointment.citizen_id,
         object_type="appointment", object_id=visit.appointment.id))
@@ -228,5 +228,5 @@ async def joiner(db: AsyncSession, link_id: int, appointment: Appointment) -> ca
     link = await db.get(GuestLink, link_id)
     if link is None or not await _usable(db, link, appointment):
         return None
-    return calls.Joiner(id=f"guest-{link.id}", room=calls.room_name(appointment.id), role=calls.GUEST,
+    return calls.Joiner(id=calls.participant_id(calls.PrincipalKind.GUEST, link.id), room=calls.room_name(appointment.id), role=calls.GUEST,
                         name=link.name)

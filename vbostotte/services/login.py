@@ -10,12 +10,14 @@ from vbostotte.i18n import N_
 
 import datetime as dt
 import hashlib
+import hmac
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit, sessions
@@ -27,6 +29,8 @@ from vbostotte.models import LoginFailure, Staff
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = HASHER.hash("not a real password, only equalises timing")
 ISSUER = "Virtuel Bostøtte"
+CODE_DIGITS = 6
+DRIFT_STEPS = 1  # a code of the step before or after the current one is accepted too (phone clocks drift)
 
 
 class InvalidCredentials(DomainError):
@@ -108,12 +112,42 @@ def qr_svg(uri: str) -> str:
     return segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff", title="QR")
 
 
+def matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
+    """The time step (of the current one and one either side, for clock drift) whose code is ``code``, or None."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == CODE_DIGITS):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    matches = [step for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1)
+               if hmac.compare_digest(totp.generate_otp(step), code)]  # every step compared: no timing hint
+    return max(matches) if matches else None
+
+
+async def _use_step(db: AsyncSession, staff: Staff, step: int) -> bool:
+    """Record ``step`` as the staff member's last accepted one, unless it (or a later one) already is.
+
+    One conditional UPDATE, so two logins racing with the same code cannot both win: the database lets one
+    through and the other sees no row to change (SQLite serialises writers; PostgreSQL re-checks the WHERE
+    on the row the first one committed)."""
+    result = await db.execute(
+        update(Staff).where(Staff.id == staff.id,
+                            or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    set_committed_value(staff, "totp_last_step", step)
+    return True
+
+
 async def check_totp(db: AsyncSession, staff: Staff, secret: str, code: str, ip: str, settings: Settings,
                      now: dt.datetime) -> None:
-    """Second step: raise InvalidCredentials/Throttled unless ``code`` is valid for ``secret`` now."""
+    """Second step (and the code confirming a new secret): raise InvalidCredentials/Throttled unless ``code`` is
+    valid for ``secret`` now and of a later time step than the last code accepted (RFC 6238 §5.2: each code
+    logs in once). A replayed code gets the same message as a wrong one and counts as a failure."""
     await check_throttle(db, staff.email, ip, settings, now)
-    code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)):
+    step = matching_step(secret, code, now)
+    if step is None or not await _use_step(db, staff, step):
         email = staff.email
         raise InvalidCredentials().then(lambda fresh: record_failure(fresh, email, ip, now))
 

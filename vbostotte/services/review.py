@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.protocol import ENDED_BY_SERVER
 from vbostotte import access, audit
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound
@@ -84,7 +85,7 @@ class CallSummary:
     waited_seconds: float | None
     connection: str | None  # direct | relayed (the last reported)
     reconnects: int
-    ended_how: str | None  # citizen_hung_up | worker_ended | worker_hung_up | network_lost | None
+    ended_how: str | None  # citizen_hung_up | worker_ended | worker_hung_up | network_lost | time_over | access_ended | None
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,12 @@ def _ended_how(events: list[CallEvent]) -> str | None:
     """The first event that ended the call: the worker ending it, or someone hanging up or losing the connection."""
     for e in events:
         if e.event == "ended":
-            return "worker_ended"
+            return "time_over" if e.details.get("by") == ENDED_BY_SERVER else "worker_ended"
         reason = e.details.get("reason") if e.event == "left" else None
         if reason == "network_lost":
             return "network_lost"
+        if reason == "removed":
+            return "access_ended"
         if reason == "hung_up":
             return "citizen_hung_up" if e.participant.startswith("citizen-") else "worker_hung_up"
     return None

@@ -105,6 +105,9 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
         # A video session without the citizen's video consent is booked, but the worker is warned (docs/consent.md).
         "video_consent_missing": appointment.kind == AppointmentKind.VIDEO and appointment.cancelled_at is None
         and not await consent.has(db, appointment.citizen_id, consent.Kind.VIDEO),
+        # A relay-only citizen's video session cannot start without TURN (services/calls.py): say so beforehand.
+        "relay_missing": appointment.kind == AppointmentKind.VIDEO and appointment.cancelled_at is None
+        and calls.relay_missing(citizen, base.settings(request)),
     }
     return base.render(request, "worker/appointment.html", context, status=status)
 

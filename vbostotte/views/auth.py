@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vbostotte import audit, i18n, sessions
+from vbostotte import audit, i18n, security, sessions
 from vbostotte.actors import Actor
 from vbostotte.errors import DomainError, NotAuthenticated, Throttled
 from vbostotte.middlewares import LANG_COOKIE, keep_after_rollback
@@ -146,19 +146,11 @@ async def logout(request: web.Request) -> web.Response:
     raise redirect
 
 
-def _safe_next(value: object) -> str:
-    """Only a local path may be a redirect target (no open redirect)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value \
-            and len(value) < 300:
-        return value
-    return "/"
-
-
 async def set_language(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     locale = form.choice("locale", i18n.LOCALES)
     form.check()
-    redirect = web.HTTPSeeOther(_safe_next(form.data.get("next")))
+    redirect = web.HTTPSeeOther(security.safe_redirect_path(form.data.get("next")))  # back to the page, if ours
     redirect.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", path="/",
                         secure=base.settings(request).https)
     raise redirect

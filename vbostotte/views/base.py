@@ -14,7 +14,8 @@ from vbostotte import i18n, rendering
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
 from vbostotte.errors import InvalidInput, NotAuthenticated, NotFound
-from vbostotte.keys import ACTOR, CLOCK, DB, SETTINGS
+from vbostotte.keys import ACTOR, CLOCK, DB, SETTINGS, WEB_SESSION
+from vbostotte.models import WebSession
 from vbostotte.validation import MAX_ID, read_form
 
 
@@ -28,6 +29,14 @@ def actor(request: web.Request) -> Actor:
     if who.kind not in ("staff", "citizen"):
         raise NotAuthenticated()
     return who
+
+
+def web_session(request: web.Request) -> WebSession:
+    """The browser session the request came with (a call ticket remembers it); none: sent to the login page."""
+    session = request.get(WEB_SESSION)
+    if session is None:
+        raise NotAuthenticated()
+    return session
 
 
 def now(request: web.Request) -> dt.datetime:

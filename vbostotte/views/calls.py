@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from vbostotte.keys import SIGNALING
-from vbostotte.models import Appointment
+from vbostotte.models import Appointment, Citizen
 from vbostotte.services import calls, guests
 from vbostotte.views import base
 
@@ -19,7 +19,8 @@ def call_context(request: web.Request, appointment: Appointment, *, is_host: boo
     now, settings = base.now(request), base.settings(request)
     return {"a": appointment, "is_host": is_host, "open": calls.is_open(appointment, settings, now),
             "opens_minutes": settings.call_opens_minutes, "ticket_url": ticket_url, "after_url": after_url,
-            "guest_name": guest_name, "done": done, "guest_links": [], "relative_allowed": False, **extra}
+            "guest_name": guest_name, "done": done, "guest_links": [], "relative_allowed": False,
+            "relay_missing": False, **extra}
 
 
 def after_call_url(request: web.Request, appointment: Appointment, is_host: bool) -> str:
@@ -34,11 +35,13 @@ async def page(request: web.Request) -> web.Response:
     """The call page: pre-join (camera preview, devices, Join), waiting room, the call itself."""
     who, db = base.actor(request), base.db(request)
     appointment = await calls.call_for(db, who, base.object_id(request), "call.page")
-    extra = {}
+    # A relay-only citizen's call cannot start without TURN: the page says why instead of offering Join.
+    citizen = await db.get(Citizen, appointment.citizen_id)
+    extra = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
     if who.is_staff:
         settings, now = base.settings(request), base.now(request)
-        extra = {"guest_links": await guests.links_for(db, who, appointment, settings, now),
-                 "relative_allowed": await guests.relative_allowed(db, appointment)}
+        extra |= {"guest_links": await guests.links_for(db, who, appointment, settings, now),
+                  "relative_allowed": await guests.relative_allowed(db, appointment)}
     return base.render(request, "calls/call.html", call_context(
         request, appointment, is_host=who.is_staff, ticket_url=base.url(request, "call_ticket", id=appointment.id),
         after_url=after_call_url(request, appointment, who.is_staff), done=request.query.get("done", ""), **extra))
@@ -49,7 +52,7 @@ async def ticket(request: web.Request) -> web.Response:
     ICE servers (TURN credentials are short-lived and given only here, to call participants)."""
     who = base.actor(request)
     setup = await calls.set_up(base.db(request), who, base.object_id(request), base.settings(request),
-                               base.now(request))
+                               base.now(request), session_hash=base.web_session(request).id_hash)
     return web.json_response({"ticket": setup.ticket, "socket": SOCKET_PATH, "expires_in": calls.TICKET_SECONDS,
                               "ice_servers": setup.ice_servers, "ice_transport_policy": setup.ice_transport_policy})
 

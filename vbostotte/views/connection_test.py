@@ -12,25 +12,26 @@ from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_
 from vbostotte.keys import ECHO_PEERS
 from vbostotte.middlewares import error_response
-from vbostotte.services import calls
+from vbostotte.services import connection_test
 from vbostotte.views import api, base
 
 BUSY = N_("The connection test is busy right now. Please try again in a minute.")
 
 
 async def page(request: web.Request) -> web.Response:
-    """The test page: Start, see yourself come back, read the report."""
-    base.actor(request)
-    # The browser gets the same STUN/TURN servers (short-lived TURN credentials) as in a call.
-    servers = calls.ice_servers_for(base.settings(request))
-    return base.render(request, "calls/connection_test.html", {"ice_servers": servers})
+    """The test page: Start, see yourself come back, read the report. People who can be in a call get the STUN and
+    TURN servers of a call (TURN credentials for minutes, a few times per window); others STUN only."""
+    who, settings = base.actor(request), base.settings(request)
+    servers = await connection_test.servers_for_page(base.db(request), who, settings, base.now(request))
+    return base.render(request, "calls/connection_test.html",
+                       {"ice_servers": servers, "without_relay": not connection_test.takes_part_in_calls(who)})
 
 
 async def offer(request: web.Request) -> web.Response:
     """Answer the page's offer with an echo peer's answer (CSRF-checked JSON, any signed-in person)."""
-    base.actor(request)
+    who = base.actor(request)
     data = validate(OFFER, await api.read_json(request, MAX_OFFER + 1024))
-    servers = calls.ice_servers_for(base.settings(request))
+    servers = connection_test.servers_for_echo(who, base.settings(request))
     try:
         answer = await request.app[ECHO_PEERS].answer(data["sdp"], servers)
     except Busy:

@@ -62,6 +62,7 @@ async def ticket(request: web.Request) -> web.Response:
     name = form.text("name", max_len=guests.MAX_NAME, required=False)
     form.check()
     now, settings = base.now(request), base.settings(request)
-    token, _visit = await guests.issue_ticket(base.db(request), request.match_info["token"], name, settings, now)
+    token, visit = await guests.issue_ticket(base.db(request), request.match_info["token"], name, settings, now)
+    servers = calls.ice_servers_for(settings, ttl_seconds=calls.call_turn_seconds(visit.appointment, settings, now))
     return web.json_response({"ticket": token, "socket": SOCKET_PATH, "expires_in": calls.TICKET_SECONDS,
-                              "ice_servers": calls.ice_servers_for(settings), "ice_transport_policy": "all"})
+                              "ice_servers": servers, "ice_transport_policy": "all"})

@@ -10,8 +10,8 @@ from vbostotte import access, audit, i18n
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import LOCALES, TZ
 from vbostotte.models import StaffRole
-from vbostotte.services import (appointments, availability, booking, checkins, citizens, consent, links, organisation,
-                                outbox)
+from vbostotte.services import (appointments, availability, booking, calls, checkins, citizens, consent, links,
+                                organisation, outbox)
 from vbostotte.validation import Form
 from vbostotte.views import base
 from vbostotte.views import checkins as checkin_views
@@ -96,6 +96,7 @@ async def _citizen_page(request: web.Request, issued_link: str | None = None, do
         "consents": await consent.read_states(db, who, citizen.id, purpose),
         "verbal_ways": [(how, i18n.gettext(consent.HOW_LABELS[how]), "") for how in consent.VERBAL],
         "how_labels": consent.HOW_LABELS,
+        "relay_available": calls.relay_available(base.settings(request)),  # the relay-only setting needs TURN
         **await goal_views.staff_citizen_context(request, who, citizen),
         **await checkin_views.worker_context(db, who, citizen, now),
     }

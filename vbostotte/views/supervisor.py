@@ -166,10 +166,12 @@ async def session_log(request: web.Request) -> web.Response:
 
 ENDED_LABELS = {"citizen_hung_up": N_("The citizen ended the call"), "worker_ended": N_("The worker ended the call"),
                 "worker_hung_up": N_("The worker left the call"), "network_lost": N_("The connection was lost"),
+                "time_over": N_("The call's time was over"), "access_ended": N_("A participant's access ended"),
                 None: N_("Not known")}
 WHO = {"worker": N_("The worker"), "citizen": N_("The citizen"), "guest": N_("A guest")}
 LEAVE_REASONS = {"hung_up": N_("hung up"), "network_lost": N_("lost the connection"),
-                 "ended_by_host": N_("the call was ended"), "replaced": N_("joined again from another device")}
+                 "ended_by_host": N_("the call was ended"), "replaced": N_("joined again from another device"),
+                 "removed": N_("their access ended"), "call_closed": N_("the call's time was over")}
 NO_REASON = N_("no reason given")
 MESSAGE_STATUS = {"sent": N_("sent"), "failed": N_("failed"), "dropped": N_("not sent (cancelled or moved)"),
                   "pending": N_("waiting to be sent"), "sending": N_("being sent")}

@@ -105,6 +105,7 @@ function closed(code) {
   if (leaving || code === 1000) return;
   if (code === 4005) { finish(); return; }
   if (code === 4004) { stop(text("textElsewhere")); return; }
+  if (code === 4010) { stop(text("textRemoved")); return; }
   if (code === 4006) { stop(text("textFull")); return; }
   if (code === 4001 || !resumeToken) { stop(text("textRefused")); return; }
   root.classList.add("call--reconnecting");
