@@ -367,6 +367,11 @@ async def _copy(database_url: str, tmp_path: Path, name: str) -> str:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}"'))
+            # A template is copied only while nobody else is connected to it. The database is this test worker's
+            # own and this test has let go of it, so what is still connected is an idle pool left by an earlier
+            # test of this worker: close those connections.
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": source.database})
             await conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source.database}"'))
     finally:
         await admin.dispose()
