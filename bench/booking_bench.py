@@ -23,15 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pages_bench import demo_server, staff_session  # noqa: E402
 
 from vbostotte import db as database  # noqa: E402
+from vbostotte.booking import availability  # noqa: E402
 from vbostotte.models import Appointment, AppointmentKind, WorkingHours  # noqa: E402
-from vbostotte.services import availability  # noqa: E402
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 async def api_throughput(requests: int, concurrency: int) -> None:
@@ -51,11 +50,18 @@ async def api_throughput(requests: int, concurrency: int) -> None:
 
         async def client():
             for n in slots:
-                body = {"citizen_id": citizen_id, "kind": "video", "duration_minutes": 15,
-                        "starts_at": (first + dt.timedelta(minutes=15 * n)).isoformat()}
+                body = {
+                    "citizen_id": citizen_id,
+                    "kind": "video",
+                    "duration_minutes": 15,
+                    "starts_at": (first + dt.timedelta(minutes=15 * n)).isoformat(),
+                }
                 started = time.perf_counter()
-                async with http.post(base + "/api/v1/appointments", json=body,
-                                     headers={"X-CSRF-Token": session["csrf_token"], "Idempotency-Key": f"b{n}"}) as r:
+                async with http.post(
+                    base + "/api/v1/appointments",
+                    json=body,
+                    headers={"X-CSRF-Token": session["csrf_token"], "Idempotency-Key": f"b{n}"},
+                ) as r:
                     await r.read()
                     statuses[r.status] = statuses.get(r.status, 0) + 1
                 latencies.append(time.perf_counter() - started)
@@ -65,8 +71,10 @@ async def api_throughput(requests: int, concurrency: int) -> None:
         elapsed = time.perf_counter() - began
         latencies.sort()
         print(f"API booking: {requests} appointments, {concurrency} concurrent clients, SQLite, 1 server process")
-        print(f"  {requests / elapsed:.0f} appointments/s; p50 {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {latencies[int(0.99 * len(latencies)) - 1] * 1000:.1f} ms; statuses {statuses}")
+        print(
+            f"  {requests / elapsed:.0f} appointments/s; p50 {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p99 {latencies[int(0.99 * len(latencies)) - 1] * 1000:.1f} ms; statuses {statuses}"
+        )
         await http.close()
 
 
@@ -75,24 +83,37 @@ async def free_slot_timing() -> None:
     engine = database.create_engine(f"sqlite+aiosqlite:///{tmp}/slots.db")
     await database.migrate(engine)
     async with database.sessionmaker(engine)() as db, db.begin():
+        from vbostotte import demo
         from vbostotte.actors import Actor
-        from vbostotte.services import demo
 
         settings = type("S", (), {"secret_key": "bench", "base_url": "http://127.0.0.1"})()
         now = dt.datetime(2026, 11, 23, 7, tzinfo=UTC)
         await demo.seed(db, settings, now)
         worker_id, citizen_id = 3, 1
-        db.add_all([WorkingHours(staff_id=worker_id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                    for d in range(5)])
+        db.add_all(
+            [
+                WorkingHours(staff_id=worker_id, kind="work", weekday=d, start_minute=480, end_minute=960)
+                for d in range(5)
+            ]
+        )
         # 200 appointments in the 4 weeks of February 2027 (20 working days): 10 a day, 30 minutes, 48 minutes apart.
         day, made = dt.date(2027, 2, 1), 0
         while made < 200:
             if day.weekday() < 5 and not availability.is_public_holiday(day):
                 for i in range(10):
                     start = availability.to_utc(day, 480 + i * 48)
-                    db.add(Appointment(municipality_id=1, citizen_id=citizen_id, worker_id=worker_id,
-                                       kind=AppointmentKind.VIDEO, starts_at=start,
-                                       ends_at=start + dt.timedelta(minutes=30), created_at=now, response="none"))
+                    db.add(
+                        Appointment(
+                            municipality_id=1,
+                            citizen_id=citizen_id,
+                            worker_id=worker_id,
+                            kind=AppointmentKind.VIDEO,
+                            starts_at=start,
+                            ends_at=start + dt.timedelta(minutes=30),
+                            created_at=now,
+                            response="none",
+                        )
+                    )
                     made += 1
             day += dt.timedelta(days=1)
         del Actor
@@ -102,21 +123,25 @@ async def free_slot_timing() -> None:
         runs = []
         for _ in range(50):
             started = time.perf_counter()
-            slots = availability.free_slots(loaded.windows, loaded.busy, dt.timedelta(minutes=15),
-                                            dt.datetime(2026, 11, 23, tzinfo=UTC))
+            slots = availability.free_slots(
+                loaded.windows, loaded.busy, dt.timedelta(minutes=15), dt.datetime(2026, 11, 23, tzinfo=UTC)
+            )
             runs.append(time.perf_counter() - started)
         with_db = []
         for _ in range(20):
             started = time.perf_counter()
             fresh = await availability.availability(db, worker_id, first, 28)
-            availability.free_slots(fresh.windows, fresh.busy, dt.timedelta(minutes=15),
-                                    dt.datetime(2026, 11, 23, tzinfo=UTC))
+            availability.free_slots(
+                fresh.windows, fresh.busy, dt.timedelta(minutes=15), dt.datetime(2026, 11, 23, tzinfo=UTC)
+            )
             with_db.append(time.perf_counter() - started)
     await engine.dispose()
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"Free slots, 4 weeks, {len(loaded.busy)} existing appointments ({len(slots)} free 15-minute starts):")
-    print(f"  computation: median {statistics.median(runs) * 1000:.2f} ms; "
-          f"with loading from SQLite: median {statistics.median(with_db) * 1000:.2f} ms (target < 20 ms)")
+    print(
+        f"  computation: median {statistics.median(runs) * 1000:.2f} ms; "
+        f"with loading from SQLite: median {statistics.median(with_db) * 1000:.2f} ms (target < 20 ms)"
+    )
 
 
 async def main() -> None:

@@ -40,8 +40,13 @@ def free_port() -> int:
 
 
 def start_server(data_dir: str, port: int) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "VB_DATA_DIR": data_dir, "VB_STAFF_MFA": "optional", "VB_LOG_LEVEL": "WARNING",
-           "VB_LOGIN_MAX_FAILURES_IP": "1000"}
+    env = {
+        **os.environ,
+        "VB_DATA_DIR": data_dir,
+        "VB_STAFF_MFA": "optional",
+        "VB_LOG_LEVEL": "WARNING",
+        "VB_LOGIN_MAX_FAILURES_IP": "1000",
+    }
     command = [sys.executable, "-m", "vbostotte", "serve", "--demo", "--port", str(port)]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
@@ -92,8 +97,9 @@ async def staff_session(base: str) -> aiohttp.ClientSession:
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # cookies from 127.0.0.1
     page = await (await http.get(base + "/login")).text()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    async with http.post(base + "/login", data={"email": WORKER[0], "password": WORKER[1], "csrf_token": token},
-                         allow_redirects=False) as r:
+    async with http.post(
+        base + "/login", data={"email": WORKER[0], "password": WORKER[1], "csrf_token": token}, allow_redirects=False
+    ) as r:
         assert r.status == 303, r.status
     return http
 
@@ -128,8 +134,15 @@ async def load(http: aiohttp.ClientSession, url: str, seconds: float, concurrenc
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": pct(0.5), "p90": pct(0.9),
-            "p99": pct(0.99), "mean": statistics.fmean(latencies) * 1000, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": pct(0.5),
+        "p90": pct(0.9),
+        "p99": pct(0.99),
+        "mean": statistics.fmean(latencies) * 1000,
+        "errors": errors,
+    }
 
 
 async def main() -> None:
@@ -141,11 +154,17 @@ async def main() -> None:
         link = re.search(r"(http://\S+/l/[0-9a-f]+)", banner).group(1)
         staff, citizen = await staff_session(base), await citizen_session(base, link)
         anonymous = aiohttp.ClientSession()
-        pages = [("login page (anonymous)", anonymous, "/login"), ("worker week + caseload", staff, "/worker"),
-                 ("citizen page (staff view)", staff, "/citizens/1"), ("citizen start page", citizen, "/me"),
-                 ("healthz", staff, "/healthz")]
-        print(f"vbostotte page benchmark: SQLite, 1 server process, {args.concurrency} concurrent clients, "
-              f"{args.seconds:.0f} s per page")
+        pages = [
+            ("login page (anonymous)", anonymous, "/login"),
+            ("worker week + caseload", staff, "/worker"),
+            ("citizen page (staff view)", staff, "/citizens/1"),
+            ("citizen start page", citizen, "/me"),
+            ("healthz", staff, "/healthz"),
+        ]
+        print(
+            f"vbostotte page benchmark: SQLite, 1 server process, {args.concurrency} concurrent clients, "
+            f"{args.seconds:.0f} s per page"
+        )
         print(f"{'page':<28} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for name, http, path in pages:
             await load(http, base + path, 1.0, args.concurrency)  # warm-up

@@ -57,24 +57,48 @@ TARGETS = {"setup_ratio": 1.5, "throughput_ratio": 0.8, "p99_ms_at_500": 50.0, "
 
 # -- payloads: an offer-sized SDP and a candidate-sized ICE candidate, each carrying its sequence number -------
 _SDP = [
-    "s=-", "t=0 0", "a=group:BUNDLE 0 1", "a=extmap-allow-mixed", "a=msid-semantic: WMS stream0",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 103 104 9 0 8 106 105 13 110 112 113 126", "c=IN IP4 0.0.0.0",
-    "a=rtcp:9 IN IP4 0.0.0.0", "a=ice-ufrag:sXe3", "a=ice-pwd:9Lk0Qm3bRkq4Gd7H1vM2pZ0a", "a=ice-options:trickle",
+    "s=-",
+    "t=0 0",
+    "a=group:BUNDLE 0 1",
+    "a=extmap-allow-mixed",
+    "a=msid-semantic: WMS stream0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 103 104 9 0 8 106 105 13 110 112 113 126",
+    "c=IN IP4 0.0.0.0",
+    "a=rtcp:9 IN IP4 0.0.0.0",
+    "a=ice-ufrag:sXe3",
+    "a=ice-pwd:9Lk0Qm3bRkq4Gd7H1vM2pZ0a",
+    "a=ice-options:trickle",
     "a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3E:4A:2C:0F:1D:9E:2B:5C:7A:"
-    "6D:11:88", "a=setup:actpass", "a=mid:0", "a=sendrecv", "a=rtcp-mux", "a=rtpmap:111 opus/48000/2",
-    "a=fmtp:111 minptime=10;useinbandfec=1"]
-_VIDEO = ["m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 102 121 127 120 125 107 108 109", "a=rtpmap:96 VP8/90000",
-          "a=rtcp-fb:96 goog-remb", "a=rtcp-fb:96 transport-cc", "a=rtcp-fb:96 ccm fir", "a=rtcp-fb:96 nack",
-          "a=rtcp-fb:96 nack pli", "a=rtpmap:97 rtx/90000", "a=fmtp:97 apt=96",
-          "a=ssrc:2231627014 cname:4TOk42mSjXCkVIa6"]
+    "6D:11:88",
+    "a=setup:actpass",
+    "a=mid:0",
+    "a=sendrecv",
+    "a=rtcp-mux",
+    "a=rtpmap:111 opus/48000/2",
+    "a=fmtp:111 minptime=10;useinbandfec=1",
+]
+_VIDEO = [
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 102 121 127 120 125 107 108 109",
+    "a=rtpmap:96 VP8/90000",
+    "a=rtcp-fb:96 goog-remb",
+    "a=rtcp-fb:96 transport-cc",
+    "a=rtcp-fb:96 ccm fir",
+    "a=rtcp-fb:96 nack",
+    "a=rtcp-fb:96 nack pli",
+    "a=rtpmap:97 rtx/90000",
+    "a=fmtp:97 apt=96",
+    "a=ssrc:2231627014 cname:4TOk42mSjXCkVIa6",
+]
 while len("\r\n".join(_SDP)) < 2850:
     _SDP.append(_VIDEO[len(_SDP) % len(_VIDEO)])
 SDP_TAIL = json.dumps("\r\n".join(_SDP) + "\r\n")[1:-1]  # JSON-escaped, after "v=0\r\no=- {seq} ..."
 SDP_HEAD = "v=0\\r\\no=- %d 2 IN IP4 127.0.0.1\\r\\n"
 OFFER_FIELDS = '"sdp":"' + SDP_HEAD + SDP_TAIL + '"'
-CANDIDATE_FIELDS = ('"candidate":{"candidate":"candidate:%d 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr '
-                    '10.0.0.5 rport 46154 generation 0 ufrag sXe3 network-cost 999","sdpMid":"0",'
-                    '"sdpMLineIndex":0,"usernameFragment":"sXe3"}')
+CANDIDATE_FIELDS = (
+    '"candidate":{"candidate":"candidate:%d 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr '
+    '10.0.0.5 rport 46154 generation 0 ufrag sXe3 network-cost 999","sdpMid":"0",'
+    '"sdpMLineIndex":0,"usernameFragment":"sXe3"}'
+)
 MIX = (True, False, False, False, False)  # one offer to four candidates
 _RUNS = itertools.count(1)
 loads = orjson.loads  # the load generator's own parsing: the cheaper it is, the more load one client core offers
@@ -84,10 +108,10 @@ def sequence_of(kind: str, fields: dict) -> int | None:
     """The sequence number a relayed offer or candidate carries (None for anything else)."""
     if kind == "offer":
         sdp = fields["sdp"]
-        return int(sdp[9:sdp.index(" ", 9)])
+        return int(sdp[9 : sdp.index(" ", 9)])
     if kind == "candidate":
         text = fields["candidate"]["candidate"]
-        return int(text[10:text.index(" ")])
+        return int(text[10 : text.index(" ")])
     return None
 
 
@@ -119,50 +143,95 @@ class AppTarget:
         """Video appointments open now, each with its own worker (a worker has one call at a time) and citizen."""
         from sqlalchemy import select
 
-        from vbostotte import db
-        from vbostotte.models import (Appointment, AppointmentKind, Caseload, Citizen, Municipality, Staff,
-                                      StaffRole, Team)
-        from vbostotte.services import demo
+        from vbostotte import db, demo
+        from vbostotte.models import (
+            Appointment,
+            AppointmentKind,
+            Caseload,
+            Citizen,
+            Municipality,
+            Staff,
+            StaffRole,
+            Team,
+        )
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with db.sessionmaker(self.engine)() as session, session.begin():
-            municipality = (await session.execute(select(Municipality).where(
-                Municipality.name == demo.MUNICIPALITY))).scalar_one()
-            team = (await session.execute(select(Team).where(Team.municipality_id == municipality.id))).scalars().first()
+            municipality = (
+                await session.execute(select(Municipality).where(Municipality.name == demo.MUNICIPALITY))
+            ).scalar_one()
+            team = (
+                (await session.execute(select(Team).where(Team.municipality_id == municipality.id))).scalars().first()
+            )
             for i in range(n_rooms):
-                worker = Staff(municipality_id=municipality.id, email=f"bench-{i}@bench.invalid", name=f"Worker {i}",
-                               role=StaffRole.WORKER, password_hash="!", totp_secret=None, created_at=now)
-                citizen = Citizen(municipality_id=municipality.id, team_id=team.id, name=f"Citizen {i}",
-                                  preferred_name=f"Citizen{i}", created_at=now)
+                worker = Staff(
+                    municipality_id=municipality.id,
+                    email=f"bench-{i}@bench.invalid",
+                    name=f"Worker {i}",
+                    role=StaffRole.WORKER,
+                    password_hash="!",
+                    totp_secret=None,
+                    created_at=now,
+                )
+                citizen = Citizen(
+                    municipality_id=municipality.id,
+                    team_id=team.id,
+                    name=f"Citizen {i}",
+                    preferred_name=f"Citizen{i}",
+                    created_at=now,
+                )
                 session.add_all([worker, citizen])
                 await session.flush()
                 session.add(Caseload(staff_id=worker.id, citizen_id=citizen.id))
-                appointment = Appointment(municipality_id=municipality.id, citizen_id=citizen.id, worker_id=worker.id,
-                                          kind=AppointmentKind.VIDEO, starts_at=now - dt.timedelta(minutes=5),
-                                          ends_at=now + dt.timedelta(minutes=55), created_at=now)
+                appointment = Appointment(
+                    municipality_id=municipality.id,
+                    citizen_id=citizen.id,
+                    worker_id=worker.id,
+                    kind=AppointmentKind.VIDEO,
+                    starts_at=now - dt.timedelta(minutes=5),
+                    ends_at=now + dt.timedelta(minutes=55),
+                    created_at=now,
+                )
                 session.add(appointment)
                 await session.flush()
                 self.rooms.append((appointment.id, worker.id, citizen.id, municipality.id))
 
     async def tickets(self, n_rooms: int, first: int = 0) -> list[tuple[str, str]]:
         """A join ticket for each room's worker and citizen, issued as the ticket endpoint issues them."""
-        from vbostotte import db, sessions
+        from vbostotte import db
         from vbostotte.actors import Actor
-        from vbostotte.services import calls
+        from vbostotte.calls import calls
+        from vbostotte.identity import sessions
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         out = []
         async with db.sessionmaker(self.engine)() as session, session.begin():
-            for appointment, worker, citizen, municipality in self.rooms[first:first + n_rooms]:
+            for appointment, worker, citizen, municipality in self.rooms[first : first + n_rooms]:
                 staff = Actor(kind="staff", id=worker, municipality_id=municipality, role="worker")
                 person = Actor(kind="citizen", id=citizen, municipality_id=municipality, role="citizen")
                 # Each from a signed-in session, as the page asks for them: the call lasts as long as the session.
                 staff_session = await sessions.start_staff_session(session, worker, self.settings, now, mfa_passed=True)
                 citizen_session = await sessions.start_citizen_session(session, citizen, None, self.settings, now)
-                out.append((await calls.issue_ticket(session, staff, appointment, self.settings, now,
-                                                     session_hash=sessions.token_hash(staff_session)),
-                            await calls.issue_ticket(session, person, appointment, self.settings, now,
-                                                     session_hash=sessions.token_hash(citizen_session))))
+                out.append(
+                    (
+                        await calls.issue_ticket(
+                            session,
+                            staff,
+                            appointment,
+                            self.settings,
+                            now,
+                            session_hash=sessions.token_hash(staff_session),
+                        ),
+                        await calls.issue_ticket(
+                            session,
+                            person,
+                            appointment,
+                            self.settings,
+                            now,
+                            session_hash=sessions.token_hash(citizen_session),
+                        ),
+                    )
+                )
         return out
 
     async def open_room(self, http: aiohttp.ClientSession, i: int, tickets: tuple[str, str]) -> tuple[Client, Client]:
@@ -185,8 +254,8 @@ class AppTarget:
 
     def encode(self, to: str, offer: bool, seq: int) -> str:
         if offer:
-            return ('{"type":"offer","to":"%s",' + OFFER_FIELDS + '}') % (to, seq)
-        return ('{"type":"candidate","to":"%s",' + CANDIDATE_FIELDS + '}') % (to, seq)
+            return ('{"type":"offer","to":"%s",' + OFFER_FIELDS + "}") % (to, seq)
+        return ('{"type":"candidate","to":"%s",' + CANDIDATE_FIELDS + "}") % (to, seq)
 
     def wrap(self, to: str, kind: str, fields: dict) -> str:
         return json.dumps({"type": kind, "to": to, **fields})
@@ -223,8 +292,8 @@ class RefTarget:
 
     def encode(self, to: str, offer: bool, seq: int) -> str:
         if offer:
-            return ('{"type":"signal","to":"%s","data":{"type":"offer",' + OFFER_FIELDS + '}}') % (to, seq)
-        return ('{"type":"signal","to":"%s","data":{"type":"candidate",' + CANDIDATE_FIELDS + '}}') % (to, seq)
+            return ('{"type":"signal","to":"%s","data":{"type":"offer",' + OFFER_FIELDS + "}}") % (to, seq)
+        return ('{"type":"signal","to":"%s","data":{"type":"candidate",' + CANDIDATE_FIELDS + "}}") % (to, seq)
 
     def wrap(self, to: str, kind: str, fields: dict) -> str:
         return json.dumps({"type": "signal", "to": to, "data": {"type": kind, **fields}})
@@ -238,8 +307,9 @@ class RefTarget:
 
 
 async def connect(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
-    return await http.ws_connect(url, autoping=True, compress=0, max_msg_size=0,
-                                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5))
+    return await http.ws_connect(
+        url, autoping=True, compress=0, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5)
+    )
 
 
 async def until(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 30.0) -> dict:
@@ -300,8 +370,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 # -- relay load ----------------------------------------------------------------------------------------------------------
-async def relay_load(target, pairs: list[tuple[Client, Client]], rate: float, seconds: float,
-                     warmup: float = 1.0) -> dict:
+async def relay_load(
+    target, pairs: list[tuple[Client, Client]], rate: float, seconds: float, warmup: float = 1.0
+) -> dict:
     """Every client sends to its partner (offer, then four candidates, repeating): open loop at ``rate`` msgs/s in
     total, or closed loop (one message in flight per client) when ``rate`` is 0."""
     clients = [c for pair in pairs for c in pair]
@@ -369,8 +440,9 @@ async def relay_load(target, pairs: list[tuple[Client, Client]], rate: float, se
         marks["cpu1"], marks["t1"] = cpu_seconds(target.pid), time.perf_counter()
 
     readers = [asyncio.ensure_future(receive(c)) for c in clients]
-    await asyncio.wait_for(asyncio.gather(sample(), *(send(c, i) for i, c in enumerate(clients))),
-                           warmup + seconds + 30)
+    await asyncio.wait_for(
+        asyncio.gather(sample(), *(send(c, i) for i, c in enumerate(clients))), warmup + seconds + 30
+    )
     sent = sum(len(c.sent_at) for c in clients)
     deadline = time.perf_counter() + 3
     while counts["delivered"] < sent and time.perf_counter() < deadline:
@@ -379,9 +451,15 @@ async def relay_load(target, pairs: list[tuple[Client, Client]], rate: float, se
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
     wall, cpu = marks["t1"] - marks["t0"], marks["cpu1"] - marks["cpu0"]
-    return {"msgs_per_s": counts["in_window"] / wall, "per_cpu_s": counts["in_window"] / cpu if cpu else 0.0,
-            "server_cpu_pct": 100 * cpu / wall, "p50_ms": pct(latencies, 50) * 1e3,
-            "p99_ms": pct(latencies, 99) * 1e3, "lost": sent - counts["delivered"], "errors": counts["errors"]}
+    return {
+        "msgs_per_s": counts["in_window"] / wall,
+        "per_cpu_s": counts["in_window"] / cpu if cpu else 0.0,
+        "server_cpu_pct": 100 * cpu / wall,
+        "p50_ms": pct(latencies, 50) * 1e3,
+        "p99_ms": pct(latencies, 99) * 1e3,
+        "lost": sent - counts["delivered"],
+        "errors": counts["errors"],
+    }
 
 
 # -- call set-up with two aiortc peers ------------------------------------------------------------------------------------
@@ -554,8 +632,9 @@ async def measure(targets: list, args) -> dict[str, dict]:
                     if n == levels[0]:
                         await asyncio.sleep(args.settle)
                         result["memory"] = {"conns": 2 * n, "kib_per_conn": (rss_kib(target.pid) - before) / (2 * n)}
-                    result["relay"][n] = await relay_load(target, pairs, args.rate.get(n) or 20.0 * n, args.seconds,
-                                                          args.warmup)
+                    result["relay"][n] = await relay_load(
+                        target, pairs, args.rate.get(n) or 20.0 * n, args.seconds, args.warmup
+                    )
                     if n == levels[0] and n >= 200 and args.closed_loop:  # closed loop stays under the rate limit
                         result["relay"][f"{n} max"] = await relay_load(target, pairs, 0.0, args.seconds, args.warmup)
                 finally:
@@ -565,6 +644,7 @@ async def measure(targets: list, args) -> dict[str, dict]:
 
 def print_table(app: dict, refs: dict[str, dict]) -> None:
     """The app's figures, then each bare relay's with the app's ratio to it."""
+
     def ratio(a: float, b: float | None) -> str:
         return f"{a / b:.2f}x" if b else "-"
 
@@ -572,31 +652,55 @@ def print_table(app: dict, refs: dict[str, dict]) -> None:
     print(f"\n{head} {'target':>9}")
 
     def row(label: str, a: float, others: list, fmt: str, goal: str, with_ratio: bool) -> None:
-        cells = "".join(f" {(format(b, fmt) if b is not None else '-'):>18} {(ratio(a, b) if with_ratio else ''):>6}"
-                        for b in others)
+        cells = "".join(
+            f" {(format(b, fmt) if b is not None else '-'):>18} {(ratio(a, b) if with_ratio else ''):>6}"
+            for b in others
+        )
         print(f"{label:<44} {format(a, fmt):>11}{cells} {goal:>9}")
 
     if "setup" in app:
         for name, q in (("median", 50), ("p95", 95)):
-            row(f"call set-up, join -> connected, {name} (ms)", pct(app["setup"], q) * 1e3,
-                [pct(r["setup"], q) * 1e3 if "setup" in r else None for r in refs.values()], ".1f", "<= 1.5x", True)
+            row(
+                f"call set-up, join -> connected, {name} (ms)",
+                pct(app["setup"], q) * 1e3,
+                [pct(r["setup"], q) * 1e3 if "setup" in r else None for r in refs.values()],
+                ".1f",
+                "<= 1.5x",
+                True,
+            )
     for level, a in app["relay"].items():
         label = f"{level} rooms" if isinstance(level, int) else f"{level.split()[0]} rooms, closed loop"
         others = [r["relay"].get(level) for r in refs.values()]
-        for name, key, goal, fmt in (("msgs/s delivered", "msgs_per_s", "", ".0f"),
-                                     ("msgs per server-CPU-s", "per_cpu_s", ">= 0.8x", ".0f"),
-                                     ("server CPU %", "server_cpu_pct", "", ".0f"),
-                                     ("latency p50 (ms)", "p50_ms", "", ".2f"),
-                                     ("latency p99 (ms)", "p99_ms", "< 50 ms" if level == 500 else "", ".2f")):
-            row(f"{label}, {name}", a[key], [b[key] if b else None for b in others], fmt, goal,
-                key in ("per_cpu_s", "msgs_per_s"))
+        for name, key, goal, fmt in (
+            ("msgs/s delivered", "msgs_per_s", "", ".0f"),
+            ("msgs per server-CPU-s", "per_cpu_s", ">= 0.8x", ".0f"),
+            ("server CPU %", "server_cpu_pct", "", ".0f"),
+            ("latency p50 (ms)", "p50_ms", "", ".2f"),
+            ("latency p99 (ms)", "p99_ms", "< 50 ms" if level == 500 else "", ".2f"),
+        ):
+            row(
+                f"{label}, {name}",
+                a[key],
+                [b[key] if b else None for b in others],
+                fmt,
+                goal,
+                key in ("per_cpu_s", "msgs_per_s"),
+            )
         if a["lost"] or a["errors"] or any(b and (b["lost"] or b["errors"]) for b in others):
-            print(f"{label + ', lost / errors':<44} {str(a['lost']) + '/' + str(a['errors']):>11}"
-                  + "".join(f" {(str(b['lost']) + '/' + str(b['errors'])) if b else '-':>18} {'':>6}" for b in others))
+            print(
+                f"{label + ', lost / errors':<44} {str(a['lost']) + '/' + str(a['errors']):>11}"
+                + "".join(f" {(str(b['lost']) + '/' + str(b['errors'])) if b else '-':>18} {'':>6}" for b in others)
+            )
     if "memory" in app:
         m = app["memory"]
-        row(f"RSS per idle participant, {m['conns']} conns (KiB)", m["kib_per_conn"],
-            [r["memory"]["kib_per_conn"] if "memory" in r else None for r in refs.values()], ".1f", "< 50 KiB", False)
+        row(
+            f"RSS per idle participant, {m['conns']} conns (KiB)",
+            m["kib_per_conn"],
+            [r["memory"]["kib_per_conn"] if "memory" in r else None for r in refs.values()],
+            ".1f",
+            "< 50 KiB",
+            False,
+        )
 
 
 async def run(args) -> tuple[dict, dict[str, dict]]:
@@ -632,8 +736,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     began = time.perf_counter()
     app, refs = asyncio.run(run(args))
-    print(f"vbostotte signalling benchmark: 1 server process on CPU 0, clients on CPU 1, {os.cpu_count()} cores, "
-          f"{args.seconds:.0f} s per level; offered rates {', '.join(f'{n} rooms {args.rate.get(n, 0) or 20 * n:.0f}/s' for n in args.rooms)}")
+    print(
+        f"vbostotte signalling benchmark: 1 server process on CPU 0, clients on CPU 1, {os.cpu_count()} cores, "
+        f"{args.seconds:.0f} s per level; offered rates {', '.join(f'{n} rooms {args.rate.get(n, 0) or 20 * n:.0f}/s' for n in args.rooms)}"
+    )
     print_table(app, refs)
     print(f"\n(total {time.perf_counter() - began:.0f} s)")
 

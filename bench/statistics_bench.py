@@ -23,15 +23,17 @@ from aiohttp.test_utils import TestClient, TestServer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from support import PASSWORD, Clock, StaffInfo, WebClient  # noqa: E402
-from vbostotte.models import StaffRole  # noqa: E402
+import datetime as dt  # noqa: E402
+
 from vbostotte import db as database  # noqa: E402
 from vbostotte.app import create_app  # noqa: E402
 from vbostotte.config import load_settings  # noqa: E402
-from vbostotte.services import statistics as stats_service  # noqa: E402
-from vbostotte.services.login import hash_password  # noqa: E402
+from vbostotte.identity.login import hash_password  # noqa: E402
+from vbostotte.models import StaffRole  # noqa: E402
+from vbostotte.review import statistics as stats_service  # noqa: E402
+
+from support import PASSWORD, Clock, StaffInfo, WebClient  # noqa: E402
 from year_of_data import FIRST_DAY, WEEKS, seed  # noqa: E402
-import datetime as dt  # noqa: E402
 
 
 async def main(runs: int) -> None:
@@ -41,8 +43,10 @@ async def main(runs: int) -> None:
         await database.migrate(engine)
         started = time.perf_counter()
         year = await seed(engine, password_hash=hash_password(PASSWORD))
-        print(f"seeded {len(year.appointments)} appointments, {len(year.outbox)} reminders, "
-              f"{len(year.events)} call events in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {len(year.appointments)} appointments, {len(year.outbox)} reminders, "
+            f"{len(year.events)} call events in {time.perf_counter() - started:.1f} s"
+        )
         # Keep the ids, drop the seeded rows: ~300,000 Python objects that no server holds would make every
         # full garbage collection during the timing several times slower.
         municipality_id, team_ids, totp_secret = year.municipality_id, tuple(year.team_ids), year.totp_secret
@@ -61,17 +65,31 @@ async def main(runs: int) -> None:
         print(f"service, whole year, 4 teams: p50 {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
         await engine.dispose()
         clock = Clock()
-        settings = load_settings({}, data_dir=Path(folder), database_url=url, secret_key="bench-" + "x" * 40,
-                                 base_url="http://127.0.0.1", outbox_worker=False)
+        settings = load_settings(
+            {},
+            data_dir=Path(folder),
+            database_url=url,
+            secret_key="bench-" + "x" * 40,
+            base_url="http://127.0.0.1",
+            outbox_worker=False,
+        )
         client = TestClient(TestServer(create_app(settings, clock=clock)))
         await client.start_server()
         try:
             web = WebClient(client, clock)
-            info = StaffInfo(supervisor_id, f"s{supervisor_id}@year.example.dk", "", StaffRole.SUPERVISOR,
-                             totp_secret, municipality_id)
+            info = StaffInfo(
+                supervisor_id,
+                f"s{supervisor_id}@year.example.dk",
+                "",
+                StaffRole.SUPERVISOR,
+                totp_secret,
+                municipality_id,
+            )
             assert (await web.login(info)).status == 303
-            for label, query in (("whole year", "period=custom&from=2025-11-24&to=2026-11-22"),
-                                 ("one month", "period=month&day=2026-10-01")):
+            for label, query in (
+                ("whole year", "period=custom&from=2025-11-24&to=2026-11-22"),
+                ("one month", "period=month&day=2026-10-01"),
+            ):
                 times = []
                 for _ in range(runs):
                     t = time.perf_counter()

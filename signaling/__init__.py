@@ -8,5 +8,14 @@ from signaling.broker import Broker, InProcessBroker, RedisBroker
 from signaling.rooms import Participant
 from signaling.server import Authorize, Event, EventSink, Limits, SignalingServer
 
-__all__ = ["Authorize", "Broker", "Event", "EventSink", "InProcessBroker", "Limits", "Participant", "RedisBroker",
-           "SignalingServer"]
+__all__ = [
+    "Authorize",
+    "Broker",
+    "Event",
+    "EventSink",
+    "InProcessBroker",
+    "Limits",
+    "Participant",
+    "RedisBroker",
+    "SignalingServer",
+]

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 log = logging.getLogger("signaling.broker")
 
@@ -41,14 +42,16 @@ class Envelope:
     _SEP = "\x1f"  # JSON text never contains a raw control character, so this cannot occur in ``text``
 
     def encode(self) -> str:
-        return self._SEP.join((self.origin, self.to, self.action, self.exclude, self.conn, str(self.code),
-                               repr(self.at), self.text))
+        return self._SEP.join(
+            (self.origin, self.to, self.action, self.exclude, self.conn, str(self.code), repr(self.at), self.text)
+        )
 
     @classmethod
     def decode(cls, data: str) -> Envelope:
         origin, to, action, exclude, conn, code, at, text = data.split(cls._SEP, 7)
-        return cls(to=to, text=text, action=action, exclude=exclude, conn=conn, code=int(code), at=float(at),
-                   origin=origin)
+        return cls(
+            to=to, text=text, action=action, exclude=exclude, conn=conn, code=int(code), at=float(at), origin=origin
+        )
 
 
 Handler = Callable[[str, Envelope], None]  # (room, envelope); must not block
@@ -225,8 +228,9 @@ class RedisBroker:
         return await self.client.hgetall(self._room_key(room))
 
     async def swap_member(self, room: str, pid: str, expected: str | None, new: str | None, *, limit: int = 0) -> str:
-        return await self._swap(keys=[self._room_key(room)],
-                                args=[pid, expected or "", new or "", limit, self.room_ttl])
+        return await self._swap(
+            keys=[self._room_key(room)], args=[pid, expected or "", new or "", limit, self.room_ttl]
+        )
 
     async def clear_room(self, room: str) -> dict[str, str]:
         async with self.client.pipeline(transaction=True) as pipe:
@@ -283,7 +287,7 @@ class RedisBroker:
             return
         kind, channel = message["type"], message["channel"]
         if kind == "message":
-            room = channel[len(self._channel_prefix):]
+            room = channel[len(self._channel_prefix) :]
             handler = self._handlers.get(room)
             if handler is not None:
                 try:

@@ -61,8 +61,7 @@ async def stats(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     """The client's connection type, for the session log when it changes."""
     if msg["connection"] != conn.connection_type:  # the session log wants changes, not every report
         conn.connection_type = msg["connection"]
-        conn.server.emit("connection_type", conn.participant, {"type": msg["connection"],
-                                                               "rtt_ms": msg.get("rtt_ms")})
+        conn.server.emit("connection_type", conn.participant, {"type": msg["connection"], "rtt_ms": msg.get("rtt_ms")})
 
 
 async def leave(conn: Connection, msg: dict[str, Any], _text: str) -> None:
@@ -71,8 +70,14 @@ async def leave(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     conn.reason = "hung_up"  # only now: a leave that failed (busy room) keeps the exit that gives up the place
     await conn.server.broker.drop_token(token_key(conn.token))
     if place is not None:
-        await conn.server.send(conn.room, Envelope(to=place.audience, exclude=conn.pid, text=message(
-            "participant_left", participant=conn.pid, reason="hung_up")))
+        await conn.server.send(
+            conn.room,
+            Envelope(
+                to=place.audience,
+                exclude=conn.pid,
+                text=message("participant_left", participant=conn.pid, reason="hung_up"),
+            ),
+        )
         conn.server.emit("left", conn.participant, {"reason": "hung_up"})
     conn.close(p.CLOSE_NORMAL, "hung_up")
 
@@ -85,12 +90,18 @@ async def admit(conn: Connection, msg: dict[str, Any], _text: str) -> None:
         raise ProtocolError(p.UNKNOWN_PARTICIPANT, "nobody by that id is waiting", "admit")
     members = await conn.server.rooms.members(conn.room)
     others = [shown(m) for m in members if m.admitted and m.id != pid]
-    await conn.server.send(conn.room, Envelope(to=pid, action="admit", text=message(
-        "admitted", participants=others, by=conn.pid)))
-    await conn.server.send(conn.room, Envelope(to=ADMITTED_MEMBERS, exclude=pid, text=message(
-        "participant_joined", participant=shown(place))))
-    conn.server.emit("admitted", place.participant(conn.room),
-                     {"by": conn.pid, "waited_seconds": round(max(0.0, time.time() - place.since), 1)})
+    await conn.server.send(
+        conn.room, Envelope(to=pid, action="admit", text=message("admitted", participants=others, by=conn.pid))
+    )
+    await conn.server.send(
+        conn.room,
+        Envelope(to=ADMITTED_MEMBERS, exclude=pid, text=message("participant_joined", participant=shown(place))),
+    )
+    conn.server.emit(
+        "admitted",
+        place.participant(conn.room),
+        {"by": conn.pid, "waited_seconds": round(max(0.0, time.time() - place.since), 1)},
+    )
 
 
 async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
@@ -98,8 +109,9 @@ async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     place = await conn.server.rooms.member(conn.room, msg["to"])
     if place is None or place.admitted:
         raise ProtocolError(p.UNKNOWN_PARTICIPANT, "nobody by that id is waiting", "notice")
-    await conn.server.send(conn.room, Envelope(to=place.id, text=message(
-        "notice", text=msg["text"], **{"from": conn.pid})))
+    await conn.server.send(
+        conn.room, Envelope(to=place.id, text=message("notice", text=msg["text"], **{"from": conn.pid}))
+    )
 
 
 async def end(conn: Connection, msg: dict[str, Any], _text: str) -> None:
@@ -108,6 +120,17 @@ async def end(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     conn.reason = "ended"  # only now, as for leave
 
 
-COMMANDS = {"offer": relay, "answer": relay, "candidate": relay, "chat": chat, "media": media, "ping": ping, "stats": stats,
-            "leave": leave, "admit": admit, "notice": notice, "end": end}
+COMMANDS = {
+    "offer": relay,
+    "answer": relay,
+    "candidate": relay,
+    "chat": chat,
+    "media": media,
+    "ping": ping,
+    "stats": stats,
+    "leave": leave,
+    "admit": admit,
+    "notice": notice,
+    "end": end,
+}
 assert set(COMMANDS) | {"join", "resume"} == set(p.CLIENT_MESSAGES), "every client message has a handler"

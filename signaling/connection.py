@@ -100,8 +100,14 @@ class Connection:
                     self.server.detach(self)
                 self.phase = CLOSED
                 self.done.set()
-                log.info("signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
-                         self.id, self.pid or "-", self.room or "-", self.reason, self.close_code)
+                log.info(
+                    "signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
+                    self.id,
+                    self.pid or "-",
+                    self.room or "-",
+                    self.reason,
+                    self.close_code,
+                )
 
     async def _authenticate(self) -> bool:
         try:
@@ -141,25 +147,39 @@ class Connection:
         self.participant, self.phase = participant, JOINING
         await self.server.attach(self)
         token = secrets.token_urlsafe(24)
-        old, place = await self.server.rooms.enter(participant, self.id, token_key(token),
-                                                     self.limits.max_participants)
+        old, place = await self.server.rooms.enter(participant, self.id, token_key(token), self.limits.max_participants)
         self.placed = True
         await self._welcome(place, token)
         if old is not None:  # the same person again (another device, or a page that lost its resume token)
             await self.server.broker.drop_token(old.token)
             if old.conn:
-                await self.server.send(self.room, Envelope(to=old.id, conn=old.conn, action="close",
-                                                           code=p.CLOSE_REPLACED))
-            await self.server.send(self.room, Envelope(to=old.audience, exclude=self.pid, text=message(
-                "participant_left", participant=old.id, reason="replaced")))
+                await self.server.send(
+                    self.room, Envelope(to=old.id, conn=old.conn, action="close", code=p.CLOSE_REPLACED)
+                )
+            await self.server.send(
+                self.room,
+                Envelope(
+                    to=old.audience,
+                    exclude=self.pid,
+                    text=message("participant_left", participant=old.id, reason="replaced"),
+                ),
+            )
             self.server.emit("left", participant, {"reason": "replaced"})
         if place.admitted:
-            await self.server.send(self.room, Envelope(to=ADMITTED_MEMBERS, exclude=self.pid, text=message(
-                "participant_joined", participant=shown(place))))
+            await self.server.send(
+                self.room,
+                Envelope(
+                    to=ADMITTED_MEMBERS, exclude=self.pid, text=message("participant_joined", participant=shown(place))
+                ),
+            )
             self.server.emit("joined", participant, {"waited": False})
         else:
-            await self.server.send(self.room, Envelope(to=HOSTS, exclude=self.pid, text=message(
-                "waiting", participant=shown(place), since=place.since)))
+            await self.server.send(
+                self.room,
+                Envelope(
+                    to=HOSTS, exclude=self.pid, text=message("waiting", participant=shown(place), since=place.since)
+                ),
+            )
             self.server.emit("waiting", participant, {})
         return True
 
@@ -181,23 +201,34 @@ class Connection:
         await self._welcome(place, new_token)
         if old.conn:  # the old socket still looked open here or in another process: close it quietly
             await self.server.send(room, Envelope(to=pid, conn=old.conn, action="close", code=p.CLOSE_REPLACED))
-        await self.server.send(room, Envelope(to=place.audience, exclude=pid,
-                                              text=message("participant_reconnected", participant=pid)))
+        await self.server.send(
+            room, Envelope(to=place.audience, exclude=pid, text=message("participant_reconnected", participant=pid))
+        )
         self.server.emit("reconnected", self.participant, {})
         return True
 
     async def _welcome(self, place: Member, token: str) -> None:
         """Reply 'joined' (and the waiting list to a host), then deliver what arrived meanwhile."""
-        await self.server.broker.put_token(token_key(token), f"{self.room}\x1f{self.pid}",
-                                           self.limits.resume_token_ttl)
+        await self.server.broker.put_token(token_key(token), f"{self.room}\x1f{self.pid}", self.limits.resume_token_ttl)
         self.token = token
         members = await self.server.rooms.members(self.room)
         others = [shown(m) for m in members if m.admitted and m.id != self.pid] if place.admitted else []
-        self.send(message("joined", self=shown(place), participants=others, state=place.state, resume=token,
-                          grace=self.limits.grace_seconds))
+        self.send(
+            message(
+                "joined",
+                self=shown(place),
+                participants=others,
+                state=place.state,
+                resume=token,
+                grace=self.limits.grace_seconds,
+            )
+        )
         if self.is_host:
-            self.send(message("waiting_list", participants=[{**shown(m), "since": m.since}
-                                                             for m in members if not m.admitted]))
+            self.send(
+                message(
+                    "waiting_list", participants=[{**shown(m), "since": m.since} for m in members if not m.admitted]
+                )
+            )
         self.phase = ADMITTED if place.admitted else WAITING
         self.displaced = None  # it holds the place now; a connection it stood in for is closed (replaced)
         pending, self._pending = self._pending, []
@@ -210,9 +241,16 @@ class Connection:
             return
         place = await self.server.rooms.drop(self.room, self.pid, self.id, self.limits.grace_seconds)
         if place is not None:
-            await self.server.send(self.room, Envelope(
-                to=place.audience, exclude=self.pid, action="grace", at=place.deadline,
-                text=message("participant_reconnecting", participant=self.pid)))
+            await self.server.send(
+                self.room,
+                Envelope(
+                    to=place.audience,
+                    exclude=self.pid,
+                    action="grace",
+                    at=place.deadline,
+                    text=message("participant_reconnecting", participant=self.pid),
+                ),
+            )
 
     # -- reading -----------------------------------------------------------------------------------------------
     async def _serve(self) -> None:
@@ -226,8 +264,13 @@ class Connection:
                 break
         if self.reason is None:
             code = self.ws.close_code
-            self.reason = ("message_too_big" if code == p.CLOSE_MESSAGE_TOO_BIG else
-                           "closed_by_client" if code in (1000, 1001) else "connection_lost")
+            self.reason = (
+                "message_too_big"
+                if code == p.CLOSE_MESSAGE_TOO_BIG
+                else "closed_by_client"
+                if code in (1000, 1001)
+                else "connection_lost"
+            )
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -284,8 +327,14 @@ class Connection:
         """The relay's hot path: a frame is written at once when nothing waits before it and the socket keeps up
         (its write buffer is empty, so writing does not wait for the client); otherwise it is queued."""
         transport = self.request.transport
-        if (self._writer_idle and self.close_code is None and transport is not None and len(text) < _DIRECT_MAX
-                and not transport.get_write_buffer_size() and self._queue.empty()):
+        if (
+            self._writer_idle
+            and self.close_code is None
+            and transport is not None
+            and len(text) < _DIRECT_MAX
+            and not transport.get_write_buffer_size()
+            and self._queue.empty()
+        ):
             try:
                 await self.ws.send_str(text)
             except (ConnectionError, RuntimeError):  # the socket went away; its reader sees it too

@@ -21,8 +21,9 @@ class Busy(Exception):
 
 def _configuration(ice_servers: list[dict]) -> RTCConfiguration:
     # An explicit list, even when empty: given none, aiortc would fall back to a public STUN server.
-    servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-               for s in ice_servers]
+    servers = [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in ice_servers
+    ]
     return RTCConfiguration(iceServers=servers)
 
 

@@ -8,7 +8,7 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def turn_credentials(secret: str, opaque_id: str, ttl_seconds: int, now: float | None = None) -> tuple[str, str]:
@@ -19,8 +19,14 @@ def turn_credentials(secret: str, opaque_id: str, ttl_seconds: int, now: float |
     return username, password
 
 
-def ice_servers(stun_urls: Sequence[str], turn_urls: Sequence[str], secret: str, opaque_id: str,
-                ttl_seconds: int, now: float | None = None) -> list[dict]:
+def ice_servers(
+    stun_urls: Sequence[str],
+    turn_urls: Sequence[str],
+    secret: str,
+    opaque_id: str,
+    ttl_seconds: int,
+    now: float | None = None,
+) -> list[dict]:
     """The RTCConfiguration.iceServers list for one participant (TURN only when a secret is configured)."""
     servers: list[dict] = []
     if stun_urls:

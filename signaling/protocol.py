@@ -7,8 +7,9 @@ Documented for people in ``docs/signaling.md``; a test checks that every name he
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -27,8 +28,21 @@ RATE_LIMITED = "rate_limited"  # too many messages; this one was dropped
 BINARY_NOT_SUPPORTED = "binary_not_supported"  # binary frames are refused
 INTERNAL_ERROR = "internal_error"  # the server failed handling this connection
 
-ERROR_CODES = (BAD_JSON, BAD_MESSAGE, UNKNOWN_TYPE, NOT_ALLOWED, NOT_ADMITTED, UNKNOWN_PARTICIPANT, UNAUTHORIZED,
-               RESUME_FAILED, AUTH_TIMEOUT, ROOM_FULL, RATE_LIMITED, BINARY_NOT_SUPPORTED, INTERNAL_ERROR)
+ERROR_CODES = (
+    BAD_JSON,
+    BAD_MESSAGE,
+    UNKNOWN_TYPE,
+    NOT_ALLOWED,
+    NOT_ADMITTED,
+    UNKNOWN_PARTICIPANT,
+    UNAUTHORIZED,
+    RESUME_FAILED,
+    AUTH_TIMEOUT,
+    ROOM_FULL,
+    RATE_LIMITED,
+    BINARY_NOT_SUPPORTED,
+    INTERNAL_ERROR,
+)
 
 # -- close codes -----------------------------------------------------------------------------------------
 CLOSE_NORMAL = 1000  # after "leave"
@@ -46,9 +60,22 @@ CLOSE_RATE_LIMITED = 4008  # kept flooding after being rate limited; reconnect a
 CLOSE_TOO_SLOW = 4009  # did not read its messages (outgoing queue full); reconnect and resume
 CLOSE_REMOVED = 4010  # the application ended this participant's access to the call; do not reconnect
 
-CLOSE_CODES = (CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, CLOSE_MESSAGE_TOO_BIG, CLOSE_INTERNAL_ERROR,
-               CLOSE_SERVICE_RESTART, CLOSE_UNAUTHORIZED, CLOSE_RESUME_FAILED, CLOSE_AUTH_TIMEOUT, CLOSE_REPLACED,
-               CLOSE_ENDED, CLOSE_ROOM_FULL, CLOSE_RATE_LIMITED, CLOSE_TOO_SLOW, CLOSE_REMOVED)
+CLOSE_CODES = (
+    CLOSE_NORMAL,
+    CLOSE_UNSUPPORTED_DATA,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_RESUME_FAILED,
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_REPLACED,
+    CLOSE_ENDED,
+    CLOSE_ROOM_FULL,
+    CLOSE_RATE_LIMITED,
+    CLOSE_TOO_SLOW,
+    CLOSE_REMOVED,
+)
 
 # -- phases of a connection, and roles ----------------------------------------------------------------------
 AUTH = "auth"  # connected, not yet joined: only join/resume
@@ -87,43 +114,81 @@ class Message:
 
 PARTICIPANT_ID = Field("str", max_len=64)
 SDP = Field("str", max_len=60_000)
-ICE_CANDIDATE = Field("object", nullable=True, fields={  # RTCIceCandidateInit as a browser sends it; null ends
-    "candidate": Field("str", max_len=1024),
-    "sdpMid": Field("str", required=False, nullable=True, max_len=64),
-    "sdpMLineIndex": Field("int", required=False, nullable=True, maximum=255),
-    "usernameFragment": Field("str", required=False, nullable=True, max_len=256),
-})
+ICE_CANDIDATE = Field(
+    "object",
+    nullable=True,
+    fields={  # RTCIceCandidateInit as a browser sends it; null ends
+        "candidate": Field("str", max_len=1024),
+        "sdpMid": Field("str", required=False, nullable=True, max_len=64),
+        "sdpMLineIndex": Field("int", required=False, nullable=True, maximum=255),
+        "usernameFragment": Field("str", required=False, nullable=True, max_len=256),
+    },
+)
 
 CLIENT_MESSAGES: dict[str, Message] = {
-    "join": Message({"ticket": Field("str", max_len=512)}, phase=AUTH,
-                    summary="first message: the one-use join ticket"),
-    "resume": Message({"token": Field("str", max_len=128)}, phase=AUTH,
-                      summary="first message after a dropped connection: the resume token from 'joined'"),
-    "ping": Message({"ts": Field("number", required=False)}, phase=MEMBER,
-                    summary="application heartbeat; answered by 'pong' echoing ts"),
+    "join": Message(
+        {"ticket": Field("str", max_len=512)}, phase=AUTH, summary="first message: the one-use join ticket"
+    ),
+    "resume": Message(
+        {"token": Field("str", max_len=128)},
+        phase=AUTH,
+        summary="first message after a dropped connection: the resume token from 'joined'",
+    ),
+    "ping": Message(
+        {"ts": Field("number", required=False)},
+        phase=MEMBER,
+        summary="application heartbeat; answered by 'pong' echoing ts",
+    ),
     "leave": Message({}, phase=MEMBER, summary="hang up; the server answers by closing with 1000"),
     "admit": Message({"participant": PARTICIPANT_ID}, host_only=True, summary="let a waiting participant in"),
-    "notice": Message({"to": PARTICIPANT_ID, "text": Field("str", max_len=200)}, host_only=True,
-                      summary="a short text to a waiting participant"),
+    "notice": Message(
+        {"to": PARTICIPANT_ID, "text": Field("str", max_len=200)},
+        host_only=True,
+        summary="a short text to a waiting participant",
+    ),
     "end": Message({}, host_only=True, summary="end the call for everyone"),
     "offer": Message({"to": PARTICIPANT_ID, "sdp": SDP}, summary="SDP offer, relayed to 'to'"),
     "answer": Message({"to": PARTICIPANT_ID, "sdp": SDP}, summary="SDP answer, relayed to 'to'"),
     "candidate": Message({"to": PARTICIPANT_ID, "candidate": ICE_CANDIDATE}, summary="ICE candidate, relayed"),
     "chat": Message({"text": Field("str", max_len=500)}, summary="a chat line to every admitted participant"),
-    "media": Message({"audio": Field("str", choices=frozenset({"on", "off"})),
-                      "video": Field("str", choices=frozenset({"on", "off"})),
-                      "audio_only": Field("str", required=False, choices=frozenset({"on", "off"}))},
-                     summary="the sender's microphone and camera state (muted, camera off, sound only), to the others"),
-    "stats": Message({"connection": Field("str", choices=frozenset({"direct", "relayed"})),
-                      "rtt_ms": Field("number", required=False, nullable=True, maximum=600_000)},
-                     summary="the client's connection type and round-trip time, for the session log"),
+    "media": Message(
+        {
+            "audio": Field("str", choices=frozenset({"on", "off"})),
+            "video": Field("str", choices=frozenset({"on", "off"})),
+            "audio_only": Field("str", required=False, choices=frozenset({"on", "off"})),
+        },
+        summary="the sender's microphone and camera state (muted, camera off, sound only), to the others",
+    ),
+    "stats": Message(
+        {
+            "connection": Field("str", choices=frozenset({"direct", "relayed"})),
+            "rtt_ms": Field("number", required=False, nullable=True, maximum=600_000),
+        },
+        summary="the client's connection type and round-trip time, for the session log",
+    ),
 }
 RELAYED = frozenset({"offer", "answer", "candidate"})
 
 # Messages the server sends (documented; built by the functions below).
-SERVER_MESSAGES = ("joined", "waiting_list", "waiting", "admitted", "participant_joined", "participant_left",
-                   "participant_reconnecting", "participant_reconnected", "notice", "chat", "media", "offer", "answer",
-                   "candidate", "ended", "pong", "error")
+SERVER_MESSAGES = (
+    "joined",
+    "waiting_list",
+    "waiting",
+    "admitted",
+    "participant_joined",
+    "participant_left",
+    "participant_reconnecting",
+    "participant_reconnected",
+    "notice",
+    "chat",
+    "media",
+    "offer",
+    "answer",
+    "candidate",
+    "ended",
+    "pong",
+    "error",
+)
 LEAVE_REASONS = ("hung_up", "network_lost", "ended_by_host", "replaced", "removed")
 ENDED_BY_SERVER = "server"  # ``ended``'s "by" when the application ended the call (its time is over), not a host
 

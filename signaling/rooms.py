@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Callable
 
 from signaling.broker import ADMITTED_MEMBERS, FULL, HOSTS, SWAPPED, Broker
 from signaling.protocol import HOST, ROLES
@@ -33,9 +33,15 @@ class Participant:
 
     def is_valid(self) -> bool:
         """Usable as given by ``authorize``: safe ids, a known role, a short name."""
-        return (isinstance(self.id, str) and isinstance(self.room, str) and _SAFE_ID.fullmatch(self.id) is not None
-                and _SAFE_ID.fullmatch(self.room) is not None and self.role in ROLES
-                and isinstance(self.name, str) and 0 < len(self.name) <= 100)
+        return (
+            isinstance(self.id, str)
+            and isinstance(self.room, str)
+            and _SAFE_ID.fullmatch(self.id) is not None
+            and _SAFE_ID.fullmatch(self.room) is not None
+            and self.role in ROLES
+            and isinstance(self.name, str)
+            and 0 < len(self.name) <= 100
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +115,10 @@ class Rooms:
     async def members(self, room: str) -> list[Member]:
         """The room's places, oldest first; a dropped place whose grace period is over is not one any more."""
         now = self.clock()
-        return sorted((m for raw in (await self.broker.members(room)).values() if not (m := Member.load(raw)).lapsed(now)),
-                      key=lambda m: m.since)
+        return sorted(
+            (m for raw in (await self.broker.members(room)).values() if not (m := Member.load(raw)).lapsed(now)),
+            key=lambda m: m.since,
+        )
 
     async def enter(self, p: Participant, conn: str, token: str, limit: int) -> tuple[Member | None, Member]:
         """Take a place (a host is admitted at once); an existing place of the same person is taken over,
@@ -121,8 +129,16 @@ class Rooms:
 
         def take(current: Member | None) -> Member:
             admitted = p.role == HOST or (current is not None and current.admitted and not current.lapsed(now))
-            return Member(id=p.id, name=p.name, role=p.role, state=ADMITTED if admitted else WAITING,
-                          since=now, conn=conn, deadline=0.0, token=token)
+            return Member(
+                id=p.id,
+                name=p.name,
+                role=p.role,
+                state=ADMITTED if admitted else WAITING,
+                since=now,
+                conn=conn,
+                deadline=0.0,
+                token=token,
+            )
 
         return await self._change(p.room, p.id, take, limit=limit)  # type: ignore[return-value]
 
@@ -134,12 +150,12 @@ class Rooms:
     async def drop(self, room: str, pid: str, conn: str, grace: float) -> Member | None:
         """The socket of ``conn`` dropped: keep the place for ``grace`` seconds. None if ``conn`` no longer holds it."""
         deadline = self.clock() + grace
-        done = await self._change(room, pid, lambda m: replace(m, conn="", deadline=deadline)
-                                  if m and m.conn == conn else _KEEP)
+        done = await self._change(
+            room, pid, lambda m: replace(m, conn="", deadline=deadline) if m and m.conn == conn else _KEEP
+        )
         return done[1] if done else None
 
-    async def resume(self, room: str, pid: str, token: str, conn: str, new_token: str
-                     ) -> tuple[Member, Member] | None:
+    async def resume(self, room: str, pid: str, token: str, conn: str, new_token: str) -> tuple[Member, Member] | None:
         """Give the place back to a new connection that shows the place's resume token within the grace period.
         Returns (the place as it was, the place now), or None if refused."""
         now = self.clock()
@@ -179,8 +195,9 @@ class Rooms:
         """Empty the room at once; returns the places it had."""
         return [Member.load(raw) for raw in (await self.broker.clear_room(room)).values()]
 
-    async def _change(self, room: str, pid: str, change: Callable, *, limit: int = 0
-                      ) -> tuple[Member | None, Member | None] | None:
+    async def _change(
+        self, room: str, pid: str, change: Callable, *, limit: int = 0
+    ) -> tuple[Member | None, Member | None] | None:
         """Read a place, compute its new value, and swap it in unless somebody changed it meanwhile.
         Returns (old, new), new being None when the place was given up; None when ``change`` kept it as it was."""
         for _ in range(_ATTEMPTS):

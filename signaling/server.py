@@ -8,8 +8,8 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Awaitable, Callable, Collection
 
 from aiohttp import hdrs, web
 
@@ -19,7 +19,6 @@ from signaling.protocol import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_SERVICE_RESTART
 from signaling.rooms import Participant, Rooms
 
 log = logging.getLogger("signaling")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +33,7 @@ class Event:
 
 Authorize = Callable[[str], Awaitable[Participant | None]]  # a join ticket -> the participant, or None (refused)
 EventSink = Callable[[list[Event]], Awaitable[None]]  # a batch of events, in order, for the session log
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -56,9 +56,16 @@ class Limits:
 class SignalingServer:
     """WebRTC signalling for calls in rooms: waiting room, admission, relay, reconnection, fan-out by a broker."""
 
-    def __init__(self, *, authorize: Authorize, on_event: EventSink, broker: Broker,
-                 allowed_origins: Callable[[web.Request], Collection[str]], limits: Limits = Limits(),
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        authorize: Authorize,
+        on_event: EventSink,
+        broker: Broker,
+        allowed_origins: Callable[[web.Request], Collection[str]],
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.authorize = authorize
         self.broker = broker
         self.rooms = Rooms(broker)
@@ -89,8 +96,12 @@ class SignalingServer:
             raise web.HTTPServiceUnavailable(text="shutting down")
         if self.broker.shared and not await self.broker.ping():  # Redis down: say so now, not after the upgrade
             raise web.HTTPServiceUnavailable(text="signalling unavailable")
-        ws = web.WebSocketResponse(heartbeat=self.limits.heartbeat_seconds, max_msg_size=self.limits.max_message_bytes,
-                                   compress=False, timeout=self.limits.close_timeout)
+        ws = web.WebSocketResponse(
+            heartbeat=self.limits.heartbeat_seconds,
+            max_msg_size=self.limits.max_message_bytes,
+            compress=False,
+            timeout=self.limits.close_timeout,
+        )
         await ws.prepare(request)
         conn = Connection(self, ws, request)
         self._conns[conn.id] = conn
@@ -133,10 +144,16 @@ class SignalingServer:
     def stats(self) -> dict:
         """Open connections, rooms and participants in this process (for metrics)."""
         placed = [c for room in self._local.values() for c in room.values()]
-        return {"connections": len(self._conns), "rooms": len(self._local), "participants": len(placed),
-                "calls": sum(any(c.admitted for c in room.values()) for room in self._local.values()),
-                "admitted": sum(c.admitted for c in placed), "waiting": sum(not c.admitted for c in placed),
-                "grace_periods": len(self._timers), "events_pending": self._events.qsize() if self._events else 0}
+        return {
+            "connections": len(self._conns),
+            "rooms": len(self._local),
+            "participants": len(placed),
+            "calls": sum(any(c.admitted for c in room.values()) for room in self._local.values()),
+            "admitted": sum(c.admitted for c in placed),
+            "waiting": sum(not c.admitted for c in placed),
+            "grace_periods": len(self._timers),
+            "events_pending": self._events.qsize() if self._events else 0,
+        }
 
     # -- the application ends access ------------------------------------------------------------------------------
     async def placed_here(self) -> dict[str, list[str]]:
@@ -153,8 +170,12 @@ class SignalingServer:
             return False
         await self.broker.drop_token(place.token)
         await self.send(room, Envelope(to=pid, action="close", code=CLOSE_REMOVED))
-        await self.send(room, Envelope(to=place.audience, exclude=pid,
-                                       text=message("participant_left", participant=pid, reason="removed")))
+        await self.send(
+            room,
+            Envelope(
+                to=place.audience, exclude=pid, text=message("participant_left", participant=pid, reason="removed")
+            ),
+        )
         self.emit("left", place.participant(room), {"reason": "removed"})
         return True
 
@@ -164,10 +185,20 @@ class SignalingServer:
         places = await self.rooms.end(room)
         if by is None and not places:
             return 0
-        await self.send(room, Envelope(to=EVERYONE, action="close", code=CLOSE_ENDED,
-                                       text=message("ended", by=by.id if by else ENDED_BY_SERVER)))
-        self.emit("ended", by or places[0].participant(room), {"participants": len(places),
-                                                               **({} if by else {"by": ENDED_BY_SERVER})})
+        await self.send(
+            room,
+            Envelope(
+                to=EVERYONE,
+                action="close",
+                code=CLOSE_ENDED,
+                text=message("ended", by=by.id if by else ENDED_BY_SERVER),
+            ),
+        )
+        self.emit(
+            "ended",
+            by or places[0].participant(room),
+            {"participants": len(places), **({} if by else {"by": ENDED_BY_SERVER})},
+        )
         for place in places:
             await self.broker.drop_token(place.token)
             if by is None or place.id != by.id:
@@ -277,8 +308,12 @@ class SignalingServer:
         if place is None:
             return
         await self.broker.drop_token(place.token)
-        await self.send(room, Envelope(to=place.audience, exclude=pid,
-                                       text=message("participant_left", participant=pid, reason="network_lost")))
+        await self.send(
+            room,
+            Envelope(
+                to=place.audience, exclude=pid, text=message("participant_left", participant=pid, reason="network_lost")
+            ),
+        )
         self.emit("left", place.participant(room), {"reason": "network_lost"})
 
     # -- background work and events --------------------------------------------------------------------------------
@@ -317,8 +352,12 @@ class SignalingServer:
             try:
                 await self._on_event(batch)
             except Exception as exc:  # noqa: BLE001 - a failing session log must never break signalling
-                log.error("on_event failed for %d session-log event(s) (%s): %s", len(batch),
-                          ", ".join(f"{e.event} of {e.participant.id}" for e in batch[:5]), type(exc).__name__)
+                log.error(
+                    "on_event failed for %d session-log event(s) (%s): %s",
+                    len(batch),
+                    ", ".join(f"{e.event} of {e.participant.id}" for e in batch[:5]),
+                    type(exc).__name__,
+                )
             finally:
                 for _ in batch:
                     self._events.task_done()

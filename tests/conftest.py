@@ -12,12 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mail_and_sms import MailServer, SmsGateway
-from support import PASSWORD, Clock, World, WebClient, build_world, port_open, require
 from vbostotte import db as database
 from vbostotte.app import create_app
 from vbostotte.config import load_settings
 from vbostotte.models import Base
+
+from mail_and_sms import MailServer, SmsGateway
+from support import PASSWORD, Clock, WebClient, World, build_world, port_open, require
 
 # `make test` runs the suite in parallel (pytest-xdist): each worker process (gw0, gw1, …) gets a database of its
 # own on PostgreSQL, <database>_<worker> beside the given one (created when missing). SQLite needs nothing: each
@@ -97,8 +98,9 @@ async def database_url(migrated_database, tmp_path):
         async with engine.begin() as conn:
             # TRUNCATE fires no row triggers, so the append-only audit table can be emptied between tests.
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            await conn.execute(text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
-                               {"h": "0" * 64})
+            await conn.execute(
+                text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
+            )
         await engine.dispose()
         return PG_URL
     path = tmp_path / "test.db"
@@ -109,8 +111,15 @@ async def database_url(migrated_database, tmp_path):
 @pytest.fixture
 def settings(database_url, tmp_path):
     # No background sender unless a test asks for one (tests/unit/test_reminder_delivery.py does).
-    return load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key=SECRET,
-                         base_url="http://127.0.0.1", outbox_worker=False, audit_key=AUDIT_KEY)
+    return load_settings(
+        {},
+        data_dir=tmp_path,
+        database_url=database_url,
+        secret_key=SECRET,
+        base_url="http://127.0.0.1",
+        outbox_worker=False,
+        audit_key=AUDIT_KEY,
+    )
 
 
 @pytest.fixture
@@ -136,7 +145,7 @@ async def db(engine):
 
 @pytest.fixture(scope="session")
 def _password_hash():
-    from vbostotte.services.login import hash_password
+    from vbostotte.identity.login import hash_password
 
     return hash_password(PASSWORD)
 
@@ -177,4 +186,3 @@ async def gateway():
     await gateway.start()
     yield gateway
     await gateway.close()
-

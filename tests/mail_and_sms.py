@@ -75,7 +75,7 @@ class MailServer:
     def message_ids(self) -> list[str]:
         return [mail.message_id for mail in self.received]
 
-    def __enter__(self) -> "MailServer":
+    def __enter__(self) -> MailServer:
         self._controller.start()
         return self
 

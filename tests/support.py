@@ -16,13 +16,21 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from vbostotte import sessions
-from vbostotte import security
 from vbostotte.actors import Actor
-from vbostotte.keys import SETTINGS
-from vbostotte.models import (ApiToken, Appointment, AppointmentKind, AvailabilityException, ConsentKind, StaffRole, Team,
-                              TeamMember)
-from vbostotte.services import api_tokens, citizens, consent, links, organisation
+from vbostotte.identity import api_tokens, citizens, links, organisation, sessions
+from vbostotte.models import (
+    ApiToken,
+    Appointment,
+    AppointmentKind,
+    AvailabilityException,
+    ConsentKind,
+    StaffRole,
+    Team,
+    TeamMember,
+)
+from vbostotte.privacy import consent
+from vbostotte.web import security
+from vbostotte.web.keys import SETTINGS
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery staple"
@@ -56,7 +64,7 @@ class Clock:
     """A clock tests can move forward. Starts at a fixed Copenhagen winter Monday 08:00 local time."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self.now = start or dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc)
+        self.now = start or dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -70,7 +78,7 @@ class Clock:
         another day: for tests that prove a result does not depend on the app's clock)."""
         monday = day - dt.timedelta(days=day.weekday())
         local = dt.datetime.combine(monday, dt.time(8, 0), tzinfo=ZoneInfo("Europe/Copenhagen"))
-        return cls(local.astimezone(dt.timezone.utc))
+        return cls(local.astimezone(dt.UTC))
 
 
 @dataclass
@@ -87,7 +95,7 @@ class StaffInfo:
     def code(self, clock: Clock) -> str:
         """The code the authenticator shows now; if that step's code was already handed out (a second login at
         the same moment of the test's clock), the next step's, as a phone a little ahead would show: the app
-        takes each code once (services/login.py) and allows one step of drift."""
+        takes each code once (identity/login.py) and allows one step of drift."""
         totp = pyotp.TOTP(self.totp_secret)
         step = totp.timecode(clock())
         if self.last_step is not None and self.last_step >= step:
@@ -97,8 +105,9 @@ class StaffInfo:
 
     @property
     def actor(self) -> Actor:
-        return Actor(kind="staff", id=self.id, municipality_id=self.municipality_id, role=self.role.value,
-                     name=self.name)
+        return Actor(
+            kind="staff", id=self.id, municipality_id=self.municipality_id, role=self.role.value, name=self.name
+        )
 
 
 @dataclass
@@ -147,11 +156,23 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
     db.add(team)
     await db.flush()
     staff = {}
-    for key, role in (("admin", StaffRole.ADMIN), ("supervisor", StaffRole.SUPERVISOR),
-                      ("worker", StaffRole.WORKER), ("other_worker", StaffRole.WORKER)):
+    for key, role in (
+        ("admin", StaffRole.ADMIN),
+        ("supervisor", StaffRole.SUPERVISOR),
+        ("worker", StaffRole.WORKER),
+        ("other_worker", StaffRole.WORKER),
+    ):
         email = f"{key.replace('_', '-')}@{label.lower()}.example.dk"
-        member = await organisation.create_staff(db, system, municipality.id, email=email,
-                                                 name=f"{key.title()} {label}", role=role, password=PASSWORD, now=now)
+        member = await organisation.create_staff(
+            db,
+            system,
+            municipality.id,
+            email=email,
+            name=f"{key.title()} {label}",
+            role=role,
+            password=PASSWORD,
+            now=now,
+        )
         member.totp_secret = pyotp.random_base32()
         if role != StaffRole.ADMIN:
             db.add(TeamMember(team_id=team.id, staff_id=member.id))
@@ -160,72 +181,146 @@ async def build_municipality(db, label: str, now: dt.datetime) -> Municipality:
     people = {}
     for key, worker_key in (("citizen", "worker"), ("other_citizen", "other_worker")):
         name = f"{key.title()} {label}"
-        citizen = await citizens.register(db, system, citizens.NewCitizen(name=name, preferred_name=key.title()),
-                                          now, team_id=team.id, worker_id=staff[worker_key].id)
+        citizen = await citizens.register(
+            db,
+            system,
+            citizens.NewCitizen(name=name, preferred_name=key.title()),
+            now,
+            team_id=team.id,
+            worker_id=staff[worker_key].id,
+        )
         worker_actor = staff[worker_key].actor
         token = await links.issue(db, worker_actor, citizen, now)
         if key == "citizen":  # every built-in consent, recorded by their worker; other_citizen has none
             for kind in consent.Kind:
                 await consent.give(db, worker_actor, citizen.id, kind, "in_person", now)
-        appointment = Appointment(municipality_id=municipality.id, citizen_id=citizen.id,
-                                  worker_id=staff[worker_key].id, kind=AppointmentKind.VIDEO,
-                                  starts_at=now + dt.timedelta(days=1), ends_at=now + dt.timedelta(days=1, minutes=45),
-                                  note_to_citizen=f"Agenda for {name}", created_at=now, response="none")
-        past = Appointment(municipality_id=municipality.id, citizen_id=citizen.id, worker_id=staff[worker_key].id,
-                           kind=AppointmentKind.HOME_VISIT, starts_at=now - dt.timedelta(days=1),
-                           ends_at=now - dt.timedelta(days=1, minutes=-45), created_at=now, response="none")
+        appointment = Appointment(
+            municipality_id=municipality.id,
+            citizen_id=citizen.id,
+            worker_id=staff[worker_key].id,
+            kind=AppointmentKind.VIDEO,
+            starts_at=now + dt.timedelta(days=1),
+            ends_at=now + dt.timedelta(days=1, minutes=45),
+            note_to_citizen=f"Agenda for {name}",
+            created_at=now,
+            response="none",
+        )
+        past = Appointment(
+            municipality_id=municipality.id,
+            citizen_id=citizen.id,
+            worker_id=staff[worker_key].id,
+            kind=AppointmentKind.HOME_VISIT,
+            starts_at=now - dt.timedelta(days=1),
+            ends_at=now - dt.timedelta(days=1, minutes=-45),
+            created_at=now,
+            response="none",
+        )
         db.add_all([appointment, past])
         await db.flush()
         people[key] = CitizenInfo(citizen.id, name, key.title(), token, municipality.id, appointment.id, past.id)
-    holiday = AvailabilityException(staff_id=staff["worker"].id, reason="holiday",
-                                    starts_at=dt.datetime(2027, 6, 30, 22, tzinfo=dt.timezone.utc),
-                                    ends_at=dt.datetime(2027, 7, 14, 22, tzinfo=dt.timezone.utc))
+    holiday = AvailabilityException(
+        staff_id=staff["worker"].id,
+        reason="holiday",
+        starts_at=dt.datetime(2027, 6, 30, 22, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2027, 7, 14, 22, tzinfo=dt.UTC),
+    )
     db.add(holiday)
     await api_tokens.create(db, staff["worker"].actor, "Case system", 90, now)
     api_token_id = (await db.execute(select(ApiToken.id).where(ApiToken.staff_id == staff["worker"].id))).scalar_one()
     await db.flush()
     writing = await notes_and_goals(db, municipality.id, team.id, staff["worker"].id, people["citizen"], now)
     writing["day_task_id"] = await a_day_task(db, municipality.id, people["citizen"], now)
-    writing["consent_kind_id"] = (await db.execute(select(ConsentKind.id).where(
-        ConsentKind.municipality_id == municipality.id, ConsentKind.code == consent.Kind.VIDEO.value))).scalar_one()
-    return Municipality(id=municipality.id, team_id=team.id, absence_id=holiday.id, api_token_id=api_token_id,
-                        **writing,
-                        **staff, **people)
+    writing["consent_kind_id"] = (
+        await db.execute(
+            select(ConsentKind.id).where(
+                ConsentKind.municipality_id == municipality.id, ConsentKind.code == consent.Kind.VIDEO.value
+            )
+        )
+    ).scalar_one()
+    return Municipality(
+        id=municipality.id,
+        team_id=team.id,
+        absence_id=holiday.id,
+        api_token_id=api_token_id,
+        **writing,
+        **staff,
+        **people,
+    )
 
 
-async def notes_and_goals(db, municipality_id: int, team_id: int, worker_id: int, citizen: CitizenInfo,
-                          now: dt.datetime) -> dict[str, int]:
+async def notes_and_goals(
+    db, municipality_id: int, team_id: int, worker_id: int, citizen: CitizenInfo, now: dt.datetime
+) -> dict[str, int]:
     """A goal with two steps, a draft note and a signed note for the citizen, by their worker."""
     from vbostotte.models import Goal, GoalStatus, GoalStep, Note, NoteStatus, NoteVersion
 
-    goal = Goal(municipality_id=municipality_id, citizen_id=citizen.id, title="Gå en tur hver dag",
-                status=GoalStatus.NOT_STARTED, created_by_id=worker_id, created_at=now)
+    goal = Goal(
+        municipality_id=municipality_id,
+        citizen_id=citizen.id,
+        title="Gå en tur hver dag",
+        status=GoalStatus.NOT_STARTED,
+        created_by_id=worker_id,
+        created_at=now,
+    )
     db.add(goal)
     await db.flush()
-    steps = [GoalStep(goal_id=goal.id, position=n, text=text) for n, text in enumerate(("Gå til postkassen",
-                                                                                        "Gå rundt om søen"), 1)]
-    draft = Note(municipality_id=municipality_id, citizen_id=citizen.id, appointment_id=citizen.past_appointment_id,
-                 author_id=worker_id, team_id=team_id, created_at=now)
-    signed = Note(municipality_id=municipality_id, citizen_id=citizen.id, author_id=worker_id, team_id=team_id,
-                  created_at=now)
+    steps = [
+        GoalStep(goal_id=goal.id, position=n, text=text)
+        for n, text in enumerate(("Gå til postkassen", "Gå rundt om søen"), 1)
+    ]
+    draft = Note(
+        municipality_id=municipality_id,
+        citizen_id=citizen.id,
+        appointment_id=citizen.past_appointment_id,
+        author_id=worker_id,
+        team_id=team_id,
+        created_at=now,
+    )
+    signed = Note(
+        municipality_id=municipality_id, citizen_id=citizen.id, author_id=worker_id, team_id=team_id, created_at=now
+    )
     db.add_all([*steps, draft, signed])
     await db.flush()
-    db.add_all([NoteVersion(note_id=draft.id, number=1, talked_about="Udkast om ugen", status=NoteStatus.DRAFT,
-                            created_at=now, updated_at=now),
-                NoteVersion(note_id=signed.id, number=1, talked_about="Vi talte om at sove bedre",
-                            agreements="Sluk skærmen kl. 22", status=NoteStatus.SIGNED, created_at=now,
-                            updated_at=now, signed_at=now, signed_by_id=worker_id)])
+    db.add_all(
+        [
+            NoteVersion(
+                note_id=draft.id,
+                number=1,
+                talked_about="Udkast om ugen",
+                status=NoteStatus.DRAFT,
+                created_at=now,
+                updated_at=now,
+            ),
+            NoteVersion(
+                note_id=signed.id,
+                number=1,
+                talked_about="Vi talte om at sove bedre",
+                agreements="Sluk skærmen kl. 22",
+                status=NoteStatus.SIGNED,
+                created_at=now,
+                updated_at=now,
+                signed_at=now,
+                signed_by_id=worker_id,
+            ),
+        ]
+    )
     await db.flush()
     return {"goal_id": goal.id, "step_id": steps[0].id, "note_id": draft.id, "signed_note_id": signed.id}
 
 
 async def a_day_task(db, municipality_id: int, citizen: CitizenInfo, now: dt.datetime) -> int:
     """A task on the citizen's day plan for today (Copenhagen date), put there by the citizen, no reminder."""
+    from vbostotte.care.checkins import local_day
     from vbostotte.models import DayTask
-    from vbostotte.services.checkins import local_day
 
-    task = DayTask(municipality_id=municipality_id, citizen_id=citizen.id, day=local_day(now), title="Køb ind",
-                   created_by="citizen", created_at=now)
+    task = DayTask(
+        municipality_id=municipality_id,
+        citizen_id=citizen.id,
+        day=local_day(now),
+        title="Køb ind",
+        created_by="citizen",
+        created_at=now,
+    )
     db.add(task)
     await db.flush()
     return task.id
@@ -235,8 +330,9 @@ async def add_staff(db, world, key: str, role: StaffRole, team_id: int, now) -> 
     """One more staff member of municipality a, in ``team_id``, who can log in (the world's password)."""
     system = Actor(kind="system", role="system", municipality_id=world.a.id)
     email = f"{key}@aarhus.example.dk"
-    member = await organisation.create_staff(db, system, world.a.id, email=email, name=key.replace("-", " ").title(),
-                                             role=role, password=PASSWORD, now=now)
+    member = await organisation.create_staff(
+        db, system, world.a.id, email=email, name=key.replace("-", " ").title(), role=role, password=PASSWORD, now=now
+    )
     member.totp_secret = pyotp.random_base32()
     db.add(TeamMember(team_id=team_id, staff_id=member.id))
     await db.flush()
@@ -280,8 +376,9 @@ class WebClient:
         data.setdefault("csrf_token", await self.csrf_from(from_page or path))
         # A browser sends the page's origin with every form post; so do we, so the Origin check is exercised.
         headers = {"Origin": self.origin, **kw.pop("headers", {})}
-        return await self.client.post(path, data=data, headers=headers,
-                                      allow_redirects=kw.pop("allow_redirects", False), **kw)
+        return await self.client.post(
+            path, data=data, headers=headers, allow_redirects=kw.pop("allow_redirects", False), **kw
+        )
 
     async def login(self, staff: StaffInfo, *, password: str = PASSWORD, code: str | None = None):
         """Password, then the TOTP code; returns the final response (a redirect to the home page on success)."""
@@ -297,7 +394,7 @@ class WebClient:
 
 def text_of(html: str) -> str:
     """The visible text of a page's main content, whitespace folded (for asserting what a person reads)."""
-    main = html.split('<main', 1)[-1].split('</main>', 1)[0]
+    main = html.split("<main", 1)[-1].split("</main>", 1)[0]
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", main))).strip()
 
 

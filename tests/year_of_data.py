@@ -16,10 +16,23 @@ import pyotp
 from sqlalchemy import text
 
 from vbostotte import db as database
-from vbostotte.models import (Appointment, CallEvent, Caseload, CheckIn, Citizen, Goal, GoalEvent, Municipality,
-                              MunicipalitySettings, OutboxMessage, Staff, Team, TeamMember)
+from vbostotte.models import (
+    Appointment,
+    CallEvent,
+    Caseload,
+    CheckIn,
+    Citizen,
+    Goal,
+    GoalEvent,
+    Municipality,
+    MunicipalitySettings,
+    OutboxMessage,
+    Staff,
+    Team,
+    TeamMember,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FIRST_DAY = dt.date(2025, 11, 24)  # a Monday; the year ends the day before the test clock's Monday
 WEEKS = 52
 SLOTS_UTC = (7, 9, 11, 13)  # hour-long appointments, never overlapping
@@ -65,31 +78,72 @@ async def seed(engine, *, seed: int = 2026, password_hash: str = "not-a-password
     rnd, ids = random.Random(seed), _Ids()
     created = _at(FIRST_DAY, 0) - dt.timedelta(days=30)
     secret = pyotp.random_base32()
-    rows: dict[type, list[dict]] = {model: [] for model in (
-        Municipality, MunicipalitySettings, Team, Staff, TeamMember, Citizen, Caseload, Appointment, OutboxMessage,
-        CallEvent, CheckIn, Goal, GoalEvent)}
+    rows: dict[type, list[dict]] = {
+        model: []
+        for model in (
+            Municipality,
+            MunicipalitySettings,
+            Team,
+            Staff,
+            TeamMember,
+            Citizen,
+            Caseload,
+            Appointment,
+            OutboxMessage,
+            CallEvent,
+            CheckIn,
+            Goal,
+            GoalEvent,
+        )
+    }
 
     def staff(municipality_id: int, role: str, name: str) -> int:
         staff_id = ids("staff")
-        rows[Staff].append(dict(id=staff_id, municipality_id=municipality_id, email=f"s{staff_id}@year.example.dk",
-                                name=name, role=role, password_hash=password_hash, totp_secret=secret, active=True,
-                                created_at=created))
+        rows[Staff].append(
+            dict(
+                id=staff_id,
+                municipality_id=municipality_id,
+                email=f"s{staff_id}@year.example.dk",
+                name=name,
+                role=role,
+                password_hash=password_hash,
+                totp_secret=secret,
+                active=True,
+                created_at=created,
+            )
+        )
         return staff_id
 
     municipality_id, other_id = ids("municipality"), ids("municipality")
     for m_id, name in ((municipality_id, "Årskommune"), (other_id, "Andenkommune")):
         rows[Municipality].append(dict(id=m_id, name=name, created_at=created))
-        rows[MunicipalitySettings].append(dict(municipality_id=m_id, reminder_offsets_minutes="1440,60",
-                                               confirm_cutoff_minutes=CUTOFF_MINUTES, crisis_line_text=""))
+        rows[MunicipalitySettings].append(
+            dict(
+                municipality_id=m_id,
+                reminder_offsets_minutes="1440,60",
+                confirm_cutoff_minutes=CUTOFF_MINUTES,
+                crisis_line_text="",
+            )
+        )
     team_ids = []
     for i in range(4):
         team_ids.append(ids("team"))
-        rows[Team].append(dict(id=team_ids[-1], municipality_id=municipality_id, name=f"Team {'ABCD'[i]}",
-                               travel_minutes=TRAVEL[i]))
+        rows[Team].append(
+            dict(id=team_ids[-1], municipality_id=municipality_id, name=f"Team {'ABCD'[i]}", travel_minutes=TRAVEL[i])
+        )
     other_team = ids("team")
     rows[Team].append(dict(id=other_team, municipality_id=other_id, name="Team Anden", travel_minutes=30))
-    year = Year(municipality_id, team_ids, {}, {}, {}, dict(zip(team_ids, TRAVEL)), secret,
-                other_municipality_id=other_id, other_team_id=other_team)
+    year = Year(
+        municipality_id,
+        team_ids,
+        {},
+        {},
+        {},
+        dict(zip(team_ids, TRAVEL, strict=False)),
+        secret,
+        other_municipality_id=other_id,
+        other_team_id=other_team,
+    )
     staff(municipality_id, "admin", "Admin Årskommune")
     for pair in ((team_ids[0], team_ids[1]), (team_ids[2], team_ids[3])):
         supervisor = staff(municipality_id, "supervisor", f"Leder {len(year.supervisors) + 1}")
@@ -101,8 +155,10 @@ async def seed(engine, *, seed: int = 2026, password_hash: str = "not-a-password
         rows[TeamMember].append(dict(team_id=team_ids[i % 4], staff_id=worker))
     other_worker = staff(other_id, "worker", "Anden Medarbejder")
     other_supervisor = staff(other_id, "supervisor", "Anden Leder")
-    rows[TeamMember] += [dict(team_id=other_team, staff_id=other_worker),
-                         dict(team_id=other_team, staff_id=other_supervisor)]
+    rows[TeamMember] += [
+        dict(team_id=other_team, staff_id=other_worker),
+        dict(team_id=other_team, staff_id=other_supervisor),
+    ]
 
     caseload: dict[int, list[int]] = {w: [] for w in [*year.workers, other_worker]}
     for i in range(330):
@@ -110,9 +166,18 @@ async def seed(engine, *, seed: int = 2026, password_hash: str = "not-a-password
         other = i >= 320
         worker = other_worker if other else list(year.workers)[i % 24]
         team = other_team if other else year.workers[worker]
-        rows[Citizen].append(dict(id=citizen_id, municipality_id=other_id if other else municipality_id,
-                                  team_id=team, name=f"Borger {citizen_id:03d}", preferred_name=f"B{citizen_id}",
-                                  locale="da", force_relay=False, created_at=created))
+        rows[Citizen].append(
+            dict(
+                id=citizen_id,
+                municipality_id=other_id if other else municipality_id,
+                team_id=team,
+                name=f"Borger {citizen_id:03d}",
+                preferred_name=f"B{citizen_id}",
+                locale="da",
+                force_relay=False,
+                created_at=created,
+            )
+        )
         year.citizen_team[citizen_id] = team
         caseload[worker].append(citizen_id)
         year.caseloads.add((worker, citizen_id))
@@ -130,22 +195,43 @@ async def seed(engine, *, seed: int = 2026, password_hash: str = "not-a-password
     for citizen_id in list(year.citizen_team)[:320]:
         for _ in range(rnd.randrange(0, 6)):
             day = FIRST_DAY + dt.timedelta(days=rnd.randrange(0, 7 * WEEKS))
-            row = dict(id=ids("checkin"), municipality_id=municipality_id, citizen_id=citizen_id,
-                       level=rnd.randint(1, 5), day=day, at=_at(day, rnd.randrange(6, 20)))
+            row = dict(
+                id=ids("checkin"),
+                municipality_id=municipality_id,
+                citizen_id=citizen_id,
+                level=rnd.randint(1, 5),
+                day=day,
+                at=_at(day, rnd.randrange(6, 20)),
+            )
             rows[CheckIn].append(row)
             year.checkins.append(row)
         if rnd.random() < 0.4:
             goal_id = ids("goal")
             worker = next(w for w, c in year.caseloads if c == citizen_id)
             achieved = rnd.random() < 0.5
-            rows[Goal].append(dict(id=goal_id, municipality_id=municipality_id, citizen_id=citizen_id,
-                                   title="Gå en tur", status="achieved" if achieved else "under_way",
-                                   created_by_id=worker, created_at=created))
+            rows[Goal].append(
+                dict(
+                    id=goal_id,
+                    municipality_id=municipality_id,
+                    citizen_id=citizen_id,
+                    title="Gå en tur",
+                    status="achieved" if achieved else "under_way",
+                    created_by_id=worker,
+                    created_at=created,
+                )
+            )
             year.goal_citizen[goal_id] = citizen_id
             if achieved:
                 at = _at(FIRST_DAY, 10) + dt.timedelta(days=rnd.randrange(0, 7 * WEEKS))
-                row = dict(id=ids("goal_event"), goal_id=goal_id, at=at, actor_kind="staff", actor_id=worker,
-                           event="status", status="achieved")
+                row = dict(
+                    id=ids("goal_event"),
+                    goal_id=goal_id,
+                    at=at,
+                    actor_kind="staff",
+                    actor_id=worker,
+                    event="status",
+                    status="achieved",
+                )
                 rows[GoalEvent].append(row)
                 year.goal_events.append(row)
     year.appointments, year.outbox, year.events = rows[Appointment], rows[OutboxMessage], rows[CallEvent]
@@ -154,8 +240,8 @@ async def seed(engine, *, seed: int = 2026, password_hash: str = "not-a-password
         triggers = await _without_overlap_triggers(session)
         for model, batch in rows.items():
             for start in range(0, len(batch), 5000):
-                if batch[start:start + 5000]:
-                    await session.execute(model.__table__.insert(), batch[start:start + 5000])
+                if batch[start : start + 5000]:
+                    await session.execute(model.__table__.insert(), batch[start : start + 5000])
         for sql in triggers:
             await session.execute(text(sql))
     return year
@@ -168,25 +254,44 @@ async def _without_overlap_triggers(session) -> list[str]:
     overlap (and PostgreSQL's exclusion constraint, an index, stays on)."""
     if session.get_bind().dialect.name != "sqlite":
         return []
-    found = (await session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                        "AND tbl_name = 'appointments'"))).all()
+    found = (
+        await session.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'appointments'")
+        )
+    ).all()
     for name, _ in found:
         await session.execute(text(f'DROP TRIGGER "{name}"'))
     return [sql for _, sql in found]
 
 
-def _appointment(rnd: random.Random, ids: _Ids, rows: dict, year: Year, worker: int, citizen: int,
-                 starts: dt.datetime) -> None:
+def _appointment(
+    rnd: random.Random, ids: _Ids, rows: dict, year: Year, worker: int, citizen: int, starts: dt.datetime
+) -> None:
     appointment_id = ids("appointment")
     kind = "video" if rnd.random() < 0.45 else "home_visit"
     interpreter = rnd.random() < 0.06
-    row = dict(id=appointment_id, municipality_id=year.municipality_id if citizen in year.citizen_team and
-               year.citizen_team[citizen] != year.other_team_id else year.other_municipality_id,
-               citizen_id=citizen, worker_id=worker, kind=kind, starts_at=starts,
-               ends_at=starts + dt.timedelta(minutes=45), created_at=starts - dt.timedelta(days=rnd.randrange(2, 30)),
-               created_by_id=worker, response="none", responded_at=None, cancelled_at=None, cancelled_by=None,
-               attendance=None, interpreter_name="Tina Tolk" if interpreter else None,
-               interpreter_language="arabisk" if interpreter else None, interpreter_released_at=None, sequence=0)
+    row = dict(
+        id=appointment_id,
+        municipality_id=year.municipality_id
+        if citizen in year.citizen_team and year.citizen_team[citizen] != year.other_team_id
+        else year.other_municipality_id,
+        citizen_id=citizen,
+        worker_id=worker,
+        kind=kind,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        created_at=starts - dt.timedelta(days=rnd.randrange(2, 30)),
+        created_by_id=worker,
+        response="none",
+        responded_at=None,
+        cancelled_at=None,
+        cancelled_by=None,
+        attendance=None,
+        interpreter_name="Tina Tolk" if interpreter else None,
+        interpreter_language="arabisk" if interpreter else None,
+        interpreter_released_at=None,
+        sequence=0,
+    )
     draw = rnd.random()
     if draw < 0.05:  # "I can't come": cancels at once
         row.update(response="cant_come", responded_at=starts - dt.timedelta(hours=rnd.choice((1, 2, 20, 48))))
@@ -198,17 +303,35 @@ def _appointment(rnd: random.Random, ids: _Ids, rows: dict, year: Year, worker: 
     reminder = rnd.choice(("sent", "sent", "sent", "failed", None))
     if reminder:
         status = "dropped" if row["cancelled_at"] else reminder
-        rows[OutboxMessage].append(dict(
-            id=ids("outbox"), municipality_id=row["municipality_id"], appointment_id=appointment_id,
-            purpose="reminder", channel=rnd.choice(("sms", "email")), recipient_kind="citizen",
-            dedupe_key=f"reminder:{appointment_id}:1440", due_at=starts - dt.timedelta(days=1), status=status,
-            attempts=1, next_attempt_at=starts - dt.timedelta(days=1),
-            sent_at=starts - dt.timedelta(days=1) if status == "sent" else None, created_at=row["created_at"]))
+        rows[OutboxMessage].append(
+            dict(
+                id=ids("outbox"),
+                municipality_id=row["municipality_id"],
+                appointment_id=appointment_id,
+                purpose="reminder",
+                channel=rnd.choice(("sms", "email")),
+                recipient_kind="citizen",
+                dedupe_key=f"reminder:{appointment_id}:1440",
+                due_at=starts - dt.timedelta(days=1),
+                status=status,
+                attempts=1,
+                next_attempt_at=starts - dt.timedelta(days=1),
+                sent_at=starts - dt.timedelta(days=1) if status == "sent" else None,
+                created_at=row["created_at"],
+            )
+        )
     if row["cancelled_at"] is None:
         chance = 0.6 + (0.2 if reminder == "sent" else 0) + (0.15 if row["response"] == "confirmed" else 0)
         draw = rnd.random()
-        row["attendance"] = ("cancelled_late" if draw < 0.02 else None if draw < 0.05
-                             else "attended" if rnd.random() < chance else "no_show")
+        row["attendance"] = (
+            "cancelled_late"
+            if draw < 0.02
+            else None
+            if draw < 0.05
+            else "attended"
+            if rnd.random() < chance
+            else "no_show"
+        )
         if kind == "video" and row["attendance"] in ("attended", "no_show"):
             _call(rnd, ids, rows, row)
     rows[Appointment].append(row)
@@ -222,8 +345,17 @@ def _call(rnd: random.Random, ids: _Ids, rows: dict, appointment: dict) -> None:
     def event(who: str, role: str, name: str, details: dict, after: float) -> None:
         nonlocal at
         at = at + dt.timedelta(seconds=after)
-        events.append(dict(id=ids("event"), appointment_id=appointment["id"], at=at, participant=who, role=role,
-                           event=name, details=details))
+        events.append(
+            dict(
+                id=ids("event"),
+                appointment_id=appointment["id"],
+                at=at,
+                participant=who,
+                role=role,
+                event=name,
+                details=details,
+            )
+        )
 
     event(staff, "host", "joined", {"waited": False}, 0)
     if appointment["attendance"] == "no_show":
@@ -236,8 +368,13 @@ def _call(rnd: random.Random, ids: _Ids, rows: dict, appointment: dict) -> None:
         event(citizen, "guest", "waiting", {}, 30)
         event(citizen, "guest", "admitted", {"by": staff, "waited_seconds": waited + 0.5}, waited)
         if rnd.random() < 0.9:
-            event(citizen, "guest", "connection_type", {"type": "relayed" if rnd.random() < 0.25 else "direct",
-                                                        "rtt_ms": 40}, 3)
+            event(
+                citizen,
+                "guest",
+                "connection_type",
+                {"type": "relayed" if rnd.random() < 0.25 else "direct", "rtt_ms": 40},
+                3,
+            )
         if rnd.random() < 0.1:
             event(citizen, "guest", "reconnected", {}, 300)
         length = rnd.randrange(10 * 60, 50 * 60)

@@ -7,7 +7,7 @@ attempt is audit-logged as denied. Nothing ever crosses municipalities.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,8 +55,15 @@ def reviewable_citizens(actor: Actor) -> Select[tuple[Citizen]]:
     return stmt.where(False)
 
 
-async def citizen_for(db: AsyncSession, actor: Actor, citizen_id: int, action: str, purpose: str, *,
-                      among: Callable[[Actor], Select[tuple[Citizen]]] = visible_citizens) -> Citizen:
+async def citizen_for(
+    db: AsyncSession,
+    actor: Actor,
+    citizen_id: int,
+    action: str,
+    purpose: str,
+    *,
+    among: Callable[[Actor], Select[tuple[Citizen]]] = visible_citizens,
+) -> Citizen:
     """The citizen, if ``actor`` may see them (by the rule ``among``); the read (or the refused attempt) is
     audit-logged."""
     citizen = (await db.execute(among(actor).where(Citizen.id == citizen_id))).scalar_one_or_none()

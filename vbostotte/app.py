@@ -6,22 +6,36 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from vbostotte import audit_anchors, audit_keys, channels, db, i18n, metrics, middlewares, security
-from vbostotte.config import Settings
-from vbostotte.keys import (ALLOWED_ORIGINS, CLOCK, ECHO_PEERS, ENGINE, METRICS, SESSIONMAKER, SETTINGS, SIGNALING,
-                            SQLITE_LOCK)
-from vbostotte.middlewares import MIDDLEWARES
-from vbostotte.routes import setup_routes
-from vbostotte.services import call_access, calls, sender
 from signaling import Event, InProcessBroker, Limits, Participant, RedisBroker, SignalingServer
 from signaling.echo import EchoPeers
+from vbostotte import db, i18n
+from vbostotte.audit import anchors as audit_anchors
+from vbostotte.audit import keys as audit_keys
+from vbostotte.calls import call_access, calls
+from vbostotte.config import Settings
+from vbostotte.operations import metrics
+from vbostotte.reminders import channels, sender
+from vbostotte.web import middlewares, security
+from vbostotte.web.keys import (
+    ALLOWED_ORIGINS,
+    CLOCK,
+    ECHO_PEERS,
+    ENGINE,
+    METRICS,
+    SESSIONMAKER,
+    SETTINGS,
+    SIGNALING,
+    SQLITE_LOCK,
+)
+from vbostotte.web.middlewares import MIDDLEWARES
+from vbostotte.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +45,7 @@ MAX_BODY = 256 * 1024  # forms are small; anything bigger is refused with 413 be
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _jinja_env(app: web.Application) -> None:
@@ -47,13 +61,23 @@ def _jinja_env(app: web.Application) -> None:
         lambda singular, plural, n: i18n.ngettext(singular, plural, n),
         newstyle=True,
     )
-    env.filters.update(when=i18n.format_when, clock=i18n.format_clock, day=i18n.format_day,
-                       timestamp=i18n.format_timestamp, upfirst=i18n.upfirst, role_label=i18n.role_label,
-                       attendance_label=i18n.attendance_label, weekday_name=i18n.weekday_name,
-                       before_label=i18n.before_label, minutes_clock=i18n.minutes_clock,
-                       absence_label=i18n.absence_label, day_span=i18n.format_day_span)
-    env.globals.update(locales=i18n.LOCALE_NAMES,
-                       locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()])
+    env.filters.update(
+        when=i18n.format_when,
+        clock=i18n.format_clock,
+        day=i18n.format_day,
+        timestamp=i18n.format_timestamp,
+        upfirst=i18n.upfirst,
+        role_label=i18n.role_label,
+        attendance_label=i18n.attendance_label,
+        weekday_name=i18n.weekday_name,
+        before_label=i18n.before_label,
+        minutes_clock=i18n.minutes_clock,
+        absence_label=i18n.absence_label,
+        day_span=i18n.format_day_span,
+    )
+    env.globals.update(
+        locales=i18n.LOCALE_NAMES, locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()]
+    )
 
 
 def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> web.Application:
@@ -80,8 +104,9 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = db.create_engine(app[SETTINGS].resolved_database_url,
-                              connect_timeout=app[SETTINGS].dependency_timeout_seconds)
+    engine = db.create_engine(
+        app[SETTINGS].resolved_database_url, connect_timeout=app[SETTINGS].dependency_timeout_seconds
+    )
     try:
         await db.check_migrated(engine)
     except Exception:
@@ -107,13 +132,17 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
             yield
             return
         stop = asyncio.Event()
-        task = asyncio.create_task(sender.run_forever(app[SESSIONMAKER], settings, app[CLOCK], open_channels,
-                                                      lock=app.get(SQLITE_LOCK), stop=stop), name="outbox-sender")
+        task = asyncio.create_task(
+            sender.run_forever(
+                app[SESSIONMAKER], settings, app[CLOCK], open_channels, lock=app.get(SQLITE_LOCK), stop=stop
+            ),
+            name="outbox-sender",
+        )
         yield
         stop.set()  # the message being sent is finished and recorded; the loop then ends
         try:
             await asyncio.wait_for(task, channels.SEND_TIMEOUT + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("outbox sender did not stop in time; its message is retried when the lease ends")
         except Exception as exc:  # noqa: BLE001 - shutting down regardless
             log.error("outbox sender ended with %s", type(exc).__name__)
@@ -122,8 +151,11 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
 async def _signaling(app: web.Application) -> AsyncIterator[None]:
     """The video-call signalling server: who may join is decided here (join tickets), events are kept here."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
-    broker = (await RedisBroker.connect(settings.redis_url, prefix=f"{settings.redis_prefix}:signaling")
-              if settings.redis_url else InProcessBroker())
+    broker = (
+        await RedisBroker.connect(settings.redis_url, prefix=f"{settings.redis_prefix}:signaling")
+        if settings.redis_url
+        else InProcessBroker()
+    )
 
     async def authorize(ticket: str) -> Participant | None:
         async with db.transaction(sessions_, lock) as session:
@@ -136,10 +168,14 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
 
     # A call's events are written together a moment after they happen, so that its set-up (two ticket
     # redemptions) does not queue behind its own session-log writes for SQLite's one writer.
-    server = SignalingServer(authorize=authorize, on_event=on_events, broker=broker,
-                             allowed_origins=lambda _request: app[ALLOWED_ORIGINS],
-                             limits=Limits(event_delay=EVENT_DELAY),
-                             clock=lambda: clock().timestamp())
+    server = SignalingServer(
+        authorize=authorize,
+        on_event=on_events,
+        broker=broker,
+        allowed_origins=lambda _request: app[ALLOWED_ORIGINS],
+        limits=Limits(event_delay=EVENT_DELAY),
+        clock=lambda: clock().timestamp(),
+    )
     app[SIGNALING] = server
     checker = asyncio.create_task(_check_call_access(server, app), name="call-access")
     yield
@@ -151,7 +187,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
 
 async def _check_call_access(server: SignalingServer, app: web.Application) -> None:
     """Every few moments, take whoever's access has ended out of the calls this process holds sockets in, and end
-    the calls whose time is over (vbostotte/services/call_access.py)."""
+    the calls whose time is over (vbostotte/calls/call_access.py)."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
     while True:
         await asyncio.sleep(call_access.CHECK_SECONDS)

@@ -11,19 +11,24 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
-from pathlib import Path
-
-from vbostotte import audit, audit_anchors, audit_keys, backup, channels, db, logging_setup
-from vbostotte.access_log import PrivateAccessLogger
+from vbostotte import audit, db, demo
 from vbostotte.actors import SYSTEM
+from vbostotte.audit import anchors as audit_anchors
+from vbostotte.audit import keys as audit_keys
+from vbostotte.calls import calls
 from vbostotte.config import Settings, SettingsError, load_settings
 from vbostotte.errors import InvalidInput
+from vbostotte.identity import organisation
 from vbostotte.models import StaffRole
-from vbostotte.services import calls, consent, demo, organisation, retention, sender
-from vbostotte.validation import Form
+from vbostotte.operations import backup, logging_setup
+from vbostotte.privacy import consent, retention
+from vbostotte.reminders import channels, sender
+from vbostotte.web.access_log import PrivateAccessLogger
+from vbostotte.web.validation import Form
 
 log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 20.0  # for requests in flight after SIGTERM; keep it below the orchestrator's stop grace period
@@ -58,8 +63,9 @@ def announce(settings: Settings, info: demo.DemoInfo | None) -> None:
         return
     fields: dict = {"base_url": settings.base_url, "staff_mfa": settings.staff_mfa}
     if info:
-        fields["demo_logins"] = [{"role": role, "email": email, "password": password}
-                                 for email, password, role in info.logins]
+        fields["demo_logins"] = [
+            {"role": role, "email": email, "password": password} for email, password, role in info.logins
+        ]
         fields["demo_citizen_links"] = [{"name": name, "url": url} for name, url in info.citizen_links]
     log.info(SERVING, extra={logging_setup.FIELDS: fields})
     if settings.staff_mfa == "optional":
@@ -71,7 +77,7 @@ def _banner(settings: Settings, info: demo.DemoInfo | None) -> str:
     if settings.staff_mfa == "optional":
         lines += ["!! Staff second factor (TOTP) is OPTIONAL (VB_STAFF_MFA=optional): demo use only.", ""]
     if info:
-        lines.append("Demo logins (password for all: %s):" % info.logins[0][1])
+        lines.append(f"Demo logins (password for all: {info.logins[0][1]}):")
         lines += [f"  {role:<11} {email}" for email, _password, role in info.logins]
         lines += ["", "Demo citizens' personal links (open one in a private window):"]
         lines += [f"  {name:<14} {url}" for name, url in info.citizen_links]
@@ -81,7 +87,7 @@ def _banner(settings: Settings, info: demo.DemoInfo | None) -> str:
 
 async def warn_relay_only_without_turn(settings: Settings) -> int:
     """At start-up: log a WARNING when citizens must call through the relay server but no TURN server is
-    configured (their calls cannot start, services/calls.py). How many such citizens there are (0 with TURN)."""
+    configured (their calls cannot start, calls/calls.py). How many such citizens there are (0 with TURN)."""
     if calls.relay_available(settings):
         return 0
     engine = db.create_engine(settings.resolved_database_url)
@@ -92,8 +98,11 @@ async def warn_relay_only_without_turn(settings: Settings) -> int:
     finally:
         await engine.dispose()
     if count:
-        log.warning("%d citizen(s) must call through the relay server (relay-only), but no TURN server is configured "
-                    "(VB_TURN_URLS with a turn: address, and VB_TURN_SECRET): their video calls cannot start", count)
+        log.warning(
+            "%d citizen(s) must call through the relay server (relay-only), but no TURN server is configured "
+            "(VB_TURN_URLS with a turn: address, and VB_TURN_SECRET): their video calls cannot start",
+            count,
+        )
     return count
 
 
@@ -118,9 +127,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(warn_relay_only_without_turn(settings))
     # SIGTERM: stop accepting, close call sockets with 1012 (on_shutdown), wait up to SHUTDOWN_SECONDS for
     # requests in flight, then stop the outbox sender after its current message and close the database.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=SHUTDOWN_SECONDS,
-                access_log_class=PrivateAccessLogger)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+        access_log_class=PrivateAccessLogger,
+    )
     return 0
 
 
@@ -173,8 +187,16 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
         async def create(session):
             municipality = await organisation.get_or_create_municipality(session, municipality_name, utcnow())
             actor = dataclasses.replace(SYSTEM, municipality_id=municipality.id)
-            return await organisation.create_staff(session, actor, municipality.id, email=email, name=name,
-                                                   role=StaffRole.ADMIN, password=password, now=utcnow())
+            return await organisation.create_staff(
+                session,
+                actor,
+                municipality.id,
+                email=email,
+                name=name,
+                role=StaffRole.ADMIN,
+                password=password,
+                now=utcnow(),
+            )
 
         staff = asyncio.run(_with_session(settings, create))
     except InvalidInput as exc:
@@ -186,7 +208,7 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify_audit(args: argparse.Namespace, settings: Settings) -> int:
-    """Both hash chains, the audit log's and the consent events' (services/consent.py), against the keys
+    """Both hash chains, the audit log's and the consent events' (privacy/consent.py), against the keys
     (audit_keys.py) and the anchors written outside the database (audit_anchors.py)."""
     default = Path(settings.data_dir) / audit_anchors.ANCHOR_FILE
     paths = [Path(p) for p in args.anchors] if args.anchors else [default] if default.exists() else []
@@ -198,35 +220,46 @@ def cmd_verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     keyring = audit_keys.load(settings, create=False)
 
     async def verify(session):
-        return (await audit.verify_chain(session, keyring=keyring, anchors=found.anchors),
-                await consent.verify_chain(session, keyring=keyring, anchors=found.anchors),
-                await consent.count_events(session))
+        return (
+            await audit.verify_chain(session, keyring=keyring, anchors=found.anchors),
+            await consent.verify_chain(session, keyring=keyring, anchors=found.anchors),
+            await consent.count_events(session),
+        )
 
     report, broken, events = asyncio.run(_with_session(settings, verify, keyring))
     print(report)
     print(broken if broken else f"consent chain OK: {events} events verified")
     if found.files:
         newest = max((a.at for a in found.anchors), default="none")
-        print(f"anchors: {len(found.anchors)} read from {', '.join(map(str, found.files))} (newest {newest})"
-              + (f"; {found.unreadable} unreadable lines" if found.unreadable else ""))
+        print(
+            f"anchors: {len(found.anchors)} read from {', '.join(map(str, found.files))} (newest {newest})"
+            + (f"; {found.unreadable} unreadable lines" if found.unreadable else "")
+        )
     else:
-        print(f"anchors: none ({default} does not exist): entries cut off the end with the head moved back "
-              "cannot be detected")
-    print(f"keys: audit log {report.describe_keys()}" if report.ok
-          else f"keys given: {', '.join(keyring.ids) or 'none'}")
+        print(
+            f"anchors: none ({default} does not exist): entries cut off the end with the head moved back "
+            "cannot be detected"
+        )
+    print(
+        f"keys: audit log {report.describe_keys()}" if report.ok else f"keys given: {', '.join(keyring.ids) or 'none'}"
+    )
     return 0 if report.ok and broken is None else 1
 
 
 def cmd_rotate_audit_key(_args: argparse.Namespace, settings: Settings) -> int:
     key_id, line = audit_keys.rotate(settings)
     if line is None:
-        print(f"New audit key {key_id} appended to {Path(settings.data_dir) / audit_keys.KEY_FILE}; restart the "
-              "server processes to use it. The earlier keys stay in the file for verifying older entries.")
+        print(
+            f"New audit key {key_id} appended to {Path(settings.data_dir) / audit_keys.KEY_FILE}; restart the "
+            "server processes to use it. The earlier keys stay in the file for verifying older entries."
+        )
     else:
         print("VB_AUDIT_KEY is set, so nothing was changed. To rotate, set")
         print(f"  VB_AUDIT_KEY={line}")
-        print("and add the current VB_AUDIT_KEY to VB_AUDIT_RETIRED_KEYS (comma-separated) in every process that "
-              "writes or verifies, then restart them.")
+        print(
+            "and add the current VB_AUDIT_KEY to VB_AUDIT_RETIRED_KEYS (comma-separated) in every process that "
+            "writes or verifies, then restart them."
+        )
     return 0
 
 
@@ -264,7 +297,9 @@ def _positive(raw: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vbostotte", description="Virtuel Bostøtte. Settings come from VB_* variables.")
+    parser = argparse.ArgumentParser(
+        prog="vbostotte", description="Virtuel Bostøtte. Settings come from VB_* variables."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="Serve the web application.")
     serve.add_argument("--host")
@@ -278,26 +313,38 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", required=True)
     admin.add_argument("--municipality", required=True, help="Municipality name; created if it does not exist.")
     admin.set_defaults(func=cmd_create_admin)
-    verify = sub.add_parser("verify-audit", help="Check the hash chains of the audit log and of consent events "
-                                                 "against the keys and the anchors; exit 1 at the first broken "
-                                                 "entry.")
-    verify.add_argument("--anchors", action="append", metavar="FILE",
-                        help="Anchor log or JSON log export to check against (repeatable; default: "
-                             "audit_anchors.jsonl in the data folder).")
+    verify = sub.add_parser(
+        "verify-audit",
+        help="Check the hash chains of the audit log and of consent events "
+        "against the keys and the anchors; exit 1 at the first broken "
+        "entry.",
+    )
+    verify.add_argument(
+        "--anchors",
+        action="append",
+        metavar="FILE",
+        help="Anchor log or JSON log export to check against (repeatable; default: "
+        "audit_anchors.jsonl in the data folder).",
+    )
     verify.set_defaults(func=cmd_verify_audit)
-    sub.add_parser("rotate-audit-key", help="Start a new audit chain key; the old ones keep verifying older "
-                                            "entries.").set_defaults(func=cmd_rotate_audit_key)
-    worker = sub.add_parser("outbox-worker", help="Only send due reminders and notices (when VB_OUTBOX_WORKER=false "
-                                                  "keeps the web processes from sending).")
+    sub.add_parser(
+        "rotate-audit-key", help="Start a new audit chain key; the old ones keep verifying older entries."
+    ).set_defaults(func=cmd_rotate_audit_key)
+    worker = sub.add_parser(
+        "outbox-worker",
+        help="Only send due reminders and notices (when VB_OUTBOX_WORKER=false keeps the web processes from sending).",
+    )
     worker.add_argument("--lease", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_LEASE_SECONDS.")
     worker.add_argument("--poll", type=_positive, metavar="SECONDS", help="Override VB_OUTBOX_POLL_SECONDS.")
     worker.set_defaults(func=cmd_outbox_worker)
-    backup_ = sub.add_parser("backup", help="Back up the database to FILE (SQLite: online backup; PostgreSQL: "
-                                            "pg_dump --format=custom).")
+    backup_ = sub.add_parser(
+        "backup", help="Back up the database to FILE (SQLite: online backup; PostgreSQL: pg_dump --format=custom)."
+    )
     backup_.add_argument("file")
     backup_.set_defaults(func=cmd_backup)
-    sub.add_parser("retention", help="Delete data older than its retention (VB_RETENTION_*); audit-logged.") \
-        .set_defaults(func=cmd_retention)
+    sub.add_parser(
+        "retention", help="Delete data older than its retention (VB_RETENTION_*); audit-logged."
+    ).set_defaults(func=cmd_retention)
     return parser
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from vbostotte import private_files
+from vbostotte.operations import private_files
 
 PREFIX = "VB_"
 
@@ -27,7 +28,8 @@ class Settings:
     """The whole configuration of one server process."""
 
     data_dir: Path = _setting(
-        Path("data"), "Folder for the SQLite database and the generated secret key (made mode 700, the files in it 600)."
+        Path("data"),
+        "Folder for the SQLite database and the generated secret key (made mode 700, the files in it 600).",
     )
     database_url: str = _setting(
         "", "SQLAlchemy URL. Empty: SQLite in the data folder. PostgreSQL: postgresql+asyncpg://user@host/db."
@@ -38,8 +40,9 @@ class Settings:
         "http://127.0.0.1:8080", "Public address of the service; used in personal links and the Origin allow-list."
     )
     extra_origins: str = _setting(
-        "", "More origins allowed to post forms and open call sockets, comma-separated (https://host[:port]). "
-            "Empty: only VB_BASE_URL's."
+        "",
+        "More origins allowed to post forms and open call sockets, comma-separated (https://host[:port]). "
+        "Empty: only VB_BASE_URL's.",
     )
     secret_key: str = _setting(
         "", "Secret for CSRF tokens. Empty: generated once and kept in the data folder (file mode 600)."
@@ -49,9 +52,13 @@ class Settings:
     )
     session_idle_minutes: int = _setting(30, "Staff sessions end after this many minutes without activity.")
     session_absolute_hours: int = _setting(10, "Staff sessions end this many hours after login, active or not.")
-    citizen_session_days: int = _setting(180, "A citizen's device stays signed in this many days after opening the link.")
+    citizen_session_days: int = _setting(
+        180, "A citizen's device stays signed in this many days after opening the link."
+    )
     login_max_failures_account: int = _setting(5, "Failed logins per account within the window before it is throttled.")
-    login_max_failures_ip: int = _setting(20, "Failed logins per client address within the window before it is throttled.")
+    login_max_failures_ip: int = _setting(
+        20, "Failed logins per client address within the window before it is throttled."
+    )
     login_window_minutes: int = _setting(15, "Window for counting failed logins.")
     trust_forwarded_for: bool = _setting(
         False, "Take the client address from X-Forwarded-For (only behind a trusted reverse proxy)."
@@ -85,29 +92,43 @@ class Settings:
     )
     turn_secret: str = _setting("", "Shared secret with coturn (static-auth-secret) for short-lived TURN credentials.")
     turn_ttl_seconds: int = _setting(
-        18900, "Longest a call participant's TURN credentials stay valid; they end when the call closes. Default: "
-               "15 minutes before a 4-hour session until 60 minutes after it.")
+        18900,
+        "Longest a call participant's TURN credentials stay valid; they end when the call closes. Default: "
+        "15 minutes before a 4-hour session until 60 minutes after it.",
+    )
     # --- operations (docs/deployment.md) ---
-    redis_prefix: str = _setting("vb", "Prefix of every Redis key and channel, so several installations can share one Redis.")
-    log_format: str = _setting("text", "Log lines as text (for people) or json (one object per line, for a log collector).",
-                               ("text", "json"))
+    redis_prefix: str = _setting(
+        "vb", "Prefix of every Redis key and channel, so several installations can share one Redis."
+    )
+    log_format: str = _setting(
+        "text", "Log lines as text (for people) or json (one object per line, for a log collector).", ("text", "json")
+    )
     metrics_allow: str = _setting(
-        "127.0.0.1/32,::1/128", "Client networks (comma-separated CIDR) that may read /metrics without a token.")
+        "127.0.0.1/32,::1/128", "Client networks (comma-separated CIDR) that may read /metrics without a token."
+    )
     metrics_token: str = _setting("", "Bearer token that also opens /metrics (Authorization: Bearer …). Empty: none.")
     dependency_timeout_seconds: int = _setting(
-        2, "Seconds to wait for a database or Redis connection before the request fails with 503.")
-    retention_call_events_days: int = _setting(400, "Days call events (the session log) are kept; `vbostotte retention`.")
+        2, "Seconds to wait for a database or Redis connection before the request fails with 503."
+    )
+    retention_call_events_days: int = _setting(
+        400, "Days call events (the session log) are kept; `vbostotte retention`."
+    )
     retention_outbox_days: int = _setting(400, "Days finished outbox rows (sent, dropped, failed) are kept.")
     retention_login_failures_days: int = _setting(30, "Days failed-login records (throttling) are kept.")
     retention_sessions_days: int = _setting(7, "Days expired sessions and used or expired call tickets are kept.")
     audit_key: str = _setting(
-        "", "HMAC key of the audit and consent hash chains, id:secret (secret at least 32 characters). Empty: "
-            "generated once and kept in the data folder (audit_keys, file mode 600). Never stored in the database.")
+        "",
+        "HMAC key of the audit and consent hash chains, id:secret (secret at least 32 characters). Empty: "
+        "generated once and kept in the data folder (audit_keys, file mode 600). Never stored in the database.",
+    )
     audit_retired_keys: str = _setting(
-        "", "Earlier audit keys (id:secret, comma-separated), used only to verify the entries made with them.")
+        "", "Earlier audit keys (id:secret, comma-separated), used only to verify the entries made with them."
+    )
     audit_anchor_minutes: int = _setting(
-        15, "Minutes between anchors of the audit and consent chains' heads (audit_anchors.jsonl in the data "
-            "folder, and the log); also at start and shutdown.")
+        15,
+        "Minutes between anchors of the audit and consent chains' heads (audit_anchors.jsonl in the data "
+        "folder, and the log); also at start and shutdown.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -124,7 +145,7 @@ class Settings:
     def https(self) -> bool:
         return self.base_url.startswith("https://")
 
-    def with_secret(self) -> "Settings":
+    def with_secret(self) -> Settings:
         """Return settings with a secret key, creating and keeping one in the data folder if none was set."""
         if self.secret_key:
             return self

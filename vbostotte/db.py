@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import AsyncIterator
 
 from alembic import command
 from alembic.config import Config
@@ -15,8 +15,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vbostotte import private_files
-from vbostotte.audit_keys import SESSION_INFO, Keyring
+from vbostotte.audit.keys import SESSION_INFO, Keyring
+from vbostotte.operations import private_files
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PING_TIMEOUT = 2.0  # seconds; a health check must answer quickly even when the database does not
@@ -35,8 +35,14 @@ def create_engine(url: str, *, immediate: bool = True, connect_timeout: float = 
     if parsed.get_backend_name() != "sqlite":
         # A database that is down or unreachable fails a request within connect_timeout (a 503), not a minute:
         # the connection attempt and the wait for a free pooled connection are both bounded.
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                                   pool_timeout=connect_timeout, connect_args={"timeout": connect_timeout})
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=connect_timeout,
+            connect_args={"timeout": connect_timeout},
+        )
     if parsed.database and parsed.database != ":memory:":
         private_files.sqlite_database(Path(parsed.database))  # folder 0700; database, -wal and -shm 0600
     engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -71,8 +77,9 @@ def sessionmaker(engine: AsyncEngine, keyring: Keyring | None = None) -> async_s
 
 
 @asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None = None
-                      ) -> AsyncIterator[AsyncSession]:
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None = None
+) -> AsyncIterator[AsyncSession]:
     """One transaction outside a request (background work, signalling). In the web process on SQLite pass the
     app's lock, so the work queues behind requests instead of busy-waiting on SQLite's write lock."""
     async with lock if lock is not None else nullcontext():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from vbostotte.i18n import N_
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from typing import Any, Awaitable, Callable
+from vbostotte.i18n import N_
 
 Afterwards = Callable[[Any], Awaitable[Any]]
 
@@ -21,7 +22,7 @@ class DomainError(Exception):
         self.params = params
         self.afterwards: list[Afterwards] = []
 
-    def then(self, work: Afterwards) -> "DomainError":
+    def then(self, work: Afterwards) -> DomainError:
         """Attach work (given a fresh database session) to run after the request's writes are rolled back.
 
         Used for what must be kept even though the request failed: a denied-access audit entry,

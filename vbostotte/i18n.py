@@ -73,12 +73,20 @@ def N_(message: str) -> str:
     return message
 
 
-ROLE_LABELS = {"worker": N_("Support worker"), "supervisor": N_("Supervisor"), "admin": N_("Administrator"),
-               "citizen": N_("Citizen")}
+ROLE_LABELS = {
+    "worker": N_("Support worker"),
+    "supervisor": N_("Supervisor"),
+    "admin": N_("Administrator"),
+    "citizen": N_("Citizen"),
+}
 
 
-ATTENDANCE_LABELS = {"attended": N_("Attended"), "no_show": N_("Did not come"),
-                     "cancelled_late": N_("Cancelled late"), "cancelled_in_time": N_("Cancelled in time")}
+ATTENDANCE_LABELS = {
+    "attended": N_("Attended"),
+    "no_show": N_("Did not come"),
+    "cancelled_late": N_("Cancelled late"),
+    "cancelled_in_time": N_("Cancelled in time"),
+}
 
 
 ABSENCE_LABELS = {"holiday": N_("Holiday"), "sick": N_("Sick"), "other": N_("Other absence")}
@@ -149,5 +157,9 @@ def format_clock(moment: dt.datetime) -> str:
 
 def format_timestamp(moment: dt.datetime) -> str:
     """A full local timestamp for logs and lists: '23-11-2026 14.05'."""
-    return format_datetime(local(moment), "dd-MM-yyyy HH.mm" if get_locale() == "da" else "yyyy-MM-dd HH:mm",
-                           tzinfo=TZ, locale=get_locale())
+    return format_datetime(
+        local(moment),
+        "dd-MM-yyyy HH.mm" if get_locale() == "da" else "yyyy-MM-dd HH:mm",
+        tzinfo=TZ,
+        locale=get_locale(),
+    )

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -13,7 +14,6 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
-    JSON,
     Integer,
     MetaData,
     String,
@@ -44,14 +44,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -159,9 +159,7 @@ class WebSession(Base):
     """A server-side session. The cookie holds a random id; only its SHA-256 is stored here."""
 
     __tablename__ = "web_sessions"
-    __table_args__ = (
-        CheckConstraint("(staff_id IS NULL) <> (citizen_id IS NULL)", name="one_principal"),
-    )
+    __table_args__ = (CheckConstraint("(staff_id IS NULL) <> (citizen_id IS NULL)", name="one_principal"),)
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
@@ -185,7 +183,6 @@ class LoginFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-
 class ApiToken(Base):
     """A staff member's personal token for the JSON API (``Authorization: Bearer …``), for municipal
     systems that cannot hold a browser session. Only its SHA-256 is stored; it expires and can be revoked."""
@@ -200,13 +197,16 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+
 class Appointment(Base):
     """A video session or home visit between a worker and a citizen (extended by booking)."""
 
     __tablename__ = "appointments"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),
-                      UniqueConstraint("created_by_id", "idempotency_key", name="uq_appointments_idempotency"),
-                      Index("ix_appointments_municipality_starts", "municipality_id", "starts_at"))  # statistics
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        UniqueConstraint("created_by_id", "idempotency_key", name="uq_appointments_idempotency"),
+        Index("ix_appointments_municipality_starts", "municipality_id", "starts_at"),
+    )  # statistics
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
@@ -258,7 +258,7 @@ class AuditEntry(Base):
     purpose: Mapped[str] = mapped_column(String(30))
     outcome: Mapped[str] = mapped_column(String(10))  # allowed | denied
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 with key key_id (vbostotte/audit_keys.py)
+    hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA-256 with key key_id (vbostotte/audit/keys.py)
     key_id: Mapped[str | None] = mapped_column(String(16))  # None: made before keys (plain SHA-256, migration 0015)
 
 
@@ -269,7 +269,6 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
-
 
 
 # --- Booking: availability, appointments' life cycle, reminders -----------------------------------
@@ -302,8 +301,10 @@ class WorkingHours(Base):
     """A worker's bookable hours on one weekday, in Copenhagen wall-clock time."""
 
     __tablename__ = "working_hours"
-    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
-                      CheckConstraint("end_minute > start_minute", name="end_after_start"))
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("end_minute > start_minute", name="end_after_start"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="work")  # "work" (bookable) | "messages" (answers messages)
@@ -328,8 +329,10 @@ class OutboxMessage(Base):
     """A message to send (reminder, notice to an interpreter), durable until sent exactly once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
-                      Index("ix_outbox_status_due", "status", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_status_due", "status", "due_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
@@ -448,8 +451,10 @@ class ConsentEvent(Base):
     """A consent given or withdrawn. Append-only and hash-chained per municipality (``seq`` 1, 2, …)."""
 
     __tablename__ = "consent_events"
-    __table_args__ = (UniqueConstraint("municipality_id", "seq", name="uq_consent_events_municipality_seq"),
-                      Index("ix_consent_events_citizen_kind", "citizen_id", "kind_id"))
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "seq", name="uq_consent_events_municipality_seq"),
+        Index("ix_consent_events_citizen_kind", "citizen_id", "kind_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
     seq: Mapped[int] = mapped_column(Integer)
@@ -606,8 +611,10 @@ class CheckIn(Base):
     A citizen may check in several times a day; the trend shows the latest of each day."""
 
     __tablename__ = "checkins"
-    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 5", name="level"),
-                      Index("ix_checkins_citizen_id_at", "citizen_id", "at"))
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+        Index("ix_checkins_citizen_id_at", "citizen_id", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))

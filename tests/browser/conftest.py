@@ -19,16 +19,24 @@ from aiohttp import web
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 
-from support import PASSWORD, Clock, StaffInfo, World, build_world, free_port, require
 from vbostotte import db as database
 
+from support import PASSWORD, Clock, StaffInfo, World, build_world, free_port, require
+
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run",
-                 # Calls: a fake camera and microphone, granted without a prompt, and loopback ICE candidates
-                 # (without the last one Chromium offers no 127.0.0.1 candidate and a call never connects).
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 "--allow-loopback-in-peer-connection"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # Calls: a fake camera and microphone, granted without a prompt, and loopback ICE candidates
+    # (without the last one Chromium offers no 127.0.0.1 candidate and a call never connects).
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -140,8 +148,9 @@ def axe_violations():
     axe = Axe()
 
     async def run(page: Page) -> list[dict]:
-        results = await axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_A_AA},
-                                               "resultTypes": ["violations"]})
+        results = await axe.run(
+            page, options={"runOnly": {"type": "tag", "values": WCAG_A_AA}, "resultTypes": ["violations"]}
+        )
         return results.response["violations"]
 
     return run

@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 # How a person reaches each page. Each gets the test's page, world, log_in, enter_password and db.
 
+
 async def login(page, **_):
     await page.goto("/login")
 
@@ -131,8 +132,14 @@ async def citizen_home_with_message_hours_and_crisis_line(page, world, db, **_):
     from vbostotte.models import MunicipalitySettings, WorkingHours
 
     db.add(WorkingHours(staff_id=world.a.worker.id, kind="messages", weekday=2, start_minute=540, end_minute=600))
-    db.add(MunicipalitySettings(municipality_id=world.a.id, reminder_offsets_minutes="1440", confirm_cutoff_minutes=180,
-                                crisis_line_text="Psykiatrisk akutmodtagelse: 7011 2233"))
+    db.add(
+        MunicipalitySettings(
+            municipality_id=world.a.id,
+            reminder_offsets_minutes="1440",
+            confirm_cutoff_minutes=180,
+            crisis_line_text="Psykiatrisk akutmodtagelse: 7011 2233",
+        )
+    )
     await db.commit()
     await citizen_home(page, world=world)
     await expect(page.locator(".crisis")).to_be_visible()
@@ -211,10 +218,11 @@ async def admin_consent_kind_page(page, world, log_in, **_):
 async def appointment_page_without_video_consent(page, world, log_in, db, **_):
     import datetime as dt
 
-    from vbostotte.services import consent
+    from vbostotte.privacy import consent
 
-    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.VIDEO, "phone",
-                           dt.datetime.now(dt.timezone.utc))
+    await consent.withdraw(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.VIDEO, "phone", dt.datetime.now(dt.UTC)
+    )
     await db.commit()
     await log_in(world.a.worker)
     await page.goto(f"/appointments/{world.a.citizen.appointment_id}")
@@ -227,13 +235,22 @@ async def _days_of_check_ins(db, world):
 
     from vbostotte.models import CheckIn, DayGrade
 
-    now = dt.datetime(2026, 11, 23, 7, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 23, 7, tzinfo=dt.UTC)
     for n in range(0, 21, 2):
         at = now - dt.timedelta(days=n)
-        db.add(CheckIn(municipality_id=world.a.id, citizen_id=world.a.citizen.id, level=1 if n == 0 else 2 + n % 4,
-                       words="Svær dag" if n == 0 else None, day=at.date(), at=at))
-        db.add(DayGrade(citizen_id=world.a.citizen.id, day=at.date(), municipality_id=world.a.id, grade=1 + n % 5,
-                        at=at))
+        db.add(
+            CheckIn(
+                municipality_id=world.a.id,
+                citizen_id=world.a.citizen.id,
+                level=1 if n == 0 else 2 + n % 4,
+                words="Svær dag" if n == 0 else None,
+                day=at.date(),
+                at=at,
+            )
+        )
+        db.add(
+            DayGrade(citizen_id=world.a.citizen.id, day=at.date(), municipality_id=world.a.id, grade=1 + n % 5, at=at)
+        )
     await db.commit()
 
 
@@ -284,22 +301,54 @@ async def citizens_summary_for_the_caseworker(page, world, log_in, **_):
     await expect(page.locator(".caseworker-summary")).to_be_visible()
 
 
-PAGES = [login, login_code, login_enrol, worker_home, new_citizen_form, new_citizen_form_with_errors,
-         citizen_detail, citizen_detail_with_new_link, supervisor_home, admin_home, admin_new_staff_form,
-         booking_form, booking_form_with_errors, appointment_page, past_appointment_page, working_hours,
-         working_hours_with_new_feed_address, absences_page, admin_settings_page, citizen_home,
-         citizen_home_with_message_hours_and_crisis_line, invalid_link, not_found,
-         note_draft_page, note_sign_refused_page, signed_note_page, goal_page, citizen_home_with_goals_and_a_shared_note,
-         citizen_home_after_withdrawing_a_consent, worker_home_with_missing_consents, admin_consents_page,
-         admin_consents_with_errors, admin_consent_kind_page, appointment_page_without_video_consent,
-         citizen_home_after_the_lowest_check_in, citizen_home_with_a_day_plan_ticked_and_graded, citizens_own_data,
-         worker_home_with_a_hard_day_to_follow_up, citizen_detail_with_the_wellbeing_trend,
-         citizen_detail_without_check_in_consent, citizens_data_by_their_worker, citizens_summary_for_the_caseworker]
+PAGES = [
+    login,
+    login_code,
+    login_enrol,
+    worker_home,
+    new_citizen_form,
+    new_citizen_form_with_errors,
+    citizen_detail,
+    citizen_detail_with_new_link,
+    supervisor_home,
+    admin_home,
+    admin_new_staff_form,
+    booking_form,
+    booking_form_with_errors,
+    appointment_page,
+    past_appointment_page,
+    working_hours,
+    working_hours_with_new_feed_address,
+    absences_page,
+    admin_settings_page,
+    citizen_home,
+    citizen_home_with_message_hours_and_crisis_line,
+    invalid_link,
+    not_found,
+    note_draft_page,
+    note_sign_refused_page,
+    signed_note_page,
+    goal_page,
+    citizen_home_with_goals_and_a_shared_note,
+    citizen_home_after_withdrawing_a_consent,
+    worker_home_with_missing_consents,
+    admin_consents_page,
+    admin_consents_with_errors,
+    admin_consent_kind_page,
+    appointment_page_without_video_consent,
+    citizen_home_after_the_lowest_check_in,
+    citizen_home_with_a_day_plan_ticked_and_graded,
+    citizens_own_data,
+    worker_home_with_a_hard_day_to_follow_up,
+    citizen_detail_with_the_wellbeing_trend,
+    citizen_detail_without_check_in_consent,
+    citizens_data_by_their_worker,
+    citizens_summary_for_the_caseworker,
+]
 
 
 @pytest.mark.parametrize("reach", [pytest.param(p, id=p.__name__.replace("_", "-")) for p in PAGES])
-async def test_page_has_no_wcag_a_or_aa_violations(reach, page, world, log_in, enter_password, db,
-                                                   assert_accessible):
+async def test_page_has_no_wcag_a_or_aa_violations(reach, page, world, log_in, enter_password, db, assert_accessible):
     await reach(page, world=world, log_in=log_in, enter_password=enter_password, db=db)
     await expect(page.get_by_role("heading", level=1)).to_be_visible()
     await assert_accessible(page)
@@ -308,10 +357,17 @@ async def test_page_has_no_wcag_a_or_aa_violations(reach, page, world, log_in, e
 async def test_the_axe_check_finds_violations_on_a_bad_page(page, site, axe_violations, assert_accessible):
     # Proves the check can fail: an image without alt text and an input without a label.
     bad = f"{site.url}/deliberately-inaccessible"
-    await page.route(bad, lambda route: route.fulfill(content_type="text/html", body=(
-        '<!doctype html><html lang="en"><head><title>Bad</title></head><body><main><h1>Bad</h1>'
-        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">'
-        '<input type="text" name="nameless"></main></body></html>')))
+    await page.route(
+        bad,
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=(
+                '<!doctype html><html lang="en"><head><title>Bad</title></head><body><main><h1>Bad</h1>'
+                '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">'
+                '<input type="text" name="nameless"></main></body></html>'
+            ),
+        ),
+    )
     await page.goto(bad)
     found = {v["id"] for v in await axe_violations(page)}
     assert {"image-alt", "label"} <= found, found

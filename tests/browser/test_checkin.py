@@ -39,8 +39,14 @@ async def test_a_citizen_checks_in_with_a_few_taps_on_a_phone(page, world, asser
 
 
 async def test_the_lowest_answer_shows_the_crisis_line_at_once(page, world, db, assert_accessible):
-    db.add(MunicipalitySettings(municipality_id=world.a.id, reminder_offsets_minutes="1440", confirm_cutoff_minutes=180,
-                                crisis_line_text="Psykiatrisk akutmodtagelse: 7011 2233"))
+    db.add(
+        MunicipalitySettings(
+            municipality_id=world.a.id,
+            reminder_offsets_minutes="1440",
+            confirm_cutoff_minutes=180,
+            crisis_line_text="Psykiatrisk akutmodtagelse: 7011 2233",
+        )
+    )
     await db.commit()
     await open_on_a_phone(page, world)
     await page.locator("#checkin").get_by_role("button", name="Meget dårligt").click()

@@ -9,7 +9,6 @@ import aioice.ice
 import pytest
 from playwright.async_api import expect
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 # Synchronous on purpose: an async predicate returns a Promise, which is truthy at once.
@@ -17,8 +16,9 @@ ECHO_PLAYING = """() => { const v = document.getElementById('echo-video');
   return v.videoWidth > 0 && v.currentTime > 0; }"""
 
 
-async def test_the_citizen_sees_themselves_come_back_and_reads_the_report(page, site, world, assert_accessible,
-                                                                        monkeypatch):
+async def test_the_citizen_sees_themselves_come_back_and_reads_the_report(
+    page, site, world, assert_accessible, monkeypatch
+):
     # The server's aiortc peer gathers only 127.0.0.1, so the test stays on this machine.
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     await page.goto(f"/l/{world.a.citizen.link_token}")
@@ -34,8 +34,9 @@ async def test_the_citizen_sees_themselves_come_back_and_reads_the_report(page, 
     await expect(page.locator("#report-connection")).to_have_text(direct, timeout=10000)
     await expect(page.locator("#report-camera")).to_have_text(await root.get_attribute("data-text-works"))
     await expect(page.locator("#report-rtt")).to_have_text(re.compile(r"^\d+ "), timeout=10000)
-    await expect(page.locator("#report-microphone")).to_have_text(await root.get_attribute("data-text-works"),
-                                                                  timeout=10000)
+    await expect(page.locator("#report-microphone")).to_have_text(
+        await root.get_attribute("data-text-works"), timeout=10000
+    )
     await assert_accessible(page)
 
     await page.locator("#stop").click()
@@ -45,8 +46,9 @@ async def test_the_citizen_sees_themselves_come_back_and_reads_the_report(page, 
 
 async def test_a_denied_camera_is_explained(page, world):
     # As if the person had refused the camera prompt.
-    await page.add_init_script("navigator.mediaDevices.getUserMedia = () => "
-                               "Promise.reject(new DOMException('denied', 'NotAllowedError'));")
+    await page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('denied', 'NotAllowedError'));"
+    )
     await page.goto(f"/l/{world.a.citizen.link_token}")
     await page.goto("/connection-test")
     await page.locator("#start").click()

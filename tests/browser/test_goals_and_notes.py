@@ -11,8 +11,9 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from support import reread
 from vbostotte.models import NoteVersion
+
+from support import reread
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

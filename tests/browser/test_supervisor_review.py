@@ -10,8 +10,9 @@ from vbostotte.models import Appointment
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 
-@pytest.mark.parametrize("path", ["/supervisor/statistics", "/supervisor/sessions", "/supervisor/consent",
-                                  "/supervisor/access-log", "log"])
+@pytest.mark.parametrize(
+    "path", ["/supervisor/statistics", "/supervisor/sessions", "/supervisor/consent", "/supervisor/access-log", "log"]
+)
 async def test_review_pages_are_accessible(page, world, log_in, db, assert_accessible, path):
     await log_in(world.a.supervisor)
     if path == "log":

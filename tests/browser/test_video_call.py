@@ -57,8 +57,10 @@ async def grows(page, kind: str, by: int = 5, timeout: float = 15.0) -> int:
 
 
 async def open_page(browser, site, *, phone: bool = False, user_agent: str | None = None):
-    options = {"viewport": {"width": 360, "height": 740} if phone else {"width": 1280, "height": 800},
-               "base_url": site.url}
+    options = {
+        "viewport": {"width": 360, "height": 740} if phone else {"width": 1280, "height": 800},
+        "base_url": site.url,
+    }
     if user_agent:
         options["user_agent"] = user_agent
     context = await browser.new_context(**options)
@@ -94,7 +96,9 @@ async def test_the_whole_call_from_pre_join_to_the_note(browser, site, page, wor
         await citizen.wait_for_function("() => document.getElementById('self-video').videoWidth > 0")
         await expect(citizen.get_by_label("Kamera", exact=True).locator("option")).not_to_have_count(0)
         await expect(citizen.get_by_label("Mikrofon", exact=True).locator("option")).not_to_have_count(0)
-        await expect(citizen.get_by_label("Mikrofon", exact=True).locator("option").first).to_have_text(re.compile(r"\w"))
+        await expect(citizen.get_by_label("Mikrofon", exact=True).locator("option").first).to_have_text(
+            re.compile(r"\w")
+        )
         await citizen.get_by_label("Kamera", exact=True).focus()  # a first user gesture lets the page's audio start
         await citizen.keyboard.press("Shift")
         await citizen.wait_for_function("() => document.getElementById('mic-level').value > 0", timeout=10000)
@@ -110,14 +114,18 @@ async def test_the_whole_call_from_pre_join_to_the_note(browser, site, page, wor
         await expect(waiting).to_contain_text("Citizen")
         await expect(waiting).to_contain_text("Er lige kommet.")
         await waiting.get_by_role("button", name="Send besked").click()
-        await expect(citizen.locator("#call-notice")).to_have_text("Besked fra din medarbejder: Jeg er 5 minutter forsinket")
+        await expect(citizen.locator("#call-notice")).to_have_text(
+            "Besked fra din medarbejder: Jeg er 5 minutter forsinket"
+        )
         await page.get_by_role("button", name="Luk Citizen ind").click()
 
         await grows(page, "frames")
         await grows(citizen, "frames")
         await expect(citizen.locator("#call-status")).to_have_text("Du er med i samtalen.")
         await expect(citizen.locator("#present")).to_have_text("I samtalen med dig: Worker")
-        await expect(citizen.locator("#quality-text")).to_have_text(re.compile(r"^Forbindelse: (god|nogenlunde|dårlig)"))
+        await expect(citizen.locator("#quality-text")).to_have_text(
+            re.compile(r"^Forbindelse: (god|nogenlunde|dårlig)")
+        )
         await assert_accessible(citizen)
 
         # Chat arrives as text: markup someone types is shown, never interpreted.
@@ -178,8 +186,9 @@ async def test_a_dropped_websocket_reconnects_and_the_media_goes_on(browser, sit
         await context.close()
 
 
-async def test_a_refused_camera_is_explained_for_the_browser_and_sound_only_is_offered(browser, site, world,
-                                                                                      assert_accessible):
+async def test_a_refused_camera_is_explained_for_the_browser_and_sound_only_is_offered(
+    browser, site, world, assert_accessible
+):
     site.clock.advance(days=1, minutes=-10)
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     context, citizen = await open_page(browser, site, phone=True, user_agent=firefox)

@@ -48,8 +48,12 @@ class ServerProcess:
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         with self.log_path.open("a") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "vbostotte", "serve", "--port", str(self.port)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "vbostotte", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 while True:
@@ -106,7 +110,7 @@ async def shared_redis():
 @pytest.fixture
 def real_clock() -> Clock:
     """The processes run on the real clock, so the test's data is arranged on it too."""
-    return Clock(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -127,9 +131,19 @@ async def start_servers(database_url, shared_redis, tmp_path, http):
     started: list[ServerProcess] = []
 
     async def start(*names: str, **env: str) -> list[ServerProcess]:
-        base = {**os.environ, "VB_DATABASE_URL": database_url, "VB_SECRET_KEY": SECRET, "VB_DATA_DIR": str(tmp_path),
-                "VB_REDIS_URL": REDIS_URL, "VB_REDIS_PREFIX": shared_redis, "VB_LOG_FORMAT": "json",
-                "VB_LOG_LEVEL": "INFO", "VB_SMTP_HOST": "", "VB_SMS_GATEWAY_URL": "", **env}
+        base = {
+            **os.environ,
+            "VB_DATABASE_URL": database_url,
+            "VB_SECRET_KEY": SECRET,
+            "VB_DATA_DIR": str(tmp_path),
+            "VB_REDIS_URL": REDIS_URL,
+            "VB_REDIS_PREFIX": shared_redis,
+            "VB_LOG_FORMAT": "json",
+            "VB_LOG_LEVEL": "INFO",
+            "VB_SMTP_HOST": "",
+            "VB_SMS_GATEWAY_URL": "",
+            **env,
+        }
         base.pop("VB_BASE_URL", None)  # each process's own address (serve --port sets it)
         servers = [ServerProcess(name, base, tmp_path) for name in names]
         started.extend(servers)

@@ -15,10 +15,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from vbostotte.models import Appointment, AppointmentKind, OutboxMessage, WorkingHours
+
 from multiprocess.conftest import browser
 from realtime.peer import Peer
 from support import reread, text_of
-from vbostotte.models import Appointment, AppointmentKind, OutboxMessage, WorkingHours
 
 COPENHAGEN = dt.timezone(dt.timedelta(hours=1))  # only to pick a booking date; the app does the real zone
 
@@ -33,16 +34,22 @@ async def ticket(web, appointment_id: int, page: str) -> str:
 async def test_a_booking_made_on_one_process_is_seen_on_the_other(start_servers, mp_world, http, real_clock, db):
     world = mp_world
     a, b = await start_servers("a", "b")
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                for d in range(7)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+            for d in range(7)
+        ]
+    )
     await db.commit()
     on_a, on_b = browser(http, a, real_clock), browser(http, b, real_clock)
     assert (await on_a.login(world.a.worker)).status == 303  # the session (in the database) works on both
     day = (real_clock() + dt.timedelta(days=9)).astimezone(COPENHAGEN).date()
     for offset in range(7):  # the first day that is not a public holiday
         date = (day + dt.timedelta(days=offset)).isoformat()
-        done = await on_a.post("/appointments/new", {"citizen_id": str(world.a.citizen.id), "kind": "video",
-                                                     "date": date, "time": "10:00", "duration": "45"})
+        done = await on_a.post(
+            "/appointments/new",
+            {"citizen_id": str(world.a.citizen.id), "kind": "video", "date": date, "time": "10:00", "duration": "45"},
+        )
         if done.status == 303:
             break
     assert done.status == 303 and re.match(r"/appointments/\d+\?done=booked", done.headers["Location"])
@@ -59,20 +66,28 @@ async def call_now(mp_world, db, real_clock):
     """A video session of the worker with the citizen, starting in five minutes (its room is open)."""
     world = mp_world
     starts = real_clock() + dt.timedelta(minutes=5)
-    appointment = Appointment(municipality_id=world.a.id, citizen_id=world.a.citizen.id, worker_id=world.a.worker.id,
-                              kind=AppointmentKind.VIDEO, starts_at=starts, ends_at=starts + dt.timedelta(minutes=45),
-                              created_at=real_clock(), response="none")
+    appointment = Appointment(
+        municipality_id=world.a.id,
+        citizen_id=world.a.citizen.id,
+        worker_id=world.a.worker.id,
+        kind=AppointmentKind.VIDEO,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        created_at=real_clock(),
+        response="none",
+    )
     db.add(appointment)
     await db.commit()
     return appointment.id
 
 
-async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_servers, mp_world, call_now,
-                                                                        real_clock):
+async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_servers, mp_world, call_now, real_clock):
     world = mp_world
     a, b = await start_servers("a", "b")
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http:
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
+    ):
         citizen_web, worker_web = browser(citizen_http, a, real_clock), browser(worker_http, b, real_clock)
         await citizen_web.open_link(world.a.citizen.link_token)
         assert (await worker_web.login(world.a.worker)).status == 303
@@ -110,14 +125,17 @@ async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_se
     assert "Traceback" not in log_a and '"level": "ERROR"' not in log_a, log_a
 
 
-async def test_access_ended_on_one_process_closes_the_socket_held_by_the_other(start_servers, mp_world, call_now,
-                                                                                real_clock):
+async def test_access_ended_on_one_process_closes_the_socket_held_by_the_other(
+    start_servers, mp_world, call_now, real_clock
+):
     """The worker revokes the citizen's link through process A; the citizen's socket on process B is closed with
     4010 within 2 s, the worker (on A) is told, and the old resume token works on neither process (Redis)."""
     world = mp_world
     a, b = await start_servers("a", "b")
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http:
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
+    ):
         citizen_web, worker_web = browser(citizen_http, b, real_clock), browser(worker_http, a, real_clock)
         await citizen_web.open_link(world.a.citizen.link_token)
         assert (await worker_web.login(world.a.worker)).status == 303
@@ -161,8 +179,9 @@ async def plan(db, world, real_clock) -> None:
 
 async def outbox_statuses(db) -> Counter:
     await reread(db)
-    return Counter(dict((await db.execute(select(OutboxMessage.status, func.count())
-                                          .group_by(OutboxMessage.status))).all()))
+    return Counter(
+        dict((await db.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all())
+    )
 
 
 def sent_by(server) -> int:
@@ -177,8 +196,9 @@ async def until_all_sent(db, servers, timeout: float = 40.0) -> None:
             while (await outbox_statuses(db)).get("sent", 0) < N:
                 await asyncio.sleep(0.2)
     except TimeoutError:
-        raise AssertionError(f"not all sent: {await outbox_statuses(db)}\n"
-                             + "\n".join(server.log()[-3000:] for server in servers)) from None
+        raise AssertionError(
+            f"not all sent: {await outbox_statuses(db)}\n" + "\n".join(server.log()[-3000:] for server in servers)
+        ) from None
 
 
 async def test_reminders_go_out_exactly_once_with_both_processes_sending(start_servers, mp_world, db, real_clock):
@@ -186,8 +206,9 @@ async def test_reminders_go_out_exactly_once_with_both_processes_sending(start_s
 
     await plan(db, mp_world, real_clock)
     with MailServer(delay=0.01) as mail:
-        servers = await start_servers("a", "b", VB_SMTP_HOST="127.0.0.1", VB_SMTP_PORT=str(mail.port),
-                                      VB_OUTBOX_POLL_SECONDS="1")
+        servers = await start_servers(
+            "a", "b", VB_SMTP_HOST="127.0.0.1", VB_SMTP_PORT=str(mail.port), VB_OUTBOX_POLL_SECONDS="1"
+        )
         await until_all_sent(db, servers)
         await asyncio.sleep(1.5)  # a poll of each process more: nothing further may arrive
     ids = Counter(int(OUTBOX_ID.match(m.message_id).group(1)) for m in mail.received)
@@ -203,8 +224,14 @@ async def test_a_process_killed_while_sending_loses_no_reminder(start_servers, m
 
     await plan(db, mp_world, real_clock)
     with MailServer(delay=0.03) as mail:
-        a, b = await start_servers("a", "b", VB_SMTP_HOST="127.0.0.1", VB_SMTP_PORT=str(mail.port),
-                                   VB_OUTBOX_POLL_SECONDS="1", VB_OUTBOX_LEASE_SECONDS="3")
+        a, b = await start_servers(
+            "a",
+            "b",
+            VB_SMTP_HOST="127.0.0.1",
+            VB_SMTP_PORT=str(mail.port),
+            VB_OUTBOX_POLL_SECONDS="1",
+            VB_OUTBOX_LEASE_SECONDS="3",
+        )
         async with asyncio.timeout(30):
             while sent_by(a) < 3:  # A is in the middle of its batch
                 await asyncio.sleep(0.01)
@@ -217,5 +244,7 @@ async def test_a_process_killed_while_sending_loses_no_reminder(start_servers, m
     assert len(ids) == N, "a reminder was lost"
     assert duplicates <= 1, ids  # the one window of the exactly-once argument, once per kill
     assert await outbox_statuses(db) == {"sent": N}
-    print(f"kill -9 during sending: {N} reminders, {duplicates} delivered twice; "
-          f"A recorded {sent_by(a)}, B recorded {sent_by(b)}")
+    print(
+        f"kill -9 during sending: {N} reminders, {duplicates} delivered twice; "
+        f"A recorded {sent_by(a)}, B recorded {sent_by(b)}"
+    )

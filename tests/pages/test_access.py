@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from support import read_in_english, reread, text_of
 from vbostotte import audit
 from vbostotte.app import create_app
 from vbostotte.models import AuditEntry, Base, PersonalLink, Staff, TeamMember
+
+from support import read_in_english, reread, text_of
 
 NOT_FOUND = "The page was not found."
 NO_ACCESS = "You do not have access to this page."
@@ -39,14 +40,18 @@ def leaked(body: str, *municipalities, but=None) -> list[str]:
 async def row_counts(db) -> dict[str, int]:
     """Rows per table, the audit log aside (denied attempts are meant to be written there)."""
     await reread(db)
-    return {table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
-            for table in Base.metadata.sorted_tables if table.name not in ("audit_entries", "audit_head")}
+    return {
+        table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
+        for table in Base.metadata.sorted_tables
+        if table.name not in ("audit_entries", "audit_head")
+    }
 
 
 async def denied_entries(db) -> list[tuple]:
     await reread(db)
-    rows = (await db.execute(select(AuditEntry).where(AuditEntry.outcome == audit.DENIED)
-                             .order_by(AuditEntry.id))).scalars()
+    rows = (
+        await db.execute(select(AuditEntry).where(AuditEntry.outcome == audit.DENIED).order_by(AuditEntry.id))
+    ).scalars()
     return [(e.actor_id, e.action, e.object_type, e.object_id) for e in rows]
 
 
@@ -56,20 +61,32 @@ async def test_a_citizen_reaches_no_staff_page_and_no_other_citizen(web, world, 
     token = await web.csrf_from("/me")
     before = await row_counts(db)
     every_citizen = [c.id for m in (world.a, world.b) for c in (m.citizen, m.other_citizen)] + [99999]
-    for path in ["/worker", "/supervisor", "/admin", "/citizens/new", "/admin/staff/new",
-                 *[f"/citizens/{citizen_id}" for citizen_id in every_citizen]]:  # their own id included
+    for path in [
+        "/worker",
+        "/supervisor",
+        "/admin",
+        "/citizens/new",
+        "/admin/staff/new",
+        *[f"/citizens/{citizen_id}" for citizen_id in every_citizen],
+    ]:  # their own id included
         response = await web.get(path)
         body = await response.text()
         assert response.status in (403, 404), path
         assert not leaked(body, world.a, world.b, but=me), path
-    for path in [f"/citizens/{me.id}/link", f"/citizens/{me.id}/link/revoke",
-                 f"/citizens/{world.a.other_citizen.id}/link"]:
+    for path in [
+        f"/citizens/{me.id}/link",
+        f"/citizens/{me.id}/link/revoke",
+        f"/citizens/{world.a.other_citizen.id}/link",
+    ]:
         response = await web.client.post(path, data={"csrf_token": token}, allow_redirects=False)
         assert response.status == 403, path
         assert NO_ACCESS in text_of(await response.text())
     assert await row_counts(db) == before
-    assert (await db.execute(select(PersonalLink).where(PersonalLink.citizen_id == me.id,
-                                                        PersonalLink.revoked_at.is_(None)))).first()
+    assert (
+        await db.execute(
+            select(PersonalLink).where(PersonalLink.citizen_id == me.id, PersonalLink.revoked_at.is_(None))
+        )
+    ).first()
     assert (await web.get("/me")).status == 200  # still signed in: the link was not touched
 
 
@@ -82,8 +99,10 @@ async def test_a_worker_sees_only_their_caseload_and_refused_reads_are_audited(w
         assert response.status == 404
         body = await response.text()
         assert NOT_FOUND in text_of(body) and citizen.name not in body
-    assert await denied_entries(db) == [(worker.id, "citizen.view", "citizen", world.a.other_citizen.id),
-                                        (worker.id, "citizen.view", "citizen", world.b.citizen.id)]
+    assert await denied_entries(db) == [
+        (worker.id, "citizen.view", "citizen", world.a.other_citizen.id),
+        (worker.id, "citizen.view", "citizen", world.b.citizen.id),
+    ]
     assert (await audit.verify_chain(db)).ok  # written after the rollback, still in the chain
 
 
@@ -106,8 +125,11 @@ async def test_allowed_reads_of_a_citizen_page_are_audited_with_citizen_and_purp
     await other_web.login(world.a.supervisor)
     await other_web.page(f"/citizens/{world.a.other_citizen.id}")
     await reread(db)
-    views = (await db.execute(select(AuditEntry).where(AuditEntry.action == "citizen.view")
-                              .order_by(AuditEntry.id))).scalars().all()
+    views = (
+        (await db.execute(select(AuditEntry).where(AuditEntry.action == "citizen.view").order_by(AuditEntry.id)))
+        .scalars()
+        .all()
+    )
     assert [(e.actor_id, e.citizen_id, e.purpose, e.outcome) for e in views] == [
         (world.a.worker.id, world.a.citizen.id, audit.Purpose.SUPPORT, audit.ALLOWED),
         (world.a.supervisor.id, world.a.other_citizen.id, audit.Purpose.SUPERVISION, audit.ALLOWED),
@@ -120,8 +142,10 @@ async def test_an_administrator_reads_no_citizen_page(web, world, db):
     for citizen in (world.a.citizen, world.b.citizen):
         response = await web.get(f"/citizens/{citizen.id}")
         assert response.status == 404 and citizen.name not in await response.text()
-    assert await denied_entries(db) == [(admin.id, "citizen.view", "citizen", world.a.citizen.id),
-                                        (admin.id, "citizen.view", "citizen", world.b.citizen.id)]
+    assert await denied_entries(db) == [
+        (admin.id, "citizen.view", "citizen", world.a.citizen.id),
+        (admin.id, "citizen.view", "citizen", world.b.citizen.id),
+    ]
 
 
 async def test_an_administrator_manages_staff_and_teams_of_their_own_municipality_only(web, world, db):
@@ -133,8 +157,9 @@ async def test_an_administrator_manages_staff_and_teams_of_their_own_municipalit
     assert not leaked(admin_page, world.b)
 
     before = await row_counts(db)
-    foreign_member = await web.post(f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.b.worker.id)},
-                                    from_page="/admin")
+    foreign_member = await web.post(
+        f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.b.worker.id)}, from_page="/admin"
+    )
     assert foreign_member.status == 422
     assert "Choose one of the options." in text_of(await foreign_member.text())
     foreign_staff = await web.post(f"/admin/staff/{world.b.worker.id}/active", {"active": "0"}, from_page="/admin")
@@ -143,8 +168,9 @@ async def test_an_administrator_manages_staff_and_teams_of_their_own_municipalit
     assert (await db.get(Staff, world.b.worker.id)).active
     assert await db.get(TeamMember, (world.a.team_id, world.b.worker.id)) is None
 
-    own = await web.post(f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.a.supervisor.id)},
-                         from_page="/admin")
+    own = await web.post(
+        f"/admin/teams/{world.a.team_id}/members", {"staff_id": str(world.a.supervisor.id)}, from_page="/admin"
+    )
     assert own.status == 303  # the same form works for the administrator's own staff
 
 
@@ -154,8 +180,12 @@ ID_ROUTES = {
     "link_issue": ("POST", "/citizens/{id}/link", "citizen", {}),
     "link_revoke": ("POST", "/citizens/{id}/link/revoke", "citizen", {}),
     "citizen_assign": ("POST", "/citizens/{id}/assign", "citizen", {"worker_id": "worker"}),
-    "citizen_consent_record": ("POST", "/citizens/{id}/consents", "citizen",
-                               {"kind": "video", "action": "withdraw", "how": "phone"}),
+    "citizen_consent_record": (
+        "POST",
+        "/citizens/{id}/consents",
+        "citizen",
+        {"kind": "video", "action": "withdraw", "how": "phone"},
+    ),
     "admin_consent_kind": ("GET", "/admin/consents/{id}", "consent_kind", {}),
     "citizen_call_privacy": ("POST", "/citizens/{id}/call-privacy", "citizen", {"relay": "1"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
@@ -167,8 +197,12 @@ ID_ROUTES = {
     "guest_link_revoke": ("POST", "/calls/{id}/guests/revoke", "appointment", {"kind": "relative"}),
     "absence_remove": ("POST", "/worker/absences/{id}/remove", "absence", {}),
     "appointment_cancel": ("POST", "/appointments/{id}/cancel", "appointment", {"reason": "Sick"}),
-    "appointment_reschedule": ("POST", "/appointments/{id}/reschedule", "appointment",
-                               {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Moved"}),
+    "appointment_reschedule": (
+        "POST",
+        "/appointments/{id}/reschedule",
+        "appointment",
+        {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Moved"},
+    ),
     "appointment_attendance": ("POST", "/appointments/{id}/attendance", "appointment", {"attendance": "attended"}),
     "appointment_release": ("POST", "/appointments/{id}/release-interpreter", "appointment", {}),
     "appointment_respond": ("POST", "/me/appointments/{id}/respond", "appointment", {"response": "confirmed"}),
@@ -202,8 +236,11 @@ ID_ROUTES = {
 def test_the_id_routes_above_are_all_of_them(settings):
     app = create_app(settings)
     # The JSON API's {id} routes are checked the same way, with JSON bodies, in test_api.py.
-    with_id = {route.name for route in app.router.routes() if route.name and "{id}" in route.resource.canonical
-               and not route.name.startswith("api_")}
+    with_id = {
+        route.name
+        for route in app.router.routes()
+        if route.name and "{id}" in route.resource.canonical and not route.name.startswith("api_")
+    }
     assert with_id == set(ID_ROUTES)
 
 
@@ -211,10 +248,19 @@ def test_the_id_routes_above_are_all_of_them(settings):
 async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(web, world, db, role):
     """Another municipality's object answers exactly like one that does not exist, and nothing changes."""
     await web.login(getattr(world.a, role))
-    foreign = {"citizen": world.b.citizen.id, "staff": world.b.worker.id, "team": world.b.team_id,
-               "appointment": world.b.citizen.appointment_id, "absence": world.b.absence_id, "api_token": world.b.api_token_id,
-               "note": world.b.signed_note_id, "goal": world.b.goal_id, "goal_step": world.b.step_id,
-               "day_task": world.b.day_task_id, "consent_kind": world.b.consent_kind_id}
+    foreign = {
+        "citizen": world.b.citizen.id,
+        "staff": world.b.worker.id,
+        "team": world.b.team_id,
+        "appointment": world.b.citizen.appointment_id,
+        "absence": world.b.absence_id,
+        "api_token": world.b.api_token_id,
+        "note": world.b.signed_note_id,
+        "goal": world.b.goal_id,
+        "goal_step": world.b.step_id,
+        "day_task": world.b.day_task_id,
+        "consent_kind": world.b.consent_kind_id,
+    }
     token = await web.csrf_from("/")
     before = await row_counts(db)
     for name, (method, pattern, kind, form) in ID_ROUTES.items():
@@ -232,4 +278,3 @@ async def test_changing_the_id_in_a_url_never_shows_another_municipalitys_data(w
             answers.append((response.status, text_of(body)))
         assert answers[0] == answers[1], name
     assert await row_counts(db) == before
-

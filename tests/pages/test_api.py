@@ -10,17 +10,22 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import func, select
 
-from support import reread
 from vbostotte.models import Appointment, WorkingHours
 
-UTC = dt.timezone.utc
+from support import reread
+
+UTC = dt.UTC
 
 
 @pytest.fixture
 async def api(web, world, db):
     """A worker of municipality a, signed in, with working hours, and the CSRF header the API wants."""
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                for d in range(5)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+            for d in range(5)
+        ]
+    )
     await db.commit()
     await web.login(world.a.worker)
     session = await (await web.client.get("/api/v1/session")).json()
@@ -48,8 +53,11 @@ async def test_the_openapi_document_is_valid_and_lists_every_api_route(web, app)
     document = await (await web.client.get("/api/openapi.json")).json()
     validate_openapi(document)  # an independent validator of the OpenAPI 3.1 specification
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    served = {(r.method, r.resource.canonical.replace(r"{id:[0-9]{1,12}}", "{id}")) for r in app.router.routes()
-              if r.resource and r.resource.canonical.startswith("/api/v1") and r.method != "HEAD"}
+    served = {
+        (r.method, r.resource.canonical.replace(r"{id:[0-9]{1,12}}", "{id}"))
+        for r in app.router.routes()
+        if r.resource and r.resource.canonical.startswith("/api/v1") and r.method != "HEAD"
+    }
     assert documented == served
 
 
@@ -76,8 +84,10 @@ async def test_copenhagen_time_without_an_offset_and_the_skipped_spring_hour(api
     await db.commit()
     skipped = await post(api, "/api/v1/appointments", new(world, "2026-03-29T02:30"))
     assert skipped.status == 422
-    assert "does not exist" in (await skipped.json())["fields"]["starts_at"] or \
-        "findes ikke" in (await skipped.json())["fields"]["starts_at"]
+    assert (
+        "does not exist" in (await skipped.json())["fields"]["starts_at"]
+        or "findes ikke" in (await skipped.json())["fields"]["starts_at"]
+    )
 
 
 async def test_the_same_idempotency_key_ten_times_gives_one_appointment(api, world, db):
@@ -100,20 +110,44 @@ async def test_fifty_concurrent_requests_for_one_slot_create_exactly_one(api, wo
     assert await appointments_count(db) == before + 1
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"citizen_id": "1", "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "citizen_id"),
-    ({"kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "citizen_id"),
-    ({"citizen_id": 1, "kind": "teleport", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "kind"),
-    ({"citizen_id": 1, "kind": "video", "starts_at": "tomorrow", "duration_minutes": 45}, "starts_at"),
-    ({"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 5}, "duration_minutes"),
-    ({"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45,
-      "note_to_citizen": "x" * 301}, "note_to_citizen"),
-    ({"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45,
-      "interpreter": {"name": "Tina"}}, "interpreter.language"),
-    ({"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45,
-      "worker_id": 7}, "worker_id"),
-    ([1, 2, 3], "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"citizen_id": "1", "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "citizen_id"),
+        ({"kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "citizen_id"),
+        ({"citizen_id": 1, "kind": "teleport", "starts_at": "2026-12-01T10:00", "duration_minutes": 45}, "kind"),
+        ({"citizen_id": 1, "kind": "video", "starts_at": "tomorrow", "duration_minutes": 45}, "starts_at"),
+        (
+            {"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 5},
+            "duration_minutes",
+        ),
+        (
+            {
+                "citizen_id": 1,
+                "kind": "video",
+                "starts_at": "2026-12-01T10:00",
+                "duration_minutes": 45,
+                "note_to_citizen": "x" * 301,
+            },
+            "note_to_citizen",
+        ),
+        (
+            {
+                "citizen_id": 1,
+                "kind": "video",
+                "starts_at": "2026-12-01T10:00",
+                "duration_minutes": 45,
+                "interpreter": {"name": "Tina"},
+            },
+            "interpreter.language",
+        ),
+        (
+            {"citizen_id": 1, "kind": "video", "starts_at": "2026-12-01T10:00", "duration_minutes": 45, "worker_id": 7},
+            "worker_id",
+        ),
+        ([1, 2, 3], "body"),
+    ],
+)
 async def test_invalid_bodies_get_a_message_per_field_and_write_nothing(api, world, db, body, field):
     before = await appointments_count(db)
     response = await post(api, "/api/v1/appointments", body)
@@ -136,7 +170,9 @@ async def test_bad_json_oversized_bodies_and_missing_csrf_are_refused(api, world
 
 
 async def test_another_municipalitys_or_workers_data_is_not_found(api, world, db):
-    foreign = await post(api, "/api/v1/appointments", {**new(world, "2026-12-01T10:00"), "citizen_id": world.b.citizen.id})
+    foreign = await post(
+        api, "/api/v1/appointments", {**new(world, "2026-12-01T10:00"), "citizen_id": world.b.citizen.id}
+    )
     assert foreign.status == 404
     for appointment_id in (world.b.citizen.appointment_id, world.a.other_citizen.appointment_id, 99999):
         response = await api.client.get(f"/api/v1/appointments/{appointment_id}")

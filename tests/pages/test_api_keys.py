@@ -9,8 +9,9 @@ from html import unescape
 
 from sqlalchemy import func, select
 
-from support import read_in_english, reread
 from vbostotte.models import ApiToken, AuditEntry, Staff, WorkingHours
+
+from support import read_in_english, reread
 
 KEY_RE = re.compile(r"<code[^>]*>(vbt_[A-Za-z0-9_-]+)</code>")
 
@@ -32,19 +33,30 @@ async def test_a_key_is_shown_once_stored_hashed_and_its_making_audited(web, wor
     rows = (await db.execute(select(ApiToken).where(ApiToken.staff_id == world.a.worker.id))).scalars().all()
     assert len(rows) == 2 and all(key not in (row.token_hash, row.label) for row in rows)  # the world made one too
     assert key not in await web.page("/account/api-keys")  # never shown again
-    audited = await db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "api_token.create",
-                                                                                  AuditEntry.actor_id == world.a.worker.id))
+    audited = await db.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "api_token.create", AuditEntry.actor_id == world.a.worker.id)
+    )
     assert audited == 2
 
 
 async def test_a_system_books_and_reads_with_the_key_alone(web, other_web, world, db, app):
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                for d in range(5)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+            for d in range(5)
+        ]
+    )
     await db.commit()
     key = await make_key(web, world.a.worker)
     system = other_web.client  # no cookies, no CSRF token, no Origin: a server calling the API
-    body = {"citizen_id": world.a.citizen.id, "kind": "home_visit", "starts_at": "2026-12-01T10:00:00+01:00",
-            "duration_minutes": 45}
+    body = {
+        "citizen_id": world.a.citizen.id,
+        "kind": "home_visit",
+        "starts_at": "2026-12-01T10:00:00+01:00",
+        "duration_minutes": 45,
+    }
     created = await system.post("/api/v1/appointments", json=body, headers=bearer(key))
     assert created.status == 201, await created.text()
     appointment_id = (await created.json())["id"]
@@ -53,8 +65,18 @@ async def test_a_system_books_and_reads_with_the_key_alone(web, other_web, world
     foreign = await system.get(f"/api/v1/appointments/{world.b.citizen.appointment_id}", headers=bearer(key))
     assert foreign.status == 404  # the key is its owner: same authorisation as the pages
     await reread(db)
-    assert (await db.get(ApiToken, (await db.execute(select(ApiToken.id).where(
-        ApiToken.staff_id == world.a.worker.id).order_by(ApiToken.id.desc()))).scalars().first())).last_used_at
+    assert (
+        await db.get(
+            ApiToken,
+            (
+                await db.execute(
+                    select(ApiToken.id).where(ApiToken.staff_id == world.a.worker.id).order_by(ApiToken.id.desc())
+                )
+            )
+            .scalars()
+            .first(),
+        )
+    ).last_used_at
 
 
 async def test_a_revoked_expired_or_unknown_key_or_inactive_owner_is_refused(web, other_web, world, db, clock):
@@ -82,8 +104,11 @@ async def test_a_revoked_expired_or_unknown_key_or_inactive_owner_is_refused(web
     assert (await system.get(path, headers=bearer(key))).status == 200
 
     await reread(db)
-    newest = (await db.execute(select(ApiToken).where(ApiToken.staff_id == world.a.worker.id)
-                               .order_by(ApiToken.id.desc()))).scalars().first()
+    newest = (
+        (await db.execute(select(ApiToken).where(ApiToken.staff_id == world.a.worker.id).order_by(ApiToken.id.desc())))
+        .scalars()
+        .first()
+    )
     assert (await web.post(f"/account/api-keys/{newest.id}/revoke", from_page="/account/api-keys")).status == 303
     assert (await system.get(path, headers=bearer(key))).status == 401
 
@@ -114,4 +139,6 @@ async def test_at_most_five_active_keys(web, world, db):
     refused = await web.post("/account/api-keys", {"label": "One too many", "days": "30"})
     assert refused.status == 422
     await reread(db)
-    assert await db.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.staff_id == world.a.worker.id)) == 5
+    assert (
+        await db.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.staff_id == world.a.worker.id)) == 5
+    )

@@ -9,26 +9,37 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from support import reread, text_of
 from vbostotte.models import Appointment, OutboxMessage, WorkingHours
 
-UTC = dt.timezone.utc
+from support import reread, text_of
+
+UTC = dt.UTC
 
 
 @pytest.fixture
 async def hours(world, db):
     """Both workers in municipality a work Monday–Friday 08–16 and Sunday 08–12 (for the clock-change days)."""
     for worker in (world.a.worker, world.a.other_worker):
-        db.add_all([WorkingHours(staff_id=worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                    for d in range(5)])
+        db.add_all(
+            [
+                WorkingHours(staff_id=worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+                for d in range(5)
+            ]
+        )
         db.add(WorkingHours(staff_id=worker.id, kind="work", weekday=6, start_minute=480, end_minute=720))
     await db.commit()
     return world
 
 
 def booking(world, date: str, time: str, **extra) -> dict:
-    return {"citizen_id": str(world.a.citizen.id), "kind": "video", "date": date, "time": time, "duration": "45",
-            **extra}
+    return {
+        "citizen_id": str(world.a.citizen.id),
+        "kind": "video",
+        "date": date,
+        "time": time,
+        "duration": "45",
+        **extra,
+    }
 
 
 async def count(db, model=Appointment, *where) -> int:
@@ -39,8 +50,9 @@ async def count(db, model=Appointment, *where) -> int:
 async def test_a_worker_books_and_the_citizen_sees_it_in_plain_words_and_answers(hours, web, other_web, db):
     world = hours
     await web.login(world.a.worker)
-    done = await web.post("/appointments/new", booking(world, "2026-12-01", "10:00",
-                                                       note_to_citizen="Vi kigger på din plan for ugen."))
+    done = await web.post(
+        "/appointments/new", booking(world, "2026-12-01", "10:00", note_to_citizen="Vi kigger på din plan for ugen.")
+    )
     assert done.status == 303 and re.fullmatch(r"/appointments/\d+\?done=booked", done.headers["Location"])
     page = text_of(await web.page(done.headers["Location"]))
     assert "Tirsdag 1. december kl. 10.00" in page and "Aftalen er booket." in page
@@ -50,8 +62,9 @@ async def test_a_worker_books_and_the_citizen_sees_it_in_plain_words_and_answers
     assert "Tirsdag 1. december kl. 10.00 — videosamtale med Worker" in me
     assert "Vi kigger på din plan for ugen." in me
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
-    answer = await other_web.post(f"/me/appointments/{appointment_id}/respond", {"response": "confirmed"},
-                                  from_page="/me")
+    answer = await other_web.post(
+        f"/me/appointments/{appointment_id}/respond", {"response": "confirmed"}, from_page="/me"
+    )
     assert answer.headers["Location"] == "/me?done=confirmed"
     assert "Du har sagt, at du kommer." in text_of(await other_web.page("/me"))
     assert "Bekræftet af borgeren" in text_of(await web.page(f"/appointments/{appointment_id}"))
@@ -60,17 +73,31 @@ async def test_a_worker_books_and_the_citizen_sees_it_in_plain_words_and_answers
 async def test_i_cant_come_cancels_as_the_citizen_and_tells_the_interpreter(hours, web, other_web, db):
     world = hours
     await web.login(world.a.worker)
-    done = await web.post("/appointments/new", booking(world, "2026-12-02", "13:00", interpreter_name="Tina Tolk",
-                                                       interpreter_language="arabisk",
-                                                       interpreter_email="tina@tolke.example.dk"))
+    done = await web.post(
+        "/appointments/new",
+        booking(
+            world,
+            "2026-12-02",
+            "13:00",
+            interpreter_name="Tina Tolk",
+            interpreter_language="arabisk",
+            interpreter_email="tina@tolke.example.dk",
+        ),
+    )
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
     await other_web.open_link(world.a.citizen.link_token)
     await other_web.post(f"/me/appointments/{appointment_id}/respond", {"response": "cant_come"}, from_page="/me")
     assert "Aftalen er aflyst" in text_of(await other_web.page("/me?done=cant_come"))
     assert "Aflyst af borgeren" in text_of(await web.page(f"/appointments/{appointment_id}"))
-    purposes = (await db.execute(select(OutboxMessage.purpose).where(
-        OutboxMessage.appointment_id == appointment_id, OutboxMessage.recipient_kind == "interpreter",
-        OutboxMessage.status != "dropped"))).scalars()
+    purposes = (
+        await db.execute(
+            select(OutboxMessage.purpose).where(
+                OutboxMessage.appointment_id == appointment_id,
+                OutboxMessage.recipient_kind == "interpreter",
+                OutboxMessage.status != "dropped",
+            )
+        )
+    ).scalars()
     assert set(purposes) == {"interpreter_invite", "interpreter_cant_come"}  # the interpreter's reminder is dropped
 
 
@@ -94,21 +121,24 @@ async def test_a_time_that_does_not_exist_is_refused_with_a_clear_message(hours,
 async def test_a_double_click_books_once(hours, web, db):
     await web.login(hours.a.worker)
     form = booking(hours, "2026-12-03", "09:00", idempotency_key="tab-1-form-1")
-    first, second = await asyncio.gather(web.post("/appointments/new", form, from_page="/appointments/new"),
-                                         web.post("/appointments/new", form, from_page="/appointments/new"))
+    first, second = await asyncio.gather(
+        web.post("/appointments/new", form, from_page="/appointments/new"),
+        web.post("/appointments/new", form, from_page="/appointments/new"),
+    )
     assert first.status == second.status == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert await count(db, Appointment, Appointment.idempotency_key == "tab-1-form-1") == 1
 
 
-async def test_two_browsers_booking_the_same_slot_one_gets_it_the_other_is_told_it_is_taken(
-        hours, web, other_web, db):
+async def test_two_browsers_booking_the_same_slot_one_gets_it_the_other_is_told_it_is_taken(hours, web, other_web, db):
     world = hours
     await web.login(world.a.worker)
     await other_web.login(world.a.worker)  # the same worker, two devices
     tokens = [await b.csrf_from("/appointments/new") for b in (web, other_web)]
     forms = [booking(world, "2026-12-04", "11:00", csrf_token=t) for t in tokens]
-    responses = await asyncio.gather(web.post("/appointments/new", forms[0]), other_web.post("/appointments/new", forms[1]))
+    responses = await asyncio.gather(
+        web.post("/appointments/new", forms[0]), other_web.post("/appointments/new", forms[1])
+    )
     statuses = sorted(r.status for r in responses)
     assert statuses == [303, 422]
     taken = next(r for r in responses if r.status == 422)
@@ -118,16 +148,26 @@ async def test_two_browsers_booking_the_same_slot_one_gets_it_the_other_is_told_
 async def test_unconfirmed_after_the_cut_off_is_flagged_and_the_interpreter_can_be_released(hours, web, db, clock):
     world = hours
     await web.login(world.a.worker)
-    done = await web.post("/appointments/new", booking(world, "2026-11-24", "13:00", interpreter_name="Tina Tolk",
-                                                       interpreter_language="arabisk", interpreter_phone="+4530000000"))
+    done = await web.post(
+        "/appointments/new",
+        booking(
+            world,
+            "2026-11-24",
+            "13:00",
+            interpreter_name="Tina Tolk",
+            interpreter_language="arabisk",
+            interpreter_phone="+4530000000",
+        ),
+    )
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
     assert "Ikke bekræftet: ring til borgeren" not in text_of(await web.page("/worker"))
     clock.now = dt.datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # 10:30 local, 2.5 hours before: past the 3-hour cut-off
     await web.login(world.a.worker)
     home = text_of(await web.page("/worker"))
     assert "Ikke bekræftet: ring til borgeren" in home and "tolk bestilt: behold eller afbestil" in home
-    released = await web.post(f"/appointments/{appointment_id}/release-interpreter", {},
-                              from_page=f"/appointments/{appointment_id}")
+    released = await web.post(
+        f"/appointments/{appointment_id}/release-interpreter", {}, from_page=f"/appointments/{appointment_id}"
+    )
     assert released.status == 303
     assert "Tolken er afbestilt og har fået besked." in text_of(await web.page(released.headers["Location"]))
     assert await count(db, OutboxMessage, OutboxMessage.purpose == "interpreter_released") == 1
@@ -138,8 +178,10 @@ async def test_working_hours_are_saved_and_refuse_an_end_before_the_start(world,
     bad = await web.post("/worker/hours", {"work_0_start": "16:00", "work_0_end": "08:00"})
     assert bad.status == 422 and "Sluttidspunktet skal være efter starttidspunktet." in text_of(await bad.text())
     assert await count(db, WorkingHours) == 0
-    ok = await web.post("/worker/hours", {"work_0_start": "08:00", "work_0_end": "15:30",
-                                          "messages_0_start": "09:00", "messages_0_end": "10:00"})
+    ok = await web.post(
+        "/worker/hours",
+        {"work_0_start": "08:00", "work_0_end": "15:30", "messages_0_start": "09:00", "messages_0_end": "10:00"},
+    )
     assert ok.status == 303
     page = await web.page("/worker/hours")
     assert 'value="15:30"' in page and 'value="09:00"' in page

@@ -15,14 +15,15 @@ from aiohttp.test_utils import TestServer
 from ical.event import EventStatus
 from sqlalchemy import select
 
-from calendar_files import properties, read_ics
-from support import WebClient, read_in_english, reread, text_of
 from vbostotte import audit
-from vbostotte.access_log import PrivateAccessLogger
 from vbostotte.app import create_app
 from vbostotte.models import Appointment, AppointmentKind, AuditEntry, CalendarFeed, Staff, WorkingHours
+from vbostotte.web.access_log import PrivateAccessLogger
 
-UTC = dt.timezone.utc
+from calendar_files import properties, read_ics
+from support import WebClient, read_in_english, reread, text_of
+
+UTC = dt.UTC
 ICS = "text/calendar; charset=utf-8"
 FEED_URL = re.compile(r'<code class="link-out">([^<]+)</code>')
 
@@ -30,8 +31,12 @@ FEED_URL = re.compile(r'<code class="link-out">([^<]+)</code>')
 @pytest.fixture
 async def hours(world, db):
     """The worker of municipality a works Monday–Friday 08–16 and Sunday 08–12 (for the clock-change day)."""
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                for d in range(5)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+            for d in range(5)
+        ]
+    )
     db.add(WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=6, start_minute=480, end_minute=720))
     await db.commit()
     return world
@@ -77,7 +82,8 @@ async def test_a_worker_downloads_an_appointment_and_the_read_is_audited(world, 
     assert citizen.name not in body.decode() and event.description is None  # the note is for the citizen
     reads = (await db.execute(select(AuditEntry).where(AuditEntry.action == "appointment.calendar"))).scalars().all()
     assert [(e.actor_id, e.citizen_id, e.purpose, e.outcome) for e in reads] == [
-        (worker.id, citizen.id, audit.Purpose.SUPPORT, audit.ALLOWED)]
+        (worker.id, citizen.id, audit.Purpose.SUPPORT, audit.ALLOWED)
+    ]
 
 
 async def test_the_citizen_puts_their_own_appointment_in_their_calendar(world, web, db):
@@ -100,8 +106,16 @@ async def test_the_citizen_puts_their_own_appointment_in_their_calendar(world, w
 async def test_on_the_autumn_clock_change_ten_oclock_is_nine_utc(hours, web, db, clock):
     clock.now = dt.datetime(2026, 10, 20, tzinfo=UTC)
     await web.login(hours.a.worker)
-    done = await web.post("/appointments/new", {"citizen_id": str(hours.a.citizen.id), "kind": "video",
-                                                "date": "2026-10-25", "time": "10:00", "duration": "45"})
+    done = await web.post(
+        "/appointments/new",
+        {
+            "citizen_id": str(hours.a.citizen.id),
+            "kind": "video",
+            "date": "2026-10-25",
+            "time": "10:00",
+            "duration": "45",
+        },
+    )
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
     _, body, calendar = await download(web, f"/appointments/{appointment_id}.ics")
     assert calendar.events[0].dtstart == dt.datetime(2026, 10, 25, 9, 0, tzinfo=UTC)
@@ -110,24 +124,26 @@ async def test_on_the_autumn_clock_change_ten_oclock_is_nine_utc(hours, web, db,
     same_as_row(calendar.events[0], await row(db, appointment_id))
 
 
-async def test_a_moved_appointment_keeps_its_uid_with_a_higher_sequence_and_a_cancelled_one_says_so(
-        hours, web, db):
+async def test_a_moved_appointment_keeps_its_uid_with_a_higher_sequence_and_a_cancelled_one_says_so(hours, web, db):
     appointment_id = hours.a.citizen.appointment_id
     await web.login(hours.a.worker)
     path = f"/appointments/{appointment_id}.ics"
     first = (await download(web, path))[2].events[0]
 
-    moved = await web.post(f"/appointments/{appointment_id}/reschedule",
-                           {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Sick"},
-                           from_page=f"/appointments/{appointment_id}")
+    moved = await web.post(
+        f"/appointments/{appointment_id}/reschedule",
+        {"date": "2026-11-26", "time": "10:00", "duration": "45", "reason": "Sick"},
+        from_page=f"/appointments/{appointment_id}",
+    )
     assert moved.status == 303
     second = (await download(web, path))[2].events[0]
     assert second.uid == first.uid and second.sequence > first.sequence
     assert second.dtstart == dt.datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     same_as_row(second, await row(db, appointment_id))
 
-    cancelled = await web.post(f"/appointments/{appointment_id}/cancel", {"reason": "Sick"},
-                               from_page=f"/appointments/{appointment_id}")
+    cancelled = await web.post(
+        f"/appointments/{appointment_id}/cancel", {"reason": "Sick"}, from_page=f"/appointments/{appointment_id}"
+    )
     assert cancelled.status == 303
     _, body, calendar = await download(web, path)
     third = calendar.events[0]
@@ -136,7 +152,8 @@ async def test_a_moved_appointment_keeps_its_uid_with_a_higher_sequence_and_a_ca
 
 
 async def test_another_workers_or_municipalitys_appointment_is_not_found_and_the_attempt_is_audited(
-        world, web, other_web, db):
+    world, web, other_web, db
+):
     worker = world.a.worker
     await web.login(worker)
     mine = (await web.get(f"/appointments/{world.a.citizen.appointment_id}.ics")).status
@@ -147,8 +164,11 @@ async def test_another_workers_or_municipalitys_appointment_is_not_found_and_the
         assert "text/calendar" not in response.headers["Content-Type"]
         assert world.a.other_citizen.name not in await response.text()
     await reread(db)
-    denied = (await db.execute(select(AuditEntry).where(AuditEntry.outcome == audit.DENIED)
-                               .order_by(AuditEntry.id))).scalars().all()
+    denied = (
+        (await db.execute(select(AuditEntry).where(AuditEntry.outcome == audit.DENIED).order_by(AuditEntry.id)))
+        .scalars()
+        .all()
+    )
     assert [(e.actor_id, e.action, e.object_type, e.object_id) for e in denied] == [
         (worker.id, "appointment.calendar", "citizen", world.a.other_citizen.id),
         (worker.id, "appointment.calendar", "appointment", world.b.citizen.appointment_id),
@@ -174,16 +194,25 @@ def path_of(url: str) -> str:
 async def add_appointment(db, world, now: dt.datetime, days: float, **extra) -> int:
     """A home visit of world a's worker and citizen, ``days`` from now; returns its id."""
     start = now + dt.timedelta(days=days)
-    appointment = Appointment(municipality_id=world.a.id, citizen_id=world.a.citizen.id, worker_id=world.a.worker.id,
-                              kind=AppointmentKind.HOME_VISIT, starts_at=start, ends_at=start + dt.timedelta(hours=1),
-                              created_at=now, response="none", **extra)
+    appointment = Appointment(
+        municipality_id=world.a.id,
+        citizen_id=world.a.citizen.id,
+        worker_id=world.a.worker.id,
+        kind=AppointmentKind.HOME_VISIT,
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=1),
+        created_at=now,
+        response="none",
+        **extra,
+    )
     db.add(appointment)
     await db.commit()
     return appointment.id
 
 
 async def test_the_feed_works_without_a_session_and_holds_the_workers_appointments_around_now(
-        world, web, other_web, db, clock):
+    world, web, other_web, db, clock
+):
     now = clock()
     far_back = await add_appointment(db, world, now, -40)
     soon_back = await add_appointment(db, world, now, -20)
@@ -199,8 +228,7 @@ async def test_the_feed_works_without_a_session_and_holds_the_workers_appointmen
     _, body, calendar = await download(other_web, path_of(url))
     assert calendar.refresh_interval == dt.timedelta(hours=1)
     events = {event.uid: event for event in calendar.events}
-    wanted = [world.a.citizen.appointment_id, world.a.citizen.past_appointment_id, soon_back, cancelled,
-              far_ahead]
+    wanted = [world.a.citizen.appointment_id, world.a.citizen.past_appointment_id, soon_back, cancelled, far_ahead]
     assert set(events) == {f"appointment-{i}@127.0.0.1" for i in wanted}
     for appointment_id in wanted:
         same_as_row(events[f"appointment-{appointment_id}@127.0.0.1"], await row(db, appointment_id))
@@ -211,9 +239,10 @@ async def test_the_feed_works_without_a_session_and_holds_the_workers_appointmen
     # Each fetch is a read in the audit log: the worker's, for support, about no single citizen.
     await download(other_web, path_of(url))
     await reread(db)
-    fetches = (await db.execute(select(AuditEntry).where(AuditEntry.action == "appointment.calendar_feed")))
+    fetches = await db.execute(select(AuditEntry).where(AuditEntry.action == "appointment.calendar_feed"))
     assert [(e.actor_id, e.citizen_id, e.purpose, e.outcome) for e in fetches.scalars()] == [
-        (world.a.worker.id, None, audit.Purpose.SUPPORT, audit.ALLOWED)] * 2
+        (world.a.worker.id, None, audit.Purpose.SUPPORT, audit.ALLOWED)
+    ] * 2
 
 
 async def test_the_feed_address_is_shown_once_stored_hashed_and_stops_when_revoked(world, web, other_web, db):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from support import read_in_english, reread, text_of
 from vbostotte import audit
 from vbostotte.models import AuditEntry, CheckIn, MunicipalitySettings
+
+from support import read_in_english, reread, text_of
 
 CRISIS = "Psykiatrisk akutmodtagelse: 7011 2233"
 NOT_ALARM = "This page is not an alarm service. Nobody is watching your answers live."
@@ -23,8 +24,14 @@ def english(web, other_web):
 
 @pytest.fixture
 async def crisis_line(world, db):
-    db.add(MunicipalitySettings(municipality_id=world.a.id, reminder_offsets_minutes="1440",
-                                confirm_cutoff_minutes=180, crisis_line_text=CRISIS))
+    db.add(
+        MunicipalitySettings(
+            municipality_id=world.a.id,
+            reminder_offsets_minutes="1440",
+            confirm_cutoff_minutes=180,
+            crisis_line_text=CRISIS,
+        )
+    )
     await db.commit()
 
 
@@ -50,7 +57,8 @@ async def test_a_check_in_is_one_tap_and_is_confirmed(web, world, db):
 
 
 async def test_the_lowest_answer_shows_the_crisis_line_and_marks_the_citizen_on_the_dashboard(
-        web, other_web, world, crisis_line):
+    web, other_web, world, crisis_line
+):
     await web.open_link(world.a.citizen.link_token)
     page = await check_in(web, "1", "Jeg kan ikke mere")
     assert CRISIS in page and NOT_ALARM in page
@@ -62,14 +70,16 @@ async def test_the_lowest_answer_shows_the_crisis_line_and_marks_the_citizen_on_
     assert "This is not an alarm service" in dashboard
     detail = text_of(await other_web.page(f"/citizens/{world.a.citizen.id}"))
     assert "Jeg kan ikke mere" in detail and 'answered "Very bad"' in detail
-    response = await other_web.post(f"/citizens/{world.a.citizen.id}/checkins/followed-up",
-                                    from_page=f"/citizens/{world.a.citizen.id}")
+    response = await other_web.post(
+        f"/citizens/{world.a.citizen.id}/checkins/followed-up", from_page=f"/citizens/{world.a.citizen.id}"
+    )
     assert response.status == 303
     assert FLAG not in text_of(await other_web.page("/worker"))
 
 
 async def test_without_consent_the_lowest_answer_still_shows_the_crisis_line_but_marks_nothing(
-        web, other_web, world, crisis_line):
+    web, other_web, world, crisis_line
+):
     await web.open_link(world.a.other_citizen.link_token)  # has given no consent
     page = await check_in(web, "1", "Alene")
     assert CRISIS in page and "cannot see your answers" in page
@@ -89,8 +99,7 @@ async def test_the_worker_sees_the_trend_only_with_consent_and_withdrawing_hides
     assert "Wellbeing and day plan" in detail and "Det går" in detail and CONSENT_MISSING not in detail
     assert '<svg class="trend-chart"' in html and "Days with a check-in: 1, on average 3.0 of 5." in detail
 
-    withdrawn = await web.post("/me/consents", {"kind": "worker_sees_checkins", "action": "withdraw"},
-                               from_page="/me")
+    withdrawn = await web.post("/me/consents", {"kind": "worker_sees_checkins", "action": "withdraw"}, from_page="/me")
     assert withdrawn.status == 303
     html = await other_web.page(path)
     assert CONSENT_MISSING in text_of(html) and "Det går" not in html and "trend-chart" not in html
@@ -98,7 +107,8 @@ async def test_the_worker_sees_the_trend_only_with_consent_and_withdrawing_hides
     await reread(db)
     reads = (await db.execute(select(AuditEntry).where(AuditEntry.action == "checkin.view"))).scalars().all()
     assert [(e.actor_id, e.citizen_id, e.purpose) for e in reads] == [
-        (world.a.worker.id, world.a.citizen.id, audit.Purpose.WELLBEING_FOLLOW_UP)]  # the allowed read only
+        (world.a.worker.id, world.a.citizen.id, audit.Purpose.WELLBEING_FOLLOW_UP)
+    ]  # the allowed read only
 
 
 async def test_a_supervisor_sees_no_check_ins(web, other_web, world):

@@ -8,9 +8,10 @@ import secrets
 import pytest
 from sqlalchemy import func, select, text
 
-from support import read_in_english, reread, text_of
-from vbostotte import sessions
+from vbostotte.identity import sessions
 from vbostotte.models import AuditEntry, Base, PersonalLink, WebSession
+
+from support import read_in_english, reread, text_of
 
 DOES_NOT_WORK = "This link does not work any more"
 
@@ -66,8 +67,9 @@ async def test_a_revoked_link_does_not_sign_in_and_its_device_is_signed_out_at_o
 
     assert (await web.get("/me")).headers["Location"] == "/login"  # the phone that had it is signed out
     await reread(db)
-    assert (await db.execute(select(func.count()).select_from(WebSession)
-                             .where(WebSession.citizen_id == citizen.id))).scalar_one() == 0
+    assert (
+        await db.execute(select(func.count()).select_from(WebSession).where(WebSession.citizen_id == citizen.id))
+    ).scalar_one() == 0
     again = await web.open_link(citizen.link_token)
     assert again.status == 404
     assert DOES_NOT_WORK in text_of(await again.text())
@@ -92,14 +94,18 @@ async def test_reissuing_gives_a_new_link_that_works_and_the_old_one_does_not(we
     assert f"Agenda for {citizen.name}" in text_of(await web.page("/me"))
 
 
-@pytest.mark.parametrize("token", [
-    secrets.token_urlsafe(32),  # well formed, but nobody was given it
-    "abc",  # too short
-    "a" * 5000,  # too long
-    "%00%FF%3Cscript%3Ealert(1)%3C%2Fscript%3E",  # garbage: NUL, a byte that is no UTF-8, markup
-    "..%2F..%2Fetc%2Fpasswd",
-    "æøå" * 10,
-], ids=["unknown", "too-short", "too-long", "garbage", "path", "non-ascii"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        secrets.token_urlsafe(32),  # well formed, but nobody was given it
+        "abc",  # too short
+        "a" * 5000,  # too long
+        "%00%FF%3Cscript%3Ealert(1)%3C%2Fscript%3E",  # garbage: NUL, a byte that is no UTF-8, markup
+        "..%2F..%2Fetc%2Fpasswd",
+        "æøå" * 10,
+    ],
+    ids=["unknown", "too-short", "too-long", "garbage", "path", "non-ascii"],
+)
 async def test_an_invalid_link_shows_the_invalid_link_page_and_signs_nobody_in(web, world, db, token):
     audit_before = (await db.execute(select(func.count()).select_from(AuditEntry))).scalar_one()
     response = await web.open_link(token)
@@ -122,10 +128,15 @@ async def test_the_database_never_holds_a_link_in_clear(web, other_web, world, d
     new_token = await issue_new_link(other_web, citizen)
     await web.open_link(new_token)
     await reread(db)
-    links = (await db.execute(select(PersonalLink).where(PersonalLink.citizen_id == citizen.id)
-                              .order_by(PersonalLink.id))).scalars().all()
-    assert [link.token_hash for link in links] == [sessions.token_hash(citizen.link_token),
-                                                   sessions.token_hash(new_token)]
+    links = (
+        (await db.execute(select(PersonalLink).where(PersonalLink.citizen_id == citizen.id).order_by(PersonalLink.id)))
+        .scalars()
+        .all()
+    )
+    assert [link.token_hash for link in links] == [
+        sessions.token_hash(citizen.link_token),
+        sessions.token_hash(new_token),
+    ]
     # Neither token appears anywhere: not in the links, the sessions, the audit log or any other table.
     for table in Base.metadata.sorted_tables:
         rows = (await db.execute(text(f"SELECT * FROM {table.name}"))).all()

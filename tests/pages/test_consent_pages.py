@@ -7,9 +7,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from support import reread, text_of
 from vbostotte.models import AuditEntry, ConsentEvent, ConsentVersion, OutboxMessage
-from vbostotte.services import consent
+from vbostotte.privacy import consent
+
+from support import reread, text_of
 
 
 async def test_the_citizen_withdraws_with_one_tap_and_gives_again_with_one_tap(web, world, db):
@@ -30,12 +31,25 @@ async def test_the_citizen_withdraws_with_one_tap_and_gives_again_with_one_tap(w
     assert given.status == 303
     await reread(db)
     assert await consent.has(db, citizen.id, consent.Kind.VIDEO)
-    events = (await db.execute(select(ConsentEvent.action, ConsentEvent.how, ConsentEvent.recorded_by_kind)
-                               .where(ConsentEvent.citizen_id == citizen.id, ConsentEvent.kind_code == "video")
-                               .order_by(ConsentEvent.seq))).all()
+    events = (
+        await db.execute(
+            select(ConsentEvent.action, ConsentEvent.how, ConsentEvent.recorded_by_kind)
+            .where(ConsentEvent.citizen_id == citizen.id, ConsentEvent.kind_code == "video")
+            .order_by(ConsentEvent.seq)
+        )
+    ).all()
     assert events[-2:] == [("withdrawn", "citizen_page", "citizen"), ("given", "citizen_page", "citizen")]
-    reads = (await db.execute(select(AuditEntry.purpose).where(AuditEntry.action == "consent.list",
-                                                              AuditEntry.citizen_id == citizen.id))).scalars().all()
+    reads = (
+        (
+            await db.execute(
+                select(AuditEntry.purpose).where(
+                    AuditEntry.action == "consent.list", AuditEntry.citizen_id == citizen.id
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert reads and set(reads) == {"self_service"}
 
 
@@ -61,8 +75,9 @@ async def test_the_worker_records_a_verbal_consent_and_sees_it_marked(web, world
     await web.login(world.a.other_worker)
     page = f"/citizens/{other.id}"
     assert "Ikke spurgt endnu" in text_of(await web.page(page))
-    done = await web.post(f"{page}/consents", {"kind": "sms_reminders", "action": "give", "how": "phone"},
-                          from_page=page)
+    done = await web.post(
+        f"{page}/consents", {"kind": "sms_reminders", "action": "give", "how": "phone"}, from_page=page
+    )
     assert done.status == 303
     await reread(db)
     state = {s.kind: s for s in await consent.current(db, other.id)}["sms_reminders"]
@@ -75,8 +90,9 @@ async def test_the_worker_records_a_verbal_consent_and_sees_it_marked(web, world
 async def test_the_worker_may_not_record_as_the_citizen(web, world, db):
     await web.login(world.a.worker)
     page = f"/citizens/{world.a.citizen.id}"
-    response = await web.post(f"{page}/consents", {"kind": "video", "action": "withdraw", "how": "citizen_page"},
-                              from_page=page)
+    response = await web.post(
+        f"{page}/consents", {"kind": "video", "action": "withdraw", "how": "citizen_page"}, from_page=page
+    )
     assert response.status == 422
     await reread(db)
     assert await consent.has(db, world.a.citizen.id, consent.Kind.VIDEO)
@@ -95,14 +111,24 @@ async def test_the_worker_dashboard_shows_which_consents_are_missing(web, other_
 async def test_another_citizens_or_tenants_consents_are_not_found(web, world, db):
     await web.login(world.a.worker)
     for citizen_id in (world.a.other_citizen.id, world.b.citizen.id):
-        response = await web.post(f"/citizens/{citizen_id}/consents",
-                                  {"kind": "video", "action": "give", "how": "phone"}, from_page="/worker")
+        response = await web.post(
+            f"/citizens/{citizen_id}/consents", {"kind": "video", "action": "give", "how": "phone"}, from_page="/worker"
+        )
         assert response.status == 404
     await reread(db)
     assert not await consent.has(db, world.a.other_citizen.id, consent.Kind.VIDEO)
     assert await consent.has(db, world.b.citizen.id, consent.Kind.VIDEO)
-    denied = (await db.execute(select(AuditEntry.object_id).where(AuditEntry.action == "consent.record",
-                                                                 AuditEntry.outcome == "denied"))).scalars().all()
+    denied = (
+        (
+            await db.execute(
+                select(AuditEntry.object_id).where(
+                    AuditEntry.action == "consent.record", AuditEntry.outcome == "denied"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert sorted(denied) == sorted([world.a.other_citizen.id, world.b.citizen.id])
 
 
@@ -110,23 +136,39 @@ async def test_the_administrator_adds_a_kind_and_changes_a_text_keeping_the_hist
     await web.login(world.a.admin)
     listing = text_of(await web.page("/admin/consents"))
     assert "Samtaler på video" in listing and "video" in listing
-    added = await web.post("/admin/consents", {"code": "photos", "title_da": "Billeder", "title_en": "Photos",
-                                               "text_da": "Min bostøtte må tage billeder af min plan.",
-                                               "text_en": "My support worker may take photos of my plan."})
+    added = await web.post(
+        "/admin/consents",
+        {
+            "code": "photos",
+            "title_da": "Billeder",
+            "title_en": "Photos",
+            "text_da": "Min bostøtte må tage billeder af min plan.",
+            "text_en": "My support worker may take photos of my plan.",
+        },
+    )
     assert added.status == 303
     kind_page = added.headers["Location"].split("?")[0]
     assert "Samtykketypen er tilføjet." in text_of(await web.page(added.headers["Location"]))
 
     path = f"/admin/consents/{world.a.consent_kind_id}"
-    changed = await web.post(path, {"title_da": "Samtaler på video", "title_en": "Video sessions",
-                                    "text_da": "Jeg vil gerne tale med min bostøtte på video. Intet bliver optaget.",
-                                    "text_en": "I want video sessions. Nothing is recorded."})
+    changed = await web.post(
+        path,
+        {
+            "title_da": "Samtaler på video",
+            "title_en": "Video sessions",
+            "text_da": "Jeg vil gerne tale med min bostøtte på video. Intet bliver optaget.",
+            "text_en": "I want video sessions. Nothing is recorded.",
+        },
+    )
     assert changed.status == 303
     history = text_of(await web.page(path))
     assert "Version 2" in history and "Version 1" in history and "Intet bliver optaget" in history
     await reread(db)
-    versions = (await db.execute(select(ConsentVersion.version)
-                                 .where(ConsentVersion.kind_id == world.a.consent_kind_id))).scalars().all()
+    versions = (
+        (await db.execute(select(ConsentVersion.version).where(ConsentVersion.kind_id == world.a.consent_kind_id)))
+        .scalars()
+        .all()
+    )
     assert sorted(versions) == [1, 2]
     # The citizen's page shows the new text; their consent stays on version 1.
     state = {s.kind: s for s in await consent.current(db, world.a.citizen.id)}
@@ -135,8 +177,9 @@ async def test_the_administrator_adds_a_kind_and_changes_a_text_keeping_the_hist
 
     # Another municipality's kind is not found; a duplicate code is refused with the form shown again.
     assert (await web.get(f"/admin/consents/{world.b.consent_kind_id}")).status == 404
-    again = await web.post("/admin/consents", {"code": "photos", "title_da": "B", "title_en": "P", "text_da": "T",
-                                               "text_en": "T"})
+    again = await web.post(
+        "/admin/consents", {"code": "photos", "title_da": "B", "title_en": "P", "text_da": "T", "text_en": "T"}
+    )
     assert again.status == 422 and 'action="/admin/consents"' in await again.text()
 
 
@@ -152,26 +195,45 @@ async def test_a_video_session_without_video_consent_warns_the_worker(web, world
     await web.login(world.a.worker)
     page = text_of(await web.page(f"/appointments/{world.a.citizen.appointment_id}"))
     assert "har ikke givet samtykke til samtaler på video" in page
-    await consent.give(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.VIDEO, "phone",
-                       clock() + dt.timedelta(minutes=1))
+    await consent.give(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.VIDEO, "phone", clock() + dt.timedelta(minutes=1)
+    )
     await db.commit()
     assert "har ikke givet samtykke" not in text_of(await web.page(f"/appointments/{world.a.citizen.appointment_id}"))
 
 
 async def test_withdrawing_on_the_citizen_page_drops_pending_reminders_at_once(web, world, db, clock):
-    from vbostotte.services import booking
+    from vbostotte.booking import booking
     from vbostotte.models import AppointmentKind, WorkingHours
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
-                for d in range(5)])
+
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=480, end_minute=960)
+            for d in range(5)
+        ]
+    )
     await db.commit()
-    await booking.book(db, world.a.worker.actor, booking.BookingRequest(
-        citizen_id=world.a.citizen.id, kind=AppointmentKind.HOME_VISIT,
-        starts_at=dt.datetime(2026, 11, 26, 9, tzinfo=dt.timezone.utc), duration_minutes=45), clock())
+    await booking.book(
+        db,
+        world.a.worker.actor,
+        booking.BookingRequest(
+            citizen_id=world.a.citizen.id,
+            kind=AppointmentKind.HOME_VISIT,
+            starts_at=dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC),
+            duration_minutes=45,
+        ),
+        clock(),
+    )
     await db.commit()
     await web.open_link(world.a.citizen.link_token)
     await web.post("/me/consents", {"kind": "email_reminders", "action": "withdraw"}, from_page="/me")
     await reread(db)
-    rows = (await db.execute(select(OutboxMessage.channel, OutboxMessage.status, OutboxMessage.last_error)
-                             .where(OutboxMessage.recipient_kind == "citizen"))).all()
+    rows = (
+        await db.execute(
+            select(OutboxMessage.channel, OutboxMessage.status, OutboxMessage.last_error).where(
+                OutboxMessage.recipient_kind == "citizen"
+            )
+        )
+    ).all()
     assert {(s, e) for c, s, e in rows if c == "email"} == {("dropped", "consent withdrawn")}
     assert {s for c, s, _ in rows if c == "sms"} == {"pending"}

@@ -8,20 +8,29 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from support import CSRF_RE, PASSWORD, WebClient, read_in_english, reread, text_of
-from vbostotte import sessions
 from vbostotte.app import create_app
 from vbostotte.config import load_settings
+from vbostotte.identity import sessions
 from vbostotte.models import Base
 
+from support import CSRF_RE, PASSWORD, WebClient, read_in_english, reread, text_of
+
 EXPIRED = "The form had expired. Please go back, reload the page and try again."
-HOME = {None: "/login", "pending": "/login/code", "worker": "/worker", "supervisor": "/supervisor", "admin": "/admin",
-        "citizen": "/me"}
+HOME = {
+    None: "/login",
+    "pending": "/login/code",
+    "worker": "/worker",
+    "supervisor": "/supervisor",
+    "admin": "/admin",
+    "citizen": "/me",
+}
 
 
 # Past the CSRF check, a few forms meet a domain rule at the world's time: still proof the token was all it took.
-ACCEPTED = {"call_ticket": (409,),  # the call opens 15 minutes before the appointment, which is tomorrow
-            "guest_ticket": (404,)}  # a guest ticket needs a guest link that exists
+ACCEPTED = {
+    "call_ticket": (409,),  # the call opens 15 minutes before the appointment, which is tomorrow
+    "guest_ticket": (404,),
+}  # a guest ticket needs a guest link that exists
 
 
 def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
@@ -35,31 +44,60 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "citizen_new": ("worker", "/citizens/new", {"name": "Nina Holm", "preferred_name": "Nina", "locale": "da"}),
         "link_issue": ("worker", f"/citizens/{a.citizen.id}/link", {}),
         "link_revoke": ("worker", f"/citizens/{a.citizen.id}/link/revoke", {}),
-        "citizen_consent_record": ("worker", f"/citizens/{a.citizen.id}/consents",
-                                   {"kind": "sms_reminders", "action": "withdraw", "how": "phone"}),
+        "citizen_consent_record": (
+            "worker",
+            f"/citizens/{a.citizen.id}/consents",
+            {"kind": "sms_reminders", "action": "withdraw", "how": "phone"},
+        ),
         "citizen_consent": ("citizen", "/me/consents", {"kind": "video", "action": "withdraw"}),
-        "admin_consents": ("admin", "/admin/consents", {"code": "photos", "title_da": "Billeder",
-                                                        "text_da": "Jeg siger ja til billeder.", "title_en": "Photos",
-                                                        "text_en": "I agree to photos."}),
-        "admin_consent_kind": ("admin", f"/admin/consents/{a.consent_kind_id}",
-                               {"title_da": "Video", "text_da": "Ny tekst.", "title_en": "Video", "text_en": "New text."}),
+        "admin_consents": (
+            "admin",
+            "/admin/consents",
+            {
+                "code": "photos",
+                "title_da": "Billeder",
+                "text_da": "Jeg siger ja til billeder.",
+                "title_en": "Photos",
+                "text_en": "I agree to photos.",
+            },
+        ),
+        "admin_consent_kind": (
+            "admin",
+            f"/admin/consents/{a.consent_kind_id}",
+            {"title_da": "Video", "text_da": "Ny tekst.", "title_en": "Video", "text_en": "New text."},
+        ),
         "citizen_call_privacy": ("worker", f"/citizens/{a.citizen.id}/call-privacy", {"relay": "1"}),
         "working_hours": ("worker", "/worker/hours", {"work_0_start": "08:00", "work_0_end": "16:00"}),
         "calendar_feed_create": ("worker", "/worker/calendar-feed", {}),
         "calendar_feed_revoke": ("worker", "/worker/calendar-feed/revoke", {}),
-        "absences": ("worker", "/worker/absences", {"first_day": "2026-12-07", "last_day": "2026-12-08",
-                                                    "reason": "holiday"}),
+        "absences": (
+            "worker",
+            "/worker/absences",
+            {"first_day": "2026-12-07", "last_day": "2026-12-08", "reason": "holiday"},
+        ),
         "absence_remove": ("worker", f"/worker/absences/{a.absence_id}/remove", {}),
-        "appointment_new": ("worker", "/appointments/new", {"citizen_id": str(a.citizen.id), "kind": "video",
-                                                             "date": "2026-11-30", "time": "10:00", "duration": "45"}),
-        "appointment_reschedule": ("worker", f"/appointments/{a.citizen.appointment_id}/reschedule",
-                                   {"date": "2026-11-30", "time": "13:00", "duration": "45", "reason": "Moved"}),
-        "appointment_attendance": ("worker", f"/appointments/{a.citizen.past_appointment_id}/attendance",
-                                   {"attendance": "attended"}),
+        "appointment_new": (
+            "worker",
+            "/appointments/new",
+            {"citizen_id": str(a.citizen.id), "kind": "video", "date": "2026-11-30", "time": "10:00", "duration": "45"},
+        ),
+        "appointment_reschedule": (
+            "worker",
+            f"/appointments/{a.citizen.appointment_id}/reschedule",
+            {"date": "2026-11-30", "time": "13:00", "duration": "45", "reason": "Moved"},
+        ),
+        "appointment_attendance": (
+            "worker",
+            f"/appointments/{a.citizen.past_appointment_id}/attendance",
+            {"attendance": "attended"},
+        ),
         "appointment_release": ("worker", f"/appointments/{a.citizen.appointment_id}/release-interpreter", {}),
         # before the cancel below: a cancelled call has no guests
-        "guest_link_create": ("worker", f"/calls/{a.citizen.appointment_id}/guests", {"kind": "relative",
-                                                                                     "name": "Bo Holm"}),
+        "guest_link_create": (
+            "worker",
+            f"/calls/{a.citizen.appointment_id}/guests",
+            {"kind": "relative", "name": "Bo Holm"},
+        ),
         "guest_link_revoke": ("worker", f"/calls/{a.citizen.appointment_id}/guests/revoke", {"kind": "relative"}),
         "appointment_cancel": ("worker", f"/appointments/{a.citizen.appointment_id}/cancel", {"reason": "Sick"}),
         "call_ticket": ("worker", f"/calls/{a.citizen.appointment_id}/ticket", {}),
@@ -75,8 +113,11 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "goal_step_new": ("worker", f"/goals/{a.goal_id}/steps", {"text": "Gå til bageren"}),
         "goal_step_tick": ("worker", f"/goals/steps/{a.step_id}/tick", {"done": "1"}),
         "citizen_step_tick": ("citizen", f"/me/steps/{a.step_id}/tick", {"done": "1"}),
-        "appointment_respond": ("citizen", f"/me/appointments/{a.citizen.appointment_id}/respond",
-                                {"response": "confirmed"}),
+        "appointment_respond": (
+            "citizen",
+            f"/me/appointments/{a.citizen.appointment_id}/respond",
+            {"response": "confirmed"},
+        ),
         "checkin_create": ("citizen", "/me/checkins", {"level": "3", "words": "Fint"}),
         "day_task_add": ("citizen", "/me/day-plan", {"title": "Drik vand", "remind_at": "20:00"}),
         "day_task_done": ("citizen", f"/me/day-plan/{a.day_task_id}/done", {"done": "1"}),
@@ -86,12 +127,23 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "citizen_checkins_followed_up": ("worker", f"/citizens/{a.citizen.id}/checkins/followed-up", {}),
         "citizen_assign": ("supervisor", f"/citizens/{a.citizen.id}/assign", {"worker_id": str(a.other_worker.id)}),
         "team_travel_minutes": ("supervisor", f"/supervisor/teams/{a.team_id}/travel", {"minutes": "40"}),
-        "admin_staff_new": ("admin", "/admin/staff/new", {"name": "Nils Berg", "email": "nils@aarhus.example.dk",
-                                                          "role": "worker", "password": "a long first password"}),
+        "admin_staff_new": (
+            "admin",
+            "/admin/staff/new",
+            {
+                "name": "Nils Berg",
+                "email": "nils@aarhus.example.dk",
+                "role": "worker",
+                "password": "a long first password",
+            },
+        ),
         "admin_staff_active": ("admin", f"/admin/staff/{a.worker.id}/active", {"active": "0"}),
         "admin_team_new": ("admin", "/admin/teams", {"name": "Team Nord"}),
-        "admin_settings": ("admin", "/admin/settings", {"offsets": "1440", "cutoff": "3",
-                                                        "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"}),
+        "admin_settings": (
+            "admin",
+            "/admin/settings",
+            {"offsets": "1440", "cutoff": "3", "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"},
+        ),
         "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
         "logout": ("worker", "/logout", {}),  # last: the worker's other forms need the session
     }
@@ -113,15 +165,20 @@ async def sign_in(browser: WebClient, world, who: str | None) -> None:
 
 async def row_counts(db) -> dict[str, int]:
     await reread(db)
-    return {table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
-            for table in Base.metadata.sorted_tables}
+    return {
+        table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
+        for table in Base.metadata.sorted_tables
+    }
 
 
 def test_the_forms_above_are_every_post_route(settings, world):
     app = create_app(settings)
     # The JSON API takes its token in the X-CSRF-Token header: see test_api.py.
-    posting = {route.name for route in app.router.routes() if route.method in ("POST", "*")
-               and not route.name.startswith("api_")}
+    posting = {
+        route.name
+        for route in app.router.routes()
+        if route.method in ("POST", "*") and not route.name.startswith("api_")
+    }
     assert posting == set(post_forms(world))
 
 
@@ -156,18 +213,23 @@ async def test_a_token_from_another_browser_is_refused(web, other_web, world, db
     old_token = await other_web.csrf_from("/login")
     await other_web.login(world.a.other_worker)
     before = await row_counts(db)
-    response = await other_web.client.post("/citizens/new", data={**form, "csrf_token": old_token},
-                                           allow_redirects=False)
+    response = await other_web.client.post(
+        "/citizens/new", data={**form, "csrf_token": old_token}, allow_redirects=False
+    )
     assert response.status == 403
     assert await row_counts(db) == before
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "http://127.0.0.1.evil.example"},
-    {"Referer": "https://evil.example/page"},
-], ids=["origin", "null-origin", "lookalike-origin", "referer"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1.evil.example"},
+        {"Referer": "https://evil.example/page"},
+    ],
+    ids=["origin", "null-origin", "lookalike-origin", "referer"],
+)
 async def test_a_post_from_another_site_is_refused_even_with_a_valid_token(web, world, db, headers):
     await web.login(world.a.worker)
     revoke = f"/citizens/{world.a.citizen.id}/link/revoke"
@@ -177,8 +239,9 @@ async def test_a_post_from_another_site_is_refused_even_with_a_valid_token(web, 
     assert response.status == 403
     assert "You do not have access to this page." in text_of(await response.text())
     assert await row_counts(db) == before
-    same_site = await web.client.post(revoke, data={"csrf_token": token}, headers={"Origin": web.origin},
-                                      allow_redirects=False)
+    same_site = await web.client.post(
+        revoke, data={"csrf_token": token}, headers={"Origin": web.origin}, allow_redirects=False
+    )
     assert same_site.status == 303
 
 
@@ -223,10 +286,12 @@ async def test_signed_in_pages_are_never_cached(web, other_web, world):
         assert response.headers["Cache-Control"] == "no-store", path
 
 
-async def test_over_https_every_response_has_hsts_and_cookies_are_secure(aiohttp_client, database_url, tmp_path,
-                                                                          world, clock):
-    settings = load_settings({}, data_dir=tmp_path, database_url=database_url, secret_key="x" * 40,
-                             base_url="https://bostotte.example.dk")
+async def test_over_https_every_response_has_hsts_and_cookies_are_secure(
+    aiohttp_client, database_url, tmp_path, world, clock
+):
+    settings = load_settings(
+        {}, data_dir=tmp_path, database_url=database_url, secret_key="x" * 40, base_url="https://bostotte.example.dk"
+    )
     browser = WebClient(await aiohttp_client(create_app(settings, clock=clock)), clock)
     for what, response in (await responses_of_every_kind(browser)).items():
         check_common_headers(response, what)
@@ -241,6 +306,7 @@ async def test_the_language_switch_works_from_an_error_page(web, world):
     """An error page carries forms too (the language switch); their token must come with its cookie."""
     page = await web.get("/no/such/page")
     token = unescape(CSRF_RE.search(await page.text()).group(1))
-    response = await web.client.post("/language", data={"csrf_token": token, "locale": "da", "next": "/login"},
-                                     allow_redirects=False)
+    response = await web.client.post(
+        "/language", data={"csrf_token": token, "locale": "da", "next": "/login"}, allow_redirects=False
+    )
     assert response.status == 303

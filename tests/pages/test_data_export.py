@@ -8,9 +8,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from support import read_in_english, reread, text_of
 from vbostotte import audit
 from vbostotte.models import AuditEntry
+
+from support import read_in_english, reread, text_of
 
 
 @pytest.fixture(autouse=True)
@@ -20,8 +21,9 @@ def english(web, other_web):
 
 async def downloads(db) -> list[tuple]:
     await reread(db)
-    rows = (await db.execute(select(AuditEntry).where(AuditEntry.action.like("data_export.%"))
-                             .order_by(AuditEntry.id))).scalars()
+    rows = (
+        await db.execute(select(AuditEntry).where(AuditEntry.action.like("data_export.%")).order_by(AuditEntry.id))
+    ).scalars()
     return [(e.actor_kind, e.action, e.citizen_id, e.purpose, e.outcome) for e in rows]
 
 
@@ -31,8 +33,15 @@ async def test_the_citizen_reads_and_downloads_their_data(web, world, db):
     assert 'href="/me/data"' in await web.page("/me")
     page = text_of(await web.page("/me/data"))
     assert f"Data about {me.name}" in page
-    for heading in ("Appointments", "Consents", "Notes shared with you", "Goals", "How you have been doing",
-                    "Day plans", "Who has looked at or changed your data, and why"):
+    for heading in (
+        "Appointments",
+        "Consents",
+        "Notes shared with you",
+        "Goals",
+        "How you have been doing",
+        "Day plans",
+        "Who has looked at or changed your data, and why",
+    ):
         assert heading in page, heading
     assert f"Agenda for {me.name}" in page and "Gå en tur hver dag" in page and "Køb ind" in page
     # The access log says what kind of person and why, never who by name.
@@ -46,8 +55,10 @@ async def test_the_citizen_reads_and_downloads_their_data(web, world, db):
     data = json.loads(await response.text())
     assert data["citizen"]["name"] == me.name and data["generated_at"] == "2026-11-23T07:00:00Z"
     assert data["day_plans"]["tasks"][0]["title"] == "Køb ind"
-    assert await downloads(db) == [("citizen", "data_export.html", me.id, audit.Purpose.DATA_ACCESS, "allowed"),
-                                   ("citizen", "data_export.json", me.id, audit.Purpose.DATA_ACCESS, "allowed")]
+    assert await downloads(db) == [
+        ("citizen", "data_export.html", me.id, audit.Purpose.DATA_ACCESS, "allowed"),
+        ("citizen", "data_export.json", me.id, audit.Purpose.DATA_ACCESS, "allowed"),
+    ]
 
 
 async def test_the_worker_downloads_on_the_citizens_behalf(web, world, db):
@@ -59,7 +70,8 @@ async def test_the_worker_downloads_on_the_citizens_behalf(web, world, db):
     assert data["citizen"]["id"] == citizen.id and data["requested_by"] == "worker"
     assert [row[1:] for row in await downloads(db)] == [
         ("data_export.html", citizen.id, audit.Purpose.DATA_ACCESS, "allowed"),
-        ("data_export.json", citizen.id, audit.Purpose.DATA_ACCESS, "allowed")]
+        ("data_export.json", citizen.id, audit.Purpose.DATA_ACCESS, "allowed"),
+    ]
 
 
 async def test_without_consent_the_workers_download_leaves_out_check_ins(web, world):

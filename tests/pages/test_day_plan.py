@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from support import read_in_english, reread, text_of
 from vbostotte.models import DayGrade, DayTask, OutboxMessage
+
+from support import read_in_english, reread, text_of
 
 
 @pytest.fixture(autouse=True)

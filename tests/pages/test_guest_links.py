@@ -8,11 +8,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from support import read_in_english, reread, text_of
-from vbostotte import access_log
+from vbostotte.calls import call_access, guests
+from vbostotte.identity import sessions
 from vbostotte.models import Appointment, AuditEntry, CallTicket, GuestLink
-from vbostotte.services import call_access, calls, consent, guests
-from vbostotte import sessions
+from vbostotte.privacy import consent
+from vbostotte.web import access_log
+
+from support import read_in_english, reread, text_of
 
 NO_CONSENT = "The citizen has not agreed that a relative may take part in video calls."
 LINK_GONE = "This link does not work any more."
@@ -30,8 +32,13 @@ async def make_link(web, appointment_id: int, kind: str = "relative", name: str 
 
 async def the_link(db, appointment_id: int, kind: str) -> GuestLink:
     await reread(db)
-    return (await db.execute(select(GuestLink).where(GuestLink.appointment_id == appointment_id,
-                                                     GuestLink.kind == kind, GuestLink.revoked_at.is_(None)))).scalar_one()
+    return (
+        await db.execute(
+            select(GuestLink).where(
+                GuestLink.appointment_id == appointment_id, GuestLink.kind == kind, GuestLink.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one()
 
 
 async def guest_ticket(guest, token: str, name: str = "Bo Holm"):
@@ -40,8 +47,9 @@ async def guest_ticket(guest, token: str, name: str = "Bo Holm"):
 
 async def test_a_relatives_link_needs_the_citizens_consent(web, world, db, clock):
     appointment_id = world.a.citizen.appointment_id
-    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person",
-                           clock())
+    await consent.withdraw(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person", clock()
+    )
     await db.commit()
     await web.login(world.a.worker)
     page = text_of(await web.page(f"/calls/{appointment_id}"))
@@ -52,8 +60,9 @@ async def test_a_relatives_link_needs_the_citizens_consent(web, world, db, clock
     await reread(db)
     assert (await db.execute(select(GuestLink))).first() is None
 
-    await consent.give(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person",
-                       clock())
+    await consent.give(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person", clock()
+    )
     await db.commit()
     made = await make_link(web, appointment_id)
     assert made.status == 303
@@ -63,20 +72,29 @@ async def test_a_relatives_link_needs_the_citizens_consent(web, world, db, clock
     # Only the token's hash is stored; the address the worker sees hashes to it.
     shown = page.split("/g/", 1)[1].split("<", 1)[0]
     assert sessions.token_hash(shown) == link.token_hash and shown not in str(link.nonce)
-    entries = (await db.execute(select(AuditEntry.action, AuditEntry.citizen_id, AuditEntry.object_id)
-                                .where(AuditEntry.object_type == "guest_link"))).all()
+    entries = (
+        await db.execute(
+            select(AuditEntry.action, AuditEntry.citizen_id, AuditEntry.object_id).where(
+                AuditEntry.object_type == "guest_link"
+            )
+        )
+    ).all()
     assert entries == [("guest_link.create", world.a.citizen.id, link.id)]
 
     # The script asks for JSON, so a link can be made during the call without leaving the page.
-    again = await web.client.post(f"/calls/{appointment_id}/guests", data={"kind": "relative", "name": "Eva Holm"},
-                                  headers={"X-CSRF-Token": await web.csrf_from("/worker"), "Accept": "application/json"})
+    again = await web.client.post(
+        f"/calls/{appointment_id}/guests",
+        data={"kind": "relative", "name": "Eva Holm"},
+        headers={"X-CSRF-Token": await web.csrf_from("/worker"), "Accept": "application/json"},
+    )
     body = await again.json()
     assert again.status == 200 and body["name"] == "Eva Holm" and "/g/" in body["url"]
     assert (await the_link(db, appointment_id, "relative")).name == "Eva Holm"  # the new link replaced the old one
 
 
 async def test_a_guest_gets_a_ticket_only_while_the_call_is_open_and_until_the_link_is_stopped(
-        web, other_web, world, db, clock):
+    web, other_web, world, db, clock
+):
     appointment_id = world.a.citizen.appointment_id
     await web.login(world.a.worker)
     assert (await make_link(web, appointment_id)).status == 303
@@ -100,8 +118,13 @@ async def test_a_guest_gets_a_ticket_only_while_the_call_is_open_and_until_the_l
     assert joiner.room == f"appointment-{appointment_id}" and joiner.id.startswith("guest-")
     assert await call_access.redeem(db, issued["ticket"], _settings(web), clock()) is None  # single use
     await db.commit()
-    audited = (await db.execute(select(AuditEntry.actor_kind, AuditEntry.actor_role, AuditEntry.citizen_id)
-                                .where(AuditEntry.action == "call.guest_join"))).all()
+    audited = (
+        await db.execute(
+            select(AuditEntry.actor_kind, AuditEntry.actor_role, AuditEntry.citizen_id).where(
+                AuditEntry.action == "call.guest_join"
+            )
+        )
+    ).all()
     assert audited == [("guest", "relative", world.a.citizen.id)]
 
     await web.login(world.a.worker)  # a day later: a new staff session
@@ -114,26 +137,27 @@ async def test_a_guest_gets_a_ticket_only_while_the_call_is_open_and_until_the_l
 
 
 def _settings(web):
-    from vbostotte.keys import SETTINGS
+    from vbostotte.web.keys import SETTINGS
 
     return web.client.app[SETTINGS]
 
 
-async def test_a_link_stops_working_when_the_call_closes_or_the_consent_is_withdrawn(web, other_web, world, db,
-                                                                                    clock):
+async def test_a_link_stops_working_when_the_call_closes_or_the_consent_is_withdrawn(web, other_web, world, db, clock):
     appointment_id = world.a.citizen.appointment_id
     await web.login(world.a.worker)
     await make_link(web, appointment_id)
     token = (await web.page(f"/calls/{appointment_id}")).split("/g/", 1)[1].split("<", 1)[0]
     clock.advance(days=1, minutes=-10)
     assert (await other_web.get(f"/g/{token}")).status == 200
-    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person",
-                           clock())
+    await consent.withdraw(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person", clock()
+    )
     await db.commit()
     withdrawn = await other_web.get(f"/g/{token}")
     assert withdrawn.status == 404 and LINK_GONE in text_of(await withdrawn.text())
-    await consent.give(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person",
-                       clock())
+    await consent.give(
+        db, world.a.worker.actor, world.a.citizen.id, consent.Kind.RELATIVE_IN_CALLS, "in_person", clock()
+    )
     await db.commit()
     assert (await other_web.get(f"/g/{token}")).status == 200
     clock.advance(minutes=10 + 45 + 61)  # past the planned end and the hour after it
@@ -159,9 +183,16 @@ async def test_the_interpreter_gets_a_link_of_their_own_that_reaches_only_their_
     # A ticket naming another appointment with this link is refused, whatever the other appointment is.
     forged = "f" * 43
     other = await db.get(Appointment, b_id)
-    db.add(CallTicket(token_hash=sessions.token_hash(forged), appointment_id=b_id, principal_kind="guest",
-                      principal_id=link.id, expires_at=clock() + dt.timedelta(minutes=1),
-                      slot_starts_at=other.starts_at))
+    db.add(
+        CallTicket(
+            token_hash=sessions.token_hash(forged),
+            appointment_id=b_id,
+            principal_kind="guest",
+            principal_id=link.id,
+            expires_at=clock() + dt.timedelta(minutes=1),
+            slot_starts_at=other.starts_at,
+        )
+    )
     await db.flush()
     assert await call_access.redeem(db, forged, settings, clock()) is None
     assert (await call_access.redeem(db, token, settings, clock())).room == f"appointment-{a_id}"

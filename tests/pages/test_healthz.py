@@ -8,7 +8,7 @@ import warnings
 from contextlib import asynccontextmanager
 
 from vbostotte import db as database
-from vbostotte.keys import ENGINE
+from vbostotte.web.keys import ENGINE
 
 
 async def test_healthz_reports_the_database_ok(web):

@@ -13,13 +13,17 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from support import read_in_english, reread, text_of
-from vbostotte import channels, db as database
+from vbostotte import db as database
+from vbostotte.booking import availability, booking
+from vbostotte.calls import call_access
 from vbostotte.models import AppointmentKind, Citizen, GuestLink, OutboxMessage, Staff, WorkingHours
-from vbostotte.services import availability, booking, call_access, calls, guests, sender
+from vbostotte.reminders import channels, sender
 
-INTERPRETER = booking.Interpreter(name="Tolk Tina Ali", language="arabisk", email="tina@tolke.example.dk",
-                                  phone="+4530000000")
+from support import read_in_english, reread, text_of
+
+INTERPRETER = booking.Interpreter(
+    name="Tolk Tina Ali", language="arabisk", email="tina@tolke.example.dk", phone="+4530000000"
+)
 LINK = re.compile(r"http://127\.0\.0\.1/g/([A-Za-z0-9_-]{43})")
 LINK_GONE = "This link does not work any more."
 NOT_OPEN = "The call is open from 15 minutes before the start until an hour after the end."
@@ -40,8 +44,12 @@ def english(other_web):
 @pytest.fixture
 async def bookable(world, db):
     """The worker (Anne Jensen) works Monday–Friday 08–16; the citizen is Mette Hansen."""
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=8 * 60,
-                             end_minute=16 * 60) for d in range(5)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=8 * 60, end_minute=16 * 60)
+            for d in range(5)
+        ]
+    )
     citizen = await db.get(Citizen, world.a.citizen.id)
     citizen.name, citizen.preferred_name = "Mette Hansen", "Mette"
     (await db.get(Staff, world.a.worker.id)).name = "Anne Jensen"
@@ -53,20 +61,37 @@ async def bookable(world, db):
 async def send(settings, mail, gateway, database_url, clock):
     """One round of the outbox sender against the real SMTP server and SMS gateway (the app's secret and
     address, so the links it writes are the app's)."""
-    sending = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=mail.port, sms_gateway_url=gateway.url,
-                                  sms_gateway_token=gateway.token)
+    sending = dataclasses.replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mail.port,
+        sms_gateway_url=gateway.url,
+        sms_gateway_token=gateway.token,
+    )
     engine = database.create_engine(database_url)
     async with channels.open_channels(sending) as open_channels:
+
         async def run():
             return await sender.run_once(database.sessionmaker(engine), sending, clock, open_channels)
+
         yield run
     await engine.dispose()
 
 
 async def book(db, world, clock, starts_at, kind=AppointmentKind.VIDEO, interpreter=INTERPRETER) -> int:
-    appointment = await booking.book(db, world.a.worker.actor, booking.BookingRequest(
-        citizen_id=world.a.citizen.id, kind=kind, starts_at=starts_at, duration_minutes=45,
-        note_to_citizen="Vi taler om din økonomi", interpreter=interpreter), clock())
+    appointment = await booking.book(
+        db,
+        world.a.worker.actor,
+        booking.BookingRequest(
+            citizen_id=world.a.citizen.id,
+            kind=kind,
+            starts_at=starts_at,
+            duration_minutes=45,
+            note_to_citizen="Vi taler om din økonomi",
+            interpreter=interpreter,
+        ),
+        clock(),
+    )
     await db.commit()
     return appointment.id
 
@@ -95,11 +120,12 @@ async def join_as_guest(guest, token: str):
 
 
 async def test_the_interpreters_invitation_carries_the_link_to_exactly_that_call_until_it_is_cancelled(
-        bookable, web, other_web, db, clock, send, mail, gateway):
+    bookable, web, other_web, db, clock, send, mail, gateway
+):
     world = bookable
     tuesday = await book(db, world, clock, TUESDAY_10)
     wednesday = await book(db, world, clock, WEDNESDAY_13)
-    visit = await book(db, world, clock, THURSDAY_10, kind=AppointmentKind.HOME_VISIT)
+    await book(db, world, clock, THURSDAY_10, kind=AppointmentKind.HOME_VISIT)
     assert (await send())["sent"] == 6  # three invitations, by e-mail and by SMS
 
     mails, texts = to_interpreter(mail, gateway)
@@ -116,8 +142,10 @@ async def test_the_interpreters_invitation_carries_the_link_to_exactly_that_call
     # Each video session's invitation carries its own link, the same in the mail, the SMS and the calendar event.
     token = link_in(tuesday_mail.body)
     assert token and link_in(tuesday_sms) == token and link_in(wednesday_mail.body) not in (None, token)
-    assert ("Deltag i videosamtalen via dette link. Det åbner 15 minutter før start, og Anne lukker dig ind:\n"
-            f"http://127.0.0.1/g/{token}\n") in tuesday_mail.body
+    assert (
+        "Deltag i videosamtalen via dette link. Det åbner 15 minutter før start, og Anne lukker dig ind:\n"
+        f"http://127.0.0.1/g/{token}\n"
+    ) in tuesday_mail.body
     assert tuesday_sms.endswith(f"Kontakt: Anne. Link til videosamtalen: http://127.0.0.1/g/{token}")
     event = event_of(tuesday_mail)
     assert str(event["url"]) == str(event["location"]) == f"http://127.0.0.1/g/{token}"
@@ -166,7 +194,8 @@ async def test_the_interpreters_invitation_carries_the_link_to_exactly_that_call
 
 
 async def test_the_reminder_and_a_move_carry_the_link_and_a_new_link_reaches_the_interpreter(
-        bookable, web, other_web, db, clock, send, mail, gateway):
+    bookable, web, other_web, db, clock, send, mail, gateway
+):
     world = bookable
     appointment_id = await book(db, world, clock, TUESDAY_10)
     await send()
@@ -185,10 +214,18 @@ async def test_the_reminder_and_a_move_carry_the_link_and_a_new_link_reaches_the
 
     # The worker stops the link and makes a new one: the interpreter is sent the new one at once; the old one is dead.
     await web.login(world.a.worker)
-    assert (await web.post(f"/calls/{appointment_id}/guests/revoke", {"kind": "interpreter"},
-                           from_page=f"/calls/{appointment_id}")).status == 303
-    assert (await web.post(f"/calls/{appointment_id}/guests", {"kind": "interpreter", "name": "Tina Ali"},
-                           from_page=f"/calls/{appointment_id}")).status == 303
+    assert (
+        await web.post(
+            f"/calls/{appointment_id}/guests/revoke", {"kind": "interpreter"}, from_page=f"/calls/{appointment_id}"
+        )
+    ).status == 303
+    assert (
+        await web.post(
+            f"/calls/{appointment_id}/guests",
+            {"kind": "interpreter", "name": "Tina Ali"},
+            from_page=f"/calls/{appointment_id}",
+        )
+    ).status == 303
     before, sms_before = len(mail.received), len(gateway.delivered)
     assert (await send())["sent"] == 2
     [renewed], [renewed_sms] = to_interpreter(mail, gateway, before, sms_before)
@@ -206,20 +243,27 @@ async def test_the_reminder_and_a_move_carry_the_link_and_a_new_link_reaches_the
     assert (await send())["sent"] == 2  # the interpreter's reminder by e-mail and SMS (this citizen has no address)
     [reminder], [reminder_sms] = to_interpreter(mail, gateway, before, sms_before)
     assert reminder.subject == "Påmindelse: tolkning tirsdag 24. november kl. 11.00"
-    assert reminder.body.startswith("Påmindelse om tolkningen (arabisk): videosamtale tirsdag 24. november kl. "
-                                    "11.00, 45 minutter. Kontakt: Anne.\n")
+    assert reminder.body.startswith(
+        "Påmindelse om tolkningen (arabisk): videosamtale tirsdag 24. november kl. 11.00, 45 minutter. Kontakt: Anne.\n"
+    )
     assert link_in(reminder.body) == link_in(reminder_sms) == second
     assert reminder.calendar is None  # a reminder changes nothing in the calendar
     await reread(db)
-    reminders = (await db.execute(select(OutboxMessage.dedupe_key, OutboxMessage.status).where(
-        OutboxMessage.purpose == "interpreter_reminder"))).all()
+    reminders = (
+        await db.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.status).where(
+                OutboxMessage.purpose == "interpreter_reminder"
+            )
+        )
+    ).all()
     assert sorted(status for _, status in reminders) == ["dropped", "dropped", "sent", "sent"]
     assert {key.split(":")[2] for key, status in reminders if status == "sent"} == {"20261124T100000Z"}  # 11:00 local
     assert (await send())["claimed"] == 0
 
 
-async def test_a_stopped_link_or_a_released_interpreter_gets_no_working_link(bookable, web, other_web, db, clock,
-                                                                             send, mail, gateway):
+async def test_a_stopped_link_or_a_released_interpreter_gets_no_working_link(
+    bookable, web, other_web, db, clock, send, mail, gateway
+):
     world = bookable
     stopped = await book(db, world, clock, TUESDAY_10)
     released = await book(db, world, clock, WEDNESDAY_13)
@@ -243,17 +287,24 @@ async def test_a_stopped_link_or_a_released_interpreter_gets_no_working_link(boo
     before = len(mail.received)
     await send()
     [released_notice], _ = to_interpreter(mail, gateway, before, len(gateway.delivered))
-    assert released_notice.subject.startswith("Tolkning er ikke længere nødvendig") and "/g/" not in released_notice.body
+    assert (
+        released_notice.subject.startswith("Tolkning er ikke længere nødvendig") and "/g/" not in released_notice.body
+    )
     clock.now = WEDNESDAY_13 - dt.timedelta(minutes=10)
     gone = await other_web.get(f"/g/{link_in(to_released.body)}")
     assert gone.status == 404 and LINK_GONE in text_of(await gone.text())
     await reread(db)
-    statuses = (await db.execute(select(OutboxMessage.status, OutboxMessage.last_error).where(
-        OutboxMessage.appointment_id == released, OutboxMessage.purpose == "interpreter_reminder"))).all()
+    statuses = (
+        await db.execute(
+            select(OutboxMessage.status, OutboxMessage.last_error).where(
+                OutboxMessage.appointment_id == released, OutboxMessage.purpose == "interpreter_reminder"
+            )
+        )
+    ).all()
     assert set(statuses) == {("dropped", "interpreter released")}
 
 
 def _settings(web):
-    from vbostotte.keys import SETTINGS
+    from vbostotte.web.keys import SETTINGS
 
     return web.client.app[SETTINGS]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from support import text_of
 from vbostotte.models import MunicipalitySettings, WorkingHours
 
-UTC = dt.timezone.utc
+from support import text_of
+
+UTC = dt.UTC
 CRISIS = "Psykiatrisk akutmodtagelse: 7011 2233"
 
 
 async def test_message_hours_and_the_crisis_line(world, web, db, clock):
     db.add(WorkingHours(staff_id=world.a.worker.id, kind="messages", weekday=0, start_minute=540, end_minute=600))
-    db.add(MunicipalitySettings(municipality_id=world.a.id, reminder_offsets_minutes="1440,60",
-                                confirm_cutoff_minutes=180, crisis_line_text=CRISIS))
+    db.add(
+        MunicipalitySettings(
+            municipality_id=world.a.id,
+            reminder_offsets_minutes="1440,60",
+            confirm_cutoff_minutes=180,
+            crisis_line_text=CRISIS,
+        )
+    )
     await db.commit()
     clock.now = dt.datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday 09.30 in Copenhagen
     await web.open_link(world.a.citizen.link_token)

@@ -11,16 +11,20 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import WebClient
-from vbostotte import logging_setup
 from vbostotte.app import create_app
 from vbostotte.models import OutboxMessage
+from vbostotte.operations import logging_setup
+
+from support import WebClient
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     """Every sample as (name, sorted labels) -> value, read with the client library's own parser."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 async def scrape(web: WebClient, **kw) -> dict:
@@ -36,11 +40,25 @@ async def test_metrics_count_requests_by_route_name_without_personal_data(web, w
     await web.get("/me")
     await web.get(f"/citizens/{world.a.citizen.id}")  # refused for a citizen: counted by route, not by id
     await web.get("/no/such/page")
-    db.add_all([OutboxMessage(municipality_id=world.a.id, purpose="reminder", channel=channel, recipient_kind="citizen",
-                              dedupe_key=f"k{n}", due_at=clock(), status=status, attempts=1,
-                              next_attempt_at=clock() - dt.timedelta(minutes=1), created_at=clock())
-                for n, (status, channel) in enumerate([("pending", "email"), ("pending", "sms"), ("sent", "email"),
-                                                       ("failed", "sms"), ("failed", "sms")])])
+    db.add_all(
+        [
+            OutboxMessage(
+                municipality_id=world.a.id,
+                purpose="reminder",
+                channel=channel,
+                recipient_kind="citizen",
+                dedupe_key=f"k{n}",
+                due_at=clock(),
+                status=status,
+                attempts=1,
+                next_attempt_at=clock() - dt.timedelta(minutes=1),
+                created_at=clock(),
+            )
+            for n, (status, channel) in enumerate(
+                [("pending", "email"), ("pending", "sms"), ("sent", "email"), ("failed", "sms"), ("failed", "sms")]
+            )
+        ]
+    )
     await db.commit()
 
     response = await web.get("/metrics")
@@ -56,14 +74,20 @@ async def test_metrics_count_requests_by_route_name_without_personal_data(web, w
     assert got[("vb_database_up", ())] == 1
     assert got[("vb_websockets_open", ())] == 0 and got[("vb_calls_in_progress", ())] == 0
     # No path, id, token or name anywhere in it.
-    for secret in (world.a.citizen.link_token, f"/citizens/{world.a.citizen.id}", "/no/such/page",
-                   world.a.citizen.name, "Aarhus"):
+    for secret in (
+        world.a.citizen.link_token,
+        f"/citizens/{world.a.citizen.id}",
+        "/no/such/page",
+        world.a.citizen.name,
+        "Aarhus",
+    ):
         assert secret not in text
 
 
 async def test_metrics_are_refused_outside_the_allow_list_unless_the_token_is_sent(aiohttp_client, settings, clock):
-    app = create_app(dataclasses.replace(settings, metrics_allow="10.0.0.0/8", metrics_token="scrape-token-123456"),
-                     clock=clock)
+    app = create_app(
+        dataclasses.replace(settings, metrics_allow="10.0.0.0/8", metrics_token="scrape-token-123456"), clock=clock
+    )
     web = WebClient(await aiohttp_client(app), clock)
     assert (await web.get("/metrics")).status == 404
     assert (await web.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 404

@@ -8,9 +8,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from support import add_staff, read_in_english, reread, text_of
 from vbostotte import audit
 from vbostotte.models import AuditEntry, Caseload, Note, NoteVersion, NoteVersionGoal, StaffRole, Team
+
+from support import add_staff, read_in_english, reread, text_of
 
 
 @pytest.fixture(autouse=True)
@@ -20,17 +21,22 @@ def english(web, other_web):
 
 async def api_post(browser, path: str, body: dict, *, token: str | None = None):
     """A JSON call as note_autosave.js makes it: the page's CSRF token in the X-CSRF-Token header."""
-    headers = {"Content-Type": "application/json", "Origin": browser.origin,
-               "X-CSRF-Token": token or await browser.csrf_from("/worker")}
+    headers = {
+        "Content-Type": "application/json",
+        "Origin": browser.origin,
+        "X-CSRF-Token": token or await browser.csrf_from("/worker"),
+    }
     return await browser.client.post(path, data=json.dumps(body), headers=headers, allow_redirects=False)
 
 
 async def versions(db, note_id: int) -> list[tuple]:
     await reread(db)
-    rows = (await db.execute(select(NoteVersion).where(NoteVersion.note_id == note_id)
-                             .order_by(NoteVersion.number))).scalars()
-    return [(v.number, v.status.value, v.talked_about, v.agreements, v.assessment, v.signed_at, v.updated_at)
-            for v in rows]
+    rows = (
+        await db.execute(select(NoteVersion).where(NoteVersion.note_id == note_id).order_by(NoteVersion.number))
+    ).scalars()
+    return [
+        (v.number, v.status.value, v.talked_about, v.agreements, v.assessment, v.signed_at, v.updated_at) for v in rows
+    ]
 
 
 async def audit_count(db) -> int:
@@ -38,8 +44,11 @@ async def audit_count(db) -> int:
     return (await db.execute(select(func.count()).select_from(AuditEntry))).scalar_one()
 
 
-TEXT = {"talked_about": "Vi talte om søvn og om at handle ind.", "agreements": "Mette handler ind torsdag.",
-        "assessment": "Mere overskud end sidst."}
+TEXT = {
+    "talked_about": "Vi talte om søvn og om at handle ind.",
+    "agreements": "Mette handler ind torsdag.",
+    "assessment": "Mere overskud end sidst.",
+}
 
 
 async def test_after_an_appointment_the_worker_lands_in_their_draft_note(web, world, db):
@@ -79,8 +88,9 @@ async def test_autosave_needs_the_csrf_header_and_the_author(web, other_web, wor
     a = world.a
     await web.login(a.worker)
     before = await versions(db, a.note_id)
-    no_token = await web.client.post(f"/api/v1/notes/{a.note_id}/draft", data=json.dumps(TEXT),
-                                     headers={"Content-Type": "application/json"})
+    no_token = await web.client.post(
+        f"/api/v1/notes/{a.note_id}/draft", data=json.dumps(TEXT), headers={"Content-Type": "application/json"}
+    )
     assert no_token.status == 403
     db.add(Caseload(staff_id=a.other_worker.id, citizen_id=a.citizen.id))
     await db.commit()
@@ -98,14 +108,23 @@ async def test_a_signed_note_cannot_be_changed_through_any_endpoint(web, world, 
     before = await versions(db, a.note_id)
     assert before[0][1] == "signed"
     goals_before = (await db.execute(select(func.count()).select_from(NoteVersionGoal))).scalar_one()
-    change = {"talked_about": "Ændret bagefter", "agreements": "", "assessment": "", "shared": "1",
-              "goal_ids": str(a.goal_id)}
+    change = {
+        "talked_about": "Ændret bagefter",
+        "agreements": "",
+        "assessment": "",
+        "shared": "1",
+        "goal_ids": str(a.goal_id),
+    }
     token = await web.csrf_from(f"/notes/{a.note_id}")
     attempts = {
         "save": await web.post(f"/notes/{a.note_id}", change, from_page="/worker"),
         "sign": await web.post(f"/notes/{a.note_id}/sign", change, from_page="/worker"),
-        "autosave": await api_post(web, f"/api/v1/notes/{a.note_id}/draft",
-                                   {"talked_about": "Ændret", "agreements": "", "assessment": ""}, token=token),
+        "autosave": await api_post(
+            web,
+            f"/api/v1/notes/{a.note_id}/draft",
+            {"talked_about": "Ændret", "agreements": "", "assessment": ""},
+            token=token,
+        ),
         "new note for the appointment": await web.get(f"/appointments/{a.citizen.past_appointment_id}/note"),
     }
     for name, response in attempts.items():
@@ -126,27 +145,36 @@ async def test_a_signed_note_cannot_be_changed_through_any_endpoint(web, world, 
 async def test_an_amendment_keeps_both_versions_visible(web, world, db):
     a = world.a
     await web.login(a.worker)
-    await web.post(f"/notes/{a.note_id}/sign", {**TEXT, "shared": "0", "goal_ids": str(a.goal_id)},
-                   from_page=f"/notes/{a.note_id}")
+    await web.post(
+        f"/notes/{a.note_id}/sign", {**TEXT, "shared": "0", "goal_ids": str(a.goal_id)}, from_page=f"/notes/{a.note_id}"
+    )
     await web.post(f"/notes/{a.note_id}/amend", {"reason": "Aftalen var fredag"}, from_page="/worker")
     draft = text_of(await web.page(f"/notes/{a.note_id}"))
     assert "Amendment (version 2), not signed" in draft and "Reason for the amendment: Aftalen var fredag" in draft
-    await web.post(f"/notes/{a.note_id}/sign", {**TEXT, "agreements": "Mette handler ind fredag.", "shared": "0",
-                                                "goal_ids": str(a.goal_id)}, from_page=f"/notes/{a.note_id}")
+    await web.post(
+        f"/notes/{a.note_id}/sign",
+        {**TEXT, "agreements": "Mette handler ind fredag.", "shared": "0", "goal_ids": str(a.goal_id)},
+        from_page=f"/notes/{a.note_id}",
+    )
     page = text_of(await web.page(f"/notes/{a.note_id}"))
     assert "Version 2, signed" in page and "Version 1, signed" in page and "replaced by a later version" in page
     assert "Mette handler ind fredag." in page and "Mette handler ind torsdag." in page
     rows = await versions(db, a.note_id)
-    assert [(r[0], r[1], r[3]) for r in rows] == [(1, "signed", TEXT["agreements"]),
-                                                  (2, "signed", "Mette handler ind fredag.")]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        (1, "signed", TEXT["agreements"]),
+        (2, "signed", "Mette handler ind fredag."),
+    ]
     assert "Gå en tur hver dag" in page  # the goal touched, on both versions
 
 
 async def test_signing_needs_what_was_talked_about_and_keeps_what_was_typed(web, world, db):
     a = world.a
     await web.login(a.worker)
-    refused = await web.post(f"/notes/{a.note_id}/sign", {"talked_about": " ", "agreements": "Ring torsdag",
-                                                          "shared": "0"}, from_page=f"/notes/{a.note_id}")
+    refused = await web.post(
+        f"/notes/{a.note_id}/sign",
+        {"talked_about": " ", "agreements": "Ring torsdag", "shared": "0"},
+        from_page=f"/notes/{a.note_id}",
+    )
     assert refused.status == 422
     body = await refused.text()
     assert "Write what you talked about before you sign." in text_of(body) and "Ring torsdag" in body
@@ -165,15 +193,24 @@ async def cast(world, db, clock):
     db.add(west)
     await db.flush()
     people = {
-        "author": a.worker, "co-worker on the caseload": a.other_worker, "team supervisor": a.supervisor,
-        "administrator": a.admin, "other municipality's worker": world.b.worker,
+        "author": a.worker,
+        "co-worker on the caseload": a.other_worker,
+        "team supervisor": a.supervisor,
+        "administrator": a.admin,
+        "other municipality's worker": world.b.worker,
         "other municipality's supervisor": world.b.supervisor,
         "same team, not on the caseload": await add_staff(db, world, "bystander", StaffRole.WORKER, a.team_id, clock()),
-        "other team's worker on the caseload": await add_staff(db, world, "west-worker", StaffRole.WORKER, west.id, clock()),
+        "other team's worker on the caseload": await add_staff(
+            db, world, "west-worker", StaffRole.WORKER, west.id, clock()
+        ),
         "other team's supervisor": await add_staff(db, world, "west-lead", StaffRole.SUPERVISOR, west.id, clock()),
     }
-    db.add_all([Caseload(staff_id=a.other_worker.id, citizen_id=a.citizen.id),
-                Caseload(staff_id=people["other team's worker on the caseload"].id, citizen_id=a.citizen.id)])
+    db.add_all(
+        [
+            Caseload(staff_id=a.other_worker.id, citizen_id=a.citizen.id),
+            Caseload(staff_id=people["other team's worker on the caseload"].id, citizen_id=a.citizen.id),
+        ]
+    )
     await db.commit()
     return people
 
@@ -204,7 +241,8 @@ async def test_who_may_read_a_note_and_each_read_is_audited_once(web, world, db,
     await reread(db)
     entries = (await db.execute(select(AuditEntry).where(AuditEntry.id > before))).scalars().all()
     assert [(e.actor_id, e.action, e.object_type, e.object_id, e.purpose, e.outcome) for e in entries] == [
-        (cast[who].id, "note.view", "note", note_id, purpose, audit.ALLOWED if allowed else audit.DENIED)], who
+        (cast[who].id, "note.view", "note", note_id, purpose, audit.ALLOWED if allowed else audit.DENIED)
+    ], who
     if allowed:
         assert entries[0].citizen_id == world.a.citizen.id
     # The list on the citizen's page shows exactly the notes the viewer may read, and no note text.
@@ -228,15 +266,22 @@ async def test_a_citizen_reads_only_shared_notes_on_their_own_page_latest_signed
     await reread(db)
     entries = (await db.execute(select(AuditEntry).where(AuditEntry.id > before))).scalars().all()
     assert [(e.action, e.purpose, e.citizen_id) for e in entries if e.action.startswith("note.")] == [
-        ("note.shared_view", audit.Purpose.SELF_SERVICE, a.citizen.id)]
+        ("note.shared_view", audit.Purpose.SELF_SERVICE, a.citizen.id)
+    ]
     # An amendment in progress is not shown; the signed version is, until the amendment is signed.
     await web.post(f"/notes/{a.note_id}/amend", {"reason": "Rettelse"}, from_page="/worker")
-    await web.post(f"/notes/{a.note_id}", {**TEXT, "agreements": "Kladde, ikke færdig", "shared": "1"},
-                   from_page=f"/notes/{a.note_id}")
+    await web.post(
+        f"/notes/{a.note_id}",
+        {**TEXT, "agreements": "Kladde, ikke færdig", "shared": "1"},
+        from_page=f"/notes/{a.note_id}",
+    )
     home = text_of(await other_web.page("/me"))
     assert TEXT["agreements"] in home and "Kladde, ikke færdig" not in home
-    await web.post(f"/notes/{a.note_id}/sign", {**TEXT, "agreements": "Mette handler fredag", "shared": "1"},
-                   from_page=f"/notes/{a.note_id}")
+    await web.post(
+        f"/notes/{a.note_id}/sign",
+        {**TEXT, "agreements": "Mette handler fredag", "shared": "1"},
+        from_page=f"/notes/{a.note_id}",
+    )
     home = text_of(await other_web.page("/me"))
     assert "Mette handler fredag" in home and TEXT["agreements"] not in home
 

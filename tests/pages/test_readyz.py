@@ -14,11 +14,16 @@ import time
 import pytest
 import redis
 
-from support import free_port, read_in_english, require, text_of
 from vbostotte.app import create_app
 
-WS_HEADERS = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+from support import free_port, read_in_english, require, text_of
+
+WS_HEADERS = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 FAIL_FAST = 3.0  # seconds: far below a hung connection's minute, far above a loaded machine's hiccup
 
 
@@ -36,8 +41,22 @@ class OwnRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         for _ in range(100):
             try:
@@ -76,12 +95,12 @@ async def timed_get(web, path: str, **kw):
     return response, time.monotonic() - started
 
 
-async def test_with_redis_stopped_readiness_and_calls_fail_fast_and_recover(aiohttp_client, settings, clock, world,
-                                                                            own_redis):
+async def test_with_redis_stopped_readiness_and_calls_fail_fast_and_recover(
+    aiohttp_client, settings, clock, world, own_redis
+):
     from support import WebClient
 
-    app = create_app(dataclasses.replace(settings, redis_url=own_redis.url, redis_prefix="vbtest-outage"),
-                     clock=clock)
+    app = create_app(dataclasses.replace(settings, redis_url=own_redis.url, redis_prefix="vbtest-outage"), clock=clock)
     web = WebClient(await aiohttp_client(app), clock)
     read_in_english(web)
     response = await web.get("/readyz")
@@ -157,8 +176,9 @@ class TcpForwarder:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-async def test_a_database_outage_gives_the_translated_503_page_at_once_and_recovers(aiohttp_client, settings, clock,
-                                                                                     world):
+async def test_a_database_outage_gives_the_translated_503_page_at_once_and_recovers(
+    aiohttp_client, settings, clock, world
+):
     """PostgreSQL going away mid-service (through a forwarder the test cuts): pages answer 503 quickly with the
     layout's error page in Danish, the API with JSON; when it is back, the same app serves again by itself."""
 
@@ -171,8 +191,12 @@ async def test_a_database_outage_gives_the_translated_503_page_at_once_and_recov
     url = make_url(settings.database_url)
     forwarder = TcpForwarder(url.host or "127.0.0.1", url.port or 5432)
     await forwarder.start()
-    app = create_app(dataclasses.replace(settings, database_url=url.set(host="127.0.0.1", port=forwarder.port)
-                                         .render_as_string(hide_password=False)), clock=clock)
+    app = create_app(
+        dataclasses.replace(
+            settings, database_url=url.set(host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False)
+        ),
+        clock=clock,
+    )
     web = WebClient(await aiohttp_client(app), clock)
     assert (await web.open_link(world.a.citizen.link_token)).status == 303
     assert (await web.get("/me")).status == 200

@@ -8,11 +8,12 @@ import dataclasses
 
 import pytest
 
-from support import WebClient
-from vbostotte import security
-from vbostotte.keys import ALLOWED_ORIGINS
 from vbostotte.app import create_app
 from vbostotte.config import SettingsError, load_settings
+from vbostotte.web import security
+from vbostotte.web.keys import ALLOWED_ORIGINS
+
+from support import WebClient
 
 HOSTILE_NEXT = [
     "//evil.example/",
@@ -42,8 +43,9 @@ def test_a_redirect_target_is_a_path_on_this_site_or_the_start_page(value):
     assert security.safe_redirect_path(value) == "/"
 
 
-@pytest.mark.parametrize("value", ["/", "/login", "/me?done=consent_give#consents", "/citizens/12",
-                                   "/%2F%2Fevil.example"])
+@pytest.mark.parametrize(
+    "value", ["/", "/login", "/me?done=consent_give#consents", "/citizens/12", "/%2F%2Fevil.example"]
+)
 def test_a_path_on_this_site_is_kept(value):
     assert security.safe_redirect_path(value) == value
 
@@ -75,16 +77,25 @@ async def test_a_form_post_from_a_host_that_names_itself_is_refused(web, world):
     token = await web.csrf_from("/worker")
     refused = await web.client.post(revoke, data={"csrf_token": token}, headers=REBOUND, allow_redirects=False)
     assert refused.status == 403
-    referer = await web.client.post(revoke, data={"csrf_token": token}, allow_redirects=False,
-                                    headers={"Host": "evil.example", "Referer": "http://evil.example/page"})
+    referer = await web.client.post(
+        revoke,
+        data={"csrf_token": token},
+        allow_redirects=False,
+        headers={"Host": "evil.example", "Referer": "http://evil.example/page"},
+    )
     assert referer.status == 403
-    accepted = await web.client.post(revoke, data={"csrf_token": token}, headers={"Origin": web.origin},
-                                     allow_redirects=False)
+    accepted = await web.client.post(
+        revoke, data={"csrf_token": token}, headers={"Origin": web.origin}, allow_redirects=False
+    )
     assert accepted.status == 303
 
 
-UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 async def test_a_call_socket_from_a_host_that_names_itself_is_refused_before_the_upgrade(web):
@@ -97,24 +108,38 @@ async def test_a_call_socket_from_a_host_that_names_itself_is_refused_before_the
 async def test_extra_origins_are_allowed_and_nothing_else(settings, clock, aiohttp_client, world):
     extra = dataclasses.replace(settings, extra_origins="https://Bostotte.Kommune.dk:443, http://10.0.0.5:8080/")
     app = create_app(extra, clock=clock)
-    assert app[ALLOWED_ORIGINS] == {"http://127.0.0.1", "https://bostotte.kommune.dk",
-                                             "http://10.0.0.5:8080"}
+    assert app[ALLOWED_ORIGINS] == {"http://127.0.0.1", "https://bostotte.kommune.dk", "http://10.0.0.5:8080"}
     web = WebClient(await aiohttp_client(app), clock)
-    for origin, status in (("https://bostotte.kommune.dk", 303), ("http://10.0.0.5:8080", 303),
-                           ("https://kommune.dk", 403), ("http://10.0.0.5", 403)):
-        response = await web.post("/language", {"locale": "en", "next": "/login"}, from_page="/login",
-                                  headers={"Origin": origin})
+    for origin, status in (
+        ("https://bostotte.kommune.dk", 303),
+        ("http://10.0.0.5:8080", 303),
+        ("https://kommune.dk", 403),
+        ("http://10.0.0.5", 403),
+    ):
+        response = await web.post(
+            "/language", {"locale": "en", "next": "/login"}, from_page="/login", headers={"Origin": origin}
+        )
         assert response.status == status, origin
 
 
-@pytest.mark.parametrize("value", ["bostotte.kommune.dk", "https://bostotte.kommune.dk/app", "ftp://kommune.dk",
-                                   "https://", "https://user@kommune.dk", "https://kommune.dk:99999"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "bostotte.kommune.dk",
+        "https://bostotte.kommune.dk/app",
+        "ftp://kommune.dk",
+        "https://",
+        "https://user@kommune.dk",
+        "https://kommune.dk:99999",
+    ],
+)
 def test_a_mistyped_extra_origin_stops_the_start(settings, value):
     with pytest.raises(SettingsError, match="VB_EXTRA_ORIGINS"):
         security.allowed_origins(dataclasses.replace(settings, extra_origins=value))
 
 
 def test_extra_origins_come_from_vb_extra_origins():
-    settings = load_settings({"VB_BASE_URL": "https://bostotte.example.dk/",
-                              "VB_EXTRA_ORIGINS": "https://video.example.dk"})
+    settings = load_settings(
+        {"VB_BASE_URL": "https://bostotte.example.dk/", "VB_EXTRA_ORIGINS": "https://video.example.dk"}
+    )
     assert security.allowed_origins(settings) == {"https://bostotte.example.dk", "https://video.example.dk"}

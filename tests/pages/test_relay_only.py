@@ -14,15 +14,18 @@ import time
 
 from sqlalchemy import func, select
 
-from support import WebClient, free_port, port_open, read_in_english, text_of
 from vbostotte import cli
 from vbostotte.app import create_app
 from vbostotte.models import CallTicket, Citizen
 
+from support import WebClient, free_port, port_open, read_in_english, text_of
+
 WORKER_REASON = "The citizen must call through a relay server (TURN), but none is set up. Contact IT."
 WORKER_REASON_DA = "Borgeren skal ringe gennem en relæserver (TURN), men der er ingen sat op. Kontakt IT."
-CITIZEN_REASON = ("Your calls must go through a relay server (TURN), so that the others cannot see your internet "
-                  "address, but none is set up. The call cannot start. Please tell your support worker.")
+CITIZEN_REASON = (
+    "Your calls must go through a relay server (TURN), so that the others cannot see your internet "
+    "address, but none is set up. The call cannot start. Please tell your support worker."
+)
 NEEDS_TURN = "This needs a relay server (TURN). Without one, the citizen's video calls cannot start."
 NOT_SET_UP_ON = "No relay server (TURN) is set up, so the citizen's video calls cannot start now."
 NOT_SET_UP_OFF = "No relay server (TURN) is set up. With Yes, the citizen's video calls cannot start."
@@ -48,12 +51,15 @@ async def browsers(aiohttp_client, settings, clock, world) -> tuple[WebClient, W
 
 async def ticket(web: WebClient, appointment_id: int, page: str):
     """What the call page's script does on Join."""
-    return await web.client.post(f"/calls/{appointment_id}/ticket", headers={
-        "X-CSRF-Token": await web.csrf_from(page), "Accept": "application/json"})
+    return await web.client.post(
+        f"/calls/{appointment_id}/ticket",
+        headers={"X-CSRF-Token": await web.csrf_from(page), "Accept": "application/json"},
+    )
 
 
 async def test_without_turn_a_relay_only_citizens_call_cannot_start_and_every_page_says_why(
-        aiohttp_client, settings, clock, world, db):
+    aiohttp_client, settings, clock, world, db
+):
     await relay_only(db, world)
     worker, citizen = await browsers(aiohttp_client, settings, clock, world)
     appointment = world.a.citizen.appointment_id
@@ -81,7 +87,8 @@ async def test_without_turn_a_relay_only_citizens_call_cannot_start_and_every_pa
 
 
 async def test_with_turn_the_relay_only_citizen_gets_a_relay_ticket_and_no_warning(
-        aiohttp_client, settings, clock, world, db):
+    aiohttp_client, settings, clock, world, db
+):
     await relay_only(db, world)
     worker, citizen = await browsers(aiohttp_client, dataclasses.replace(settings, **TURN), clock, world)
     appointment = world.a.citizen.appointment_id
@@ -89,8 +96,11 @@ async def test_with_turn_the_relay_only_citizen_gets_a_relay_ticket_and_no_warni
     assert answer.status == 200 and (await answer.json())["ice_transport_policy"] == "relay"
     answer = await ticket(worker, appointment, "/worker")
     assert answer.status == 200 and (await answer.json())["ice_transport_policy"] == "all"
-    for page in (await citizen.page(f"/calls/{appointment}"), await worker.page(f"/calls/{appointment}"),
-                 await worker.page(f"/appointments/{appointment}")):
+    for page in (
+        await citizen.page(f"/calls/{appointment}"),
+        await worker.page(f"/calls/{appointment}"),
+        await worker.page(f"/appointments/{appointment}"),
+    ):
         assert 'id="relay-missing"' not in page
     assert 'id="join"' in await citizen.page(f"/calls/{appointment}")
     settings_page = text_of(await worker.page(f"/citizens/{world.a.citizen.id}"))
@@ -98,7 +108,8 @@ async def test_with_turn_the_relay_only_citizen_gets_a_relay_ticket_and_no_warni
 
 
 async def test_without_turn_a_citizen_who_is_not_relay_only_calls_as_before_and_the_setting_warns(
-        aiohttp_client, settings, clock, world, db):
+    aiohttp_client, settings, clock, world, db
+):
     worker, citizen = await browsers(aiohttp_client, settings, clock, world)
     appointment = world.a.citizen.appointment_id
     answer = await ticket(citizen, appointment, "/me")
@@ -123,12 +134,23 @@ async def test_the_start_up_check_warns_only_for_relay_only_citizens_without_tur
 async def test_vbostotte_serve_warns_at_start_up(settings, world, db, tmp_path):
     """The real command: its log, while it starts, has the WARNING."""
     await relay_only(db, world)
-    env = {**os.environ, "VB_DATABASE_URL": settings.resolved_database_url, "VB_DATA_DIR": str(tmp_path),
-           "VB_SECRET_KEY": settings.secret_key, "VB_OUTBOX_WORKER": "false", "VB_LOG_FORMAT": "text",
-           "VB_TURN_URLS": "", "VB_TURN_SECRET": ""}
+    env = {
+        **os.environ,
+        "VB_DATABASE_URL": settings.resolved_database_url,
+        "VB_DATA_DIR": str(tmp_path),
+        "VB_SECRET_KEY": settings.secret_key,
+        "VB_OUTBOX_WORKER": "false",
+        "VB_LOG_FORMAT": "text",
+        "VB_TURN_URLS": "",
+        "VB_TURN_SECRET": "",
+    }
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vbostotte", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vbostotte", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         os.set_blocking(server.stderr.fileno(), False)
         log, deadline, serving = "", time.monotonic() + 30, False

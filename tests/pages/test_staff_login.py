@@ -7,9 +7,10 @@ import re
 import pyotp
 from sqlalchemy import func, select
 
-from support import PASSWORD, reread, text_of
-from vbostotte import sessions
+from vbostotte.identity import sessions
 from vbostotte.models import AuditEntry, Staff, WebSession
+
+from support import PASSWORD, reread, text_of
 
 GENERIC = "E-mail, adgangskode eller kode er forkert."  # Danish is the default language
 

@@ -11,8 +11,9 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from support import PASSWORD, reread, text_of
 from vbostotte.models import LoginFailure, Staff
+
+from support import PASSWORD, reread, text_of
 
 GENERIC = "E-mail, adgangskode eller kode er forkert."  # Danish is the default language
 STEP = 30  # seconds of one TOTP time step
@@ -93,17 +94,22 @@ async def test_two_browsers_racing_with_one_code_only_one_logs_in(web, other_web
         assert first.headers["Location"] == "/login/code"
     code = code_at(worker.totp_secret, web.clock)
     tokens = [await browser.csrf_from("/login/code") for browser in (web, other_web)]
-    results = await asyncio.gather(*(browser.post("/login/code", {"code": code, "csrf_token": token})
-                                     for browser, token in zip((web, other_web), tokens)))
+    results = await asyncio.gather(
+        *(
+            browser.post("/login/code", {"code": code, "csrf_token": token})
+            for browser, token in zip((web, other_web), tokens, strict=True)
+        )
+    )
     assert sorted(r.status for r in results) == [303, 401]
     assert sorted([(await web.get("/worker")).status, (await other_web.get("/worker")).status]) == [200, 303]
 
 
-async def test_of_two_transactions_checking_one_code_the_second_waits_and_is_refused(database_url, world, settings,
-                                                                                     clock):
+async def test_of_two_transactions_checking_one_code_the_second_waits_and_is_refused(
+    database_url, world, settings, clock
+):
     """The race in the database itself: the first check holds its row change uncommitted while the second runs."""
     from vbostotte import db as database
-    from vbostotte.services import login
+    from vbostotte.identity import login
 
     engine = database.create_engine(database_url)  # as the app's: SQLite writers serialised (BEGIN IMMEDIATE)
     sessions = database.sessionmaker(engine)

@@ -14,10 +14,12 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from support import read_in_english, reread, text_of
+from vbostotte.booking import booking
+from vbostotte.calls import calls, connection_test, guests
 from vbostotte.config import Settings
 from vbostotte.models import Appointment, TurnGrant
-from vbostotte.services import booking, calls, connection_test, guests
+
+from support import read_in_english, reread, text_of
 
 STUN = "stun:127.0.0.1:3478"
 TURN = {"stun_urls": STUN, "turn_urls": "turn:127.0.0.1:3478?transport=udp", "turn_secret": "turn-test-secret"}
@@ -93,14 +95,16 @@ async def test_a_calls_turn_credentials_last_until_the_call_closes(web, other_we
     await web.login(world.a.worker)
     await other_web.open_link(world.a.citizen.link_token)
     for browser, page in ((web, "/worker"), (other_web, "/me")):
-        response = await browser.client.post(f"/calls/{appointment}/ticket",
-                                             headers={"X-CSRF-Token": await browser.csrf_from(page)})
+        response = await browser.client.post(
+            f"/calls/{appointment}/ticket", headers={"X-CSRF-Token": await browser.csrf_from(page)}
+        )
         assert response.status == 200
         expiry = turn_expiry((await response.json())["ice_servers"])
         assert time.time() + closes_in - 5 <= expiry <= time.time() + closes_in
     # A guest's ticket too (a relative, with the citizen's consent).
-    link = await guests.create_link(db, world.a.worker.actor, appointment, guests.RELATIVE, "Bo Holm", settings,
-                                    clock())
+    link = await guests.create_link(
+        db, world.a.worker.actor, appointment, guests.RELATIVE, "Bo Holm", settings, clock()
+    )
     await db.commit()
     token = link.url.rsplit("/", 1)[1]
     guest = await other_web.post(f"/g/{token}/ticket", {"name": "Bo Holm"}, from_page=f"/g/{token}")

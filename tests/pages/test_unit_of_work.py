@@ -6,13 +6,14 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from support import reread
 from vbostotte import audit
 from vbostotte.actors import ANONYMOUS
 from vbostotte.errors import InvalidInput
-from vbostotte.middlewares import keep_after_rollback
 from vbostotte.models import AuditEntry, Team
-from vbostotte.views import base
+from vbostotte.web import base
+from vbostotte.web.middlewares import keep_after_rollback
+
+from support import reread
 
 
 async def _count(db, model) -> int:
@@ -25,8 +26,11 @@ def _handlers(world):
         base.db(request).add(Team(municipality_id=world.a.id, name=f"Half-made {status}"))
         await base.db(request).flush()
         if keep:
-            error = InvalidInput({"name": "x"}).then(lambda fresh: audit.record(
-                fresh, ANONYMOUS, audit.AuditEvent("test.kept", audit.Purpose.ADMINISTRATION, audit.DENIED)))
+            error = InvalidInput({"name": "x"}).then(
+                lambda fresh: audit.record(
+                    fresh, ANONYMOUS, audit.AuditEvent("test.kept", audit.Purpose.ADMINISTRATION, audit.DENIED)
+                )
+            )
             keep_after_rollback(request, error)
         return web.Response(status=status, text="done")
 

@@ -7,14 +7,15 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-import aioice.ice
 import aiohttp
+import aioice.ice
 import pytest
 from aiohttp import web
 
-from realtime.peer import Peer
 from signaling import Event, InProcessBroker, Limits, Participant, SignalingServer
 from signaling.broker import Broker
+
+from realtime.peer import Peer
 
 ROOM = "appointment-1"
 ORIGIN = "https://vb.example.dk"
@@ -52,8 +53,9 @@ class Signaling:
         self.peers.append(peer)
         return peer
 
-    async def joined(self, pid: str, *, role: str = "guest", room: str = ROOM, media: bool = True,
-                     url: object = None) -> Peer:
+    async def joined(
+        self, pid: str, *, role: str = "guest", room: str = ROOM, media: bool = True, url: object = None
+    ) -> Peer:
         """A participant who has joined (waiting, or admitted if a host)."""
         peer = self.peer(media=media, url=url)
         await peer.join(self.ticket(pid, role=role, room=room))
@@ -96,8 +98,9 @@ async def start_signaling(aiohttp_server, session):
     """Start a signalling server (its own app and port); several may share one broker."""
     started: list[Signaling] = []
 
-    async def start(limits: Limits = FAST, broker: Broker | None = None, *, tickets: dict | None = None,
-                    events: list | None = None) -> Signaling:
+    async def start(
+        limits: Limits = FAST, broker: Broker | None = None, *, tickets: dict | None = None, events: list | None = None
+    ) -> Signaling:
         tickets = {} if tickets is None else tickets
         events = [] if events is None else events
 
@@ -107,8 +110,13 @@ async def start_signaling(aiohttp_server, session):
         async def on_event(batch: list[Event]) -> None:
             events.extend((e.event, e.participant.id, e.details) for e in batch)
 
-        server = SignalingServer(authorize=authorize, on_event=on_event, broker=broker or InProcessBroker(),
-                                 allowed_origins=lambda request: {ORIGIN}, limits=limits)
+        server = SignalingServer(
+            authorize=authorize,
+            on_event=on_event,
+            broker=broker or InProcessBroker(),
+            allowed_origins=lambda request: {ORIGIN},
+            limits=limits,
+        )
         test_server = await aiohttp_server(signaling_app(server))
         signaling = Signaling(server, test_server.make_url("/ws"), session, tickets, events)
         started.append(signaling)

@@ -38,8 +38,15 @@ def split_candidates(sdp: str) -> tuple[str, list[dict]]:
 class Peer:
     """One participant: a WebSocket to the signalling server, and media to every other admitted participant."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: Any, *, media: bool = True,
-                 headers: dict | None = None, configuration: RTCConfiguration | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: Any,
+        *,
+        media: bool = True,
+        headers: dict | None = None,
+        configuration: RTCConfiguration | None = None,
+    ) -> None:
         self.session, self.url, self.media, self.headers = session, url, media, headers or {}
         # No ICE servers by default: aiortc would otherwise fall back to a public STUN server.
         self.configuration = configuration or RTCConfiguration(iceServers=[])
@@ -59,8 +66,9 @@ class Peer:
     # -- the socket ------------------------------------------------------------------------------------------
     async def connect(self) -> None:
         self.close_code = None
-        self.ws = await self.session.ws_connect(self.url, headers=self.headers, timeout=aiohttp.ClientWSTimeout(
-            ws_close=2.0), max_msg_size=0)
+        self.ws = await self.session.ws_connect(
+            self.url, headers=self.headers, timeout=aiohttp.ClientWSTimeout(ws_close=2.0), max_msg_size=0
+        )
         self._reader = asyncio.create_task(self._read(self.ws))
 
     async def join(self, ticket: str) -> dict:
@@ -123,8 +131,10 @@ class Peer:
                     await self._arrived.wait()
         except TimeoutError:
             pass
-        raise AssertionError(f"expected {kind} {fields or ''}; socket closed with {self.close_code}, "
-                             f"not taken: {[m['type'] for m in self.inbox]}")
+        raise AssertionError(
+            f"expected {kind} {fields or ''}; socket closed with {self.close_code}, "
+            f"not taken: {[m['type'] for m in self.inbox]}"
+        )
 
     async def closed(self, timeout: float = TIMEOUT) -> int | None:
         """Wait until the server closes the socket; its close code."""

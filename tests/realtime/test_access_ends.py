@@ -14,10 +14,12 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import update
 
+from vbostotte.booking import availability
+from vbostotte.calls import call_access, guests
+from vbostotte.models import WebSession
+
 from realtime.peer import Peer
 from support import WebClient, reread
-from vbostotte.models import WebSession
-from vbostotte.services import availability, call_access, guests
 
 WITHIN = 2.0  # seconds from the end of access (the answer to the request that ended it) to the closed socket
 REMOVED, ENDED = 4010, 4005
@@ -61,8 +63,9 @@ class Call:
         await peer.expect("admitted")
 
     async def add_relative(self, guest_web: WebClient, db, settings) -> tuple[Peer, str]:
-        made = await self.worker_web.post(f"/calls/{self.appointment_id}/guests", {"kind": "relative", "name": "Bo"},
-                                          from_page="/worker")
+        made = await self.worker_web.post(
+            f"/calls/{self.appointment_id}/guests", {"kind": "relative", "name": "Bo"}, from_page="/worker"
+        )
         assert made.status == 303
         await reread(db)
         link = next(link for link in await guests._active(db, self.appointment_id) if link.kind == "relative")
@@ -130,8 +133,11 @@ async def test_a_worker_whose_session_timed_out_is_out_and_being_in_a_call_keeps
     await worker.ping()
     # The session times out (idle past the limit: the computer was left behind, the call long gone from its mind).
     started = time.monotonic()
-    await db.execute(update(WebSession).where(WebSession.staff_id == call.world.a.worker.id)
-                     .values(last_seen_at=clock() - dt.timedelta(minutes=settings.session_idle_minutes + 1)))
+    await db.execute(
+        update(WebSession)
+        .where(WebSession.staff_id == call.world.a.worker.id)
+        .values(last_seen_at=clock() - dt.timedelta(minutes=settings.session_idle_minutes + 1))
+    )
     await db.commit()
     await removed_within(worker, started)
     assert (await citizen.expect("participant_left", participant=call.worker_id))["reason"] == "removed"
@@ -167,8 +173,9 @@ async def test_a_citizen_whose_link_is_revoked_is_out_and_a_ticket_from_before_i
 
 async def test_a_cancelled_appointment_ends_the_call_for_everyone(call):
     worker, citizen = await call.start()
-    response = await call.worker_web.post(f"/appointments/{call.appointment_id}/cancel", {"reason": "Syg"},
-                                          from_page="/worker")
+    response = await call.worker_web.post(
+        f"/appointments/{call.appointment_id}/cancel", {"reason": "Syg"}, from_page="/worker"
+    )
     assert response.status == 303
     started = time.monotonic()  # the end of access is committed
     await removed_within(citizen, started, ENDED)
@@ -183,9 +190,11 @@ async def test_a_moved_appointment_takes_everyone_out_who_joined_before_the_move
     worker, citizen = await call.start()
     starts = clock() + dt.timedelta(minutes=12)  # two minutes later than planned, the call window still open
     local = starts.astimezone(ZoneInfo("Europe/Copenhagen"))
-    response = await call.worker_web.post(f"/appointments/{call.appointment_id}/reschedule", {
-        "date": local.date().isoformat(), "time": local.strftime("%H:%M"), "duration": "45", "reason": "Later"},
-        from_page="/worker")
+    response = await call.worker_web.post(
+        f"/appointments/{call.appointment_id}/reschedule",
+        {"date": local.date().isoformat(), "time": local.strftime("%H:%M"), "duration": "45", "reason": "Later"},
+        from_page="/worker",
+    )
     assert response.status == 303, await response.text()
     started = time.monotonic()  # the end of access is committed
     await removed_within(citizen, started)
@@ -199,16 +208,18 @@ async def test_a_moved_appointment_takes_everyone_out_who_joined_before_the_move
 async def test_a_revoked_guest_link_and_a_withdrawn_consent_take_the_relative_out(call, third_web, db, settings):
     worker, citizen = await call.start()
     relative, relative_id = await call.add_relative(third_web, db, settings)
-    response = await call.worker_web.post(f"/calls/{call.appointment_id}/guests/revoke", {"kind": "relative"},
-                                          from_page="/worker")
+    response = await call.worker_web.post(
+        f"/calls/{call.appointment_id}/guests/revoke", {"kind": "relative"}, from_page="/worker"
+    )
     assert response.status == 303
     started = time.monotonic()  # the end of access is committed
     await removed_within(relative, started)
     assert (await citizen.expect("participant_left", participant=relative_id))["reason"] == "removed"
 
     relative, relative_id = await call.add_relative(third_web, db, settings)
-    response = await call.citizen_web.post("/me/consents", {"kind": "relative_in_calls", "action": "withdraw"},
-                                           from_page="/me")
+    response = await call.citizen_web.post(
+        "/me/consents", {"kind": "relative_in_calls", "action": "withdraw"}, from_page="/me"
+    )
     assert response.status == 303
     started = time.monotonic()  # the end of access is committed
     await removed_within(relative, started)
@@ -229,4 +240,3 @@ async def test_the_call_ends_for_all_when_its_window_closes(call, clock, setting
     clock.advance(minutes=2)
     await removed_within(worker, started, ENDED)
     await removed_within(citizen, started, ENDED)
-

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from realtime.conftest import ROOM, eventually
 from signaling import Limits
+
+from realtime.conftest import ROOM, eventually
 
 
 async def admit(host, pid: str) -> None:
@@ -36,8 +37,10 @@ async def test_a_waiting_citizen_is_admitted_and_video_flows_both_ways(signaling
     connected = time.perf_counter() - started
     await citizen.frames_from("staff-3", 5)
     await host.frames_from("citizen-7", 5)
-    print(f"\njoin -> waiting -> admitted -> connected: {connected * 1000:.0f} ms; "
-          f"5 frames received each way {(time.perf_counter() - started) * 1000:.0f} ms")
+    print(
+        f"\njoin -> waiting -> admitted -> connected: {connected * 1000:.0f} ms; "
+        f"5 frames received each way {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
     assert not citizen.errors and not host.errors
     # The candidates really went through the server, one message each, stamped with their sender.
     assert sum(m["type"] == "candidate" and m["from"] == "citizen-7" for m in host.messages) >= 2
@@ -63,8 +66,14 @@ async def test_an_interpreter_joins_and_all_three_connect_pairwise(signaling):
     for pid in ("staff-3", "citizen-7"):
         await interpreter.call(pid)
 
-    pairs = [(host, "citizen-7"), (host, "guest-12"), (citizen, "staff-3"), (citizen, "guest-12"),
-             (interpreter, "staff-3"), (interpreter, "citizen-7")]
+    pairs = [
+        (host, "citizen-7"),
+        (host, "guest-12"),
+        (citizen, "staff-3"),
+        (citizen, "guest-12"),
+        (interpreter, "staff-3"),
+        (interpreter, "citizen-7"),
+    ]
     for peer, other in pairs:
         await peer.connected(other)
     for peer, other in pairs:
@@ -168,7 +177,11 @@ async def test_a_failing_session_log_does_not_break_signalling(start_signaling, 
         raise RuntimeError(f"database down while writing {batch[0].participant.name}")
 
     signaling.server._on_event = broken  # noqa: SLF001 - the sink the app would pass
-    host = await signaling.joined("staff-3", role="host", media=False, )
+    host = await signaling.joined(
+        "staff-3",
+        role="host",
+        media=False,
+    )
     citizen = await signaling.joined("citizen-7", media=False)
     await admit(host, "citizen-7")
     await citizen.expect("admitted")
@@ -193,7 +206,10 @@ async def test_session_log_events_are_collected_and_handed_on_in_one_batch(start
     assert batches == []  # nothing is written while the call is being set up
     await eventually(lambda: batches)
     assert [(event, who) for event, who, _ in batches[0]] == [
-        ("joined", "staff-3"), ("waiting", "citizen-7"), ("admitted", "citizen-7")]
+        ("joined", "staff-3"),
+        ("waiting", "citizen-7"),
+        ("admitted", "citizen-7"),
+    ]
     assert all(before <= at <= time.time() for _, _, at in batches[0])  # stamped when they happened
 
 

@@ -9,9 +9,10 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from vbostotte.models import Appointment, CallEvent
+
 from realtime.peer import Peer
 from support import WebClient, reread
-from vbostotte.models import Appointment, CallEvent
 
 
 async def ticket_for(web: WebClient, appointment_id: int, page: str):
@@ -57,8 +58,13 @@ async def test_worker_and_citizen_meet_through_the_waiting_room(call_time, web, 
 
     async def logged() -> list[tuple[str, str]]:
         await reread(db)
-        events = (await db.execute(select(CallEvent.participant, CallEvent.event)
-                                   .where(CallEvent.appointment_id == appointment_id).order_by(CallEvent.id))).all()
+        events = (
+            await db.execute(
+                select(CallEvent.participant, CallEvent.event)
+                .where(CallEvent.appointment_id == appointment_id)
+                .order_by(CallEvent.id)
+            )
+        ).all()
         return [(p.split("-")[0], e) for p, e in events]
 
     # Events reach the session log asynchronously (signalling never waits for the database): poll briefly.
@@ -95,7 +101,14 @@ async def test_a_ticket_is_refused_when_replayed_or_for_someone_elses_call(call_
 
 
 async def test_a_foreign_origin_is_refused_before_the_upgrade(call_time, web):
-    response = await web.client.get("/ws/calls", headers={
-        "Origin": "https://evil.example", "Connection": "Upgrade", "Upgrade": "websocket",
-        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    response = await web.client.get(
+        "/ws/calls",
+        headers={
+            "Origin": "https://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
     assert response.status == 403

@@ -10,8 +10,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from aiortc.mediastreams import MediaStreamError
 
 from signaling.echo import EchoPeers
+from vbostotte.web.keys import ECHO_PEERS
+
 from support import WebClient
-from vbostotte.keys import ECHO_PEERS
 
 OFFER_URL = "/api/v1/connection-test/offer"
 
@@ -133,7 +134,7 @@ async def test_malformed_offers_are_refused_in_json_and_the_server_keeps_working
         {"json": {"sdp": "nonsense that is not an SDP"}},
         {"json": {"sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"}},
         {"json": {"sdp": "x" * (70 * 1024)}},
-        {"data": b"{\"sdp\": \"" + b"x" * (300 * 1024) + b"\"}", "headers": {"Content-Type": "application/json"}},
+        {"data": b'{"sdp": "' + b"x" * (300 * 1024) + b'"}', "headers": {"Content-Type": "application/json"}},
         {"data": "sdp=v%3D0", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
     ]
     for kw in bad:

@@ -20,6 +20,7 @@ import pytest
 from aioice import stun, turn
 
 from signaling.ice import turn_credentials
+
 from support import free_port, require
 
 CONF = Path(__file__).resolve().parents[2] / "docker" / "coturn" / "turnserver.conf"
@@ -31,21 +32,62 @@ IPV6_FAMILY = 0x02000000
 # IPv4 networks that are not the public internet (IANA special-purpose registry): the host itself, private and
 # carrier-grade NAT networks, link-local (cloud metadata at 169.254.169.254), protocol assignments, documentation
 # and benchmarking networks (a hosting network may use them), multicast and the reserved rest.
-DENIED_V4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-             "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-             "224.0.0.0/4", "240.0.0.0/4"]
+DENIED_V4 = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+]
 WELL_KNOWN_V4 = ["127.0.0.1", "10.0.0.1", "169.254.169.254", "100.100.100.200", "255.255.255.255"]
 # IPv6 networks that are not the public internet, written natively.
-DENIED_V6 = ["::", "::1", "fc00::1", "fd00::2", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::1",
-             "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fec0::1", "ff02::1", "ff0e::1", "100::1", "2001:db8::1"]
+DENIED_V6 = [
+    "::",
+    "::1",
+    "fc00::1",
+    "fd00::2",
+    "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "fe80::1",
+    "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "fec0::1",
+    "ff02::1",
+    "ff0e::1",
+    "100::1",
+    "2001:db8::1",
+]
 # The control that a permission can be granted: public resolvers, and public addresses just outside each denied
 # network (a range written too wide would refuse them: coturn's own range reading once made "::-::ffff:ffff"
 # deny every IPv4 address).
-ALLOWED_V4 = ["8.8.8.8", "1.0.0.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
-              "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255", "172.32.0.0", "192.0.1.0",
-              "192.167.255.255", "192.169.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255"]
-ALLOWED_V6 = ["2001:4860:4860::8888", "2a00:1450:4001:80b::200e", "2001:4860::1", "2003::1", "2001:db9::1",
-              "2600::1"]
+ALLOWED_V4 = [
+    "8.8.8.8",
+    "1.0.0.1",
+    "9.255.255.255",
+    "11.0.0.0",
+    "100.63.255.255",
+    "100.128.0.0",
+    "126.255.255.255",
+    "128.0.0.0",
+    "169.253.255.255",
+    "169.255.0.0",
+    "172.15.255.255",
+    "172.32.0.0",
+    "192.0.1.0",
+    "192.167.255.255",
+    "192.169.0.0",
+    "198.17.255.255",
+    "198.20.0.0",
+    "223.255.255.255",
+]
+ALLOWED_V6 = ["2001:4860:4860::8888", "2a00:1450:4001:80b::200e", "2001:4860::1", "2003::1", "2001:db9::1", "2600::1"]
 
 
 def ipv4_samples() -> list[str]:
@@ -61,9 +103,14 @@ def ipv6_spellings(v4: str) -> list[str]:
     relay socket sends as IPv4), IPv4-compatible (::a.b.c.d), NAT64 with the well-known prefix (64:ff9b::/96) and
     a local-use prefix (64:ff9b:1::/48), 6to4 (2002:aabb:ccdd::/48) and Teredo (the client address inverted)."""
     n = int(ipaddress.IPv4Address(v4))
-    forms = [(0xFFFF << 32) | n, n, int(ipaddress.IPv6Address("64:ff9b::")) | n,
-             int(ipaddress.IPv6Address("64:ff9b:1::")) | n, (0x2002 << 112) | (n << 80) | 1,
-             int(ipaddress.IPv6Address("2001:0:4136:e378:8000:63bf::")) | (n ^ 0xFFFFFFFF)]
+    forms = [
+        (0xFFFF << 32) | n,
+        n,
+        int(ipaddress.IPv6Address("64:ff9b::")) | n,
+        int(ipaddress.IPv6Address("64:ff9b:1::")) | n,
+        (0x2002 << 112) | (n << 80) | 1,
+        int(ipaddress.IPv6Address("2001:0:4136:e378:8000:63bf::")) | (n ^ 0xFFFFFFFF),
+    ]
     return [str(ipaddress.IPv6Address(form)) for form in forms]
 
 
@@ -84,7 +131,8 @@ class TurnClient:
         username, password = turn_credentials(SECRET, "coturn-config-test", 600)
         transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: turn.TurnClientUdpProtocol(("127.0.0.1", port), username, password, 600, 500),
-            remote_addr=("127.0.0.1", port))
+            remote_addr=("127.0.0.1", port),
+        )
         request = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST)
         request.attributes["LIFETIME"] = 600
         request.attributes["REQUESTED-TRANSPORT"] = turn.UDP_TRANSPORT
@@ -130,11 +178,26 @@ async def coturn(tmp_path, requested_address_family):
     port = free_port()
     with log.open("w") as out:
         server = subprocess.Popen(
-            [binary, "-c", str(conf), "--use-auth-secret", f"--static-auth-secret={SECRET}", f"--realm={REALM}",
-             "--listening-ip=127.0.0.1", f"--listening-port={port}", "--relay-ip=127.0.0.1", "--relay-ip=::1",
-             "--no-tls", "--no-dtls",  # no certificate in the test
-             f"--pidfile={tmp_path / 'turnserver.pid'}", "--db", str(tmp_path / "turndb")],  # not /var: unprivileged
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                binary,
+                "-c",
+                str(conf),
+                "--use-auth-secret",
+                f"--static-auth-secret={SECRET}",
+                f"--realm={REALM}",
+                "--listening-ip=127.0.0.1",
+                f"--listening-port={port}",
+                "--relay-ip=127.0.0.1",
+                "--relay-ip=::1",
+                "--no-tls",
+                "--no-dtls",  # no certificate in the test
+                f"--pidfile={tmp_path / 'turnserver.pid'}",
+                "--db",
+                str(tmp_path / "turndb"),
+            ],  # not /var: unprivileged
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield port, log
     finally:
@@ -144,9 +207,12 @@ async def coturn(tmp_path, requested_address_family):
 
 def startup_problems(log_text: str) -> list[str]:
     """Lines where coturn complains about its configuration (not the refusals the test asks for)."""
-    return [line for line in log_text.splitlines()
-            if re.search(r"bad configuration|unknown option|error", line, re.I)
-            and not re.search(r"A peer IP \S+ denied", line)]
+    return [
+        line
+        for line in log_text.splitlines()
+        if re.search(r"bad configuration|unknown option|error", line, re.I)
+        and not re.search(r"A peer IP \S+ denied", line)
+    ]
 
 
 async def test_coturn_accepts_the_production_file_and_refuses_every_forbidden_peer(coturn):
@@ -167,8 +233,9 @@ async def test_coturn_accepts_the_production_file_and_refuses_every_forbidden_pe
         v6_client.close()
     let_through = {peer: code for peer, code in answers.items() if code != 403}
     print(f"forbidden peers refused with 403: {len(answers) - len(let_through)} of {len(answers)}")
-    assert not let_through, (f"{len(let_through)} of {len(answers)} forbidden peers not refused, e.g. "
-                             f"{dict(list(let_through.items())[:12])}")
+    assert not let_through, (
+        f"{len(let_through)} of {len(answers)} forbidden peers not refused, e.g. {dict(list(let_through.items())[:12])}"
+    )
 
     text = log.read_text()
     assert startup_problems(text) == []

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from vbostotte.calls import guests
+from vbostotte.models import Appointment, GuestLink
+from vbostotte.web.keys import SETTINGS
+
 from realtime.peer import Peer
 from support import reread
-from vbostotte.keys import SETTINGS
-from vbostotte.models import Appointment, GuestLink
-from vbostotte.services import guests
 
 
 async def ticket_for(web, path: str, page: str, data: dict | None = None) -> dict:
@@ -30,7 +31,8 @@ async def interpreter_booked(world, db):
 
 
 async def test_the_interpreter_joins_from_their_link_waits_and_meets_both_others(
-        interpreter_booked, web, other_web, aiohttp_client, app, clock, db, loopback_ice):
+    interpreter_booked, web, other_web, aiohttp_client, app, clock, db, loopback_ice
+):
     world = interpreter_booked
     appointment_id = world.a.citizen.appointment_id
     clock.advance(days=1, minutes=-10)
@@ -46,17 +48,24 @@ async def test_the_interpreter_joins_from_their_link_waits_and_meets_both_others
     worker = Peer(web.client.session, socket)
     citizen = Peer(other_web.client.session, socket)
     interpreter = Peer(interpreter_web.client.session, socket)
-    ids = {"worker": f"staff-{world.a.worker.id}", "citizen": f"citizen-{world.a.citizen.id}",
-           "interpreter": f"guest-{link.id}"}
+    ids = {
+        "worker": f"staff-{world.a.worker.id}",
+        "citizen": f"citizen-{world.a.citizen.id}",
+        "interpreter": f"guest-{link.id}",
+    }
     try:
         await worker.join((await ticket_for(web, f"/calls/{appointment_id}/ticket", "/worker"))["ticket"])
         await citizen.join((await ticket_for(other_web, f"/calls/{appointment_id}/ticket", "/me"))["ticket"])
         guest_ticket = await ticket_for(interpreter_web, f"/g/{token}/ticket", f"/g/{token}", {"name": "Tina"})
         joined = await interpreter.join(guest_ticket["ticket"])
-        assert joined["state"] == "waiting" and joined["self"] == {"id": ids["interpreter"], "name": "Tina",
-                                                                    "role": "guest"}
-        waiting = await worker.expect("waiting", participant={"id": ids["interpreter"], "name": "Tina",
-                                                              "role": "guest"})
+        assert joined["state"] == "waiting" and joined["self"] == {
+            "id": ids["interpreter"],
+            "name": "Tina",
+            "role": "guest",
+        }
+        waiting = await worker.expect(
+            "waiting", participant={"id": ids["interpreter"], "name": "Tina", "role": "guest"}
+        )
         assert waiting["since"] > 0
         await interpreter.send(type="admit", participant=ids["citizen"])  # a guest cannot let anyone in
         assert (await interpreter.expect("error"))["code"] == "not_allowed"
@@ -83,8 +92,13 @@ async def test_the_interpreter_joins_from_their_link_waits_and_meets_both_others
         await interpreter.send(type="chat", text="Hej")
         assert (await citizen.expect("chat"))["from"] == ids["interpreter"]
         await citizen.send(type="media", audio="on", video="off", audio_only="on")
-        assert (await interpreter.expect("media")) == {"type": "media", "audio": "on", "video": "off",
-                                                       "audio_only": "on", "from": ids["citizen"]}
+        assert (await interpreter.expect("media")) == {
+            "type": "media",
+            "audio": "on",
+            "video": "off",
+            "audio_only": "on",
+            "from": ids["citizen"],
+        }
     finally:
         for peer in (worker, citizen, interpreter):
             await peer.close()

@@ -11,9 +11,10 @@ import tracemalloc
 
 from aiohttp import WSMsgType
 
-from realtime.conftest import eventually
 from signaling import Limits
 from signaling.protocol import CLIENT_MESSAGES, Field
+
+from realtime.conftest import eventually
 
 # For the flood of bad frames: no rate limit in the way, room for every error reply in the queue.
 GENEROUS = Limits(grace_seconds=0.5, auth_timeout=1.0, rate_per_second=1e6, rate_burst=1_000_000, send_queue=4096)
@@ -35,19 +36,74 @@ def fits(field: Field, value) -> bool:
 def bad_frames(seed: int = 4) -> list[str]:
     """Over a thousand frames an admitted guest might send, each of which must get exactly one error reply."""
     rng = random.Random(seed)
-    frames = ["{", "}", "[", "nul", "tru", '{"type":', "{'type':'ping'}", "\x00", "\ufeff{}", "", " ", "NaN",
-              '{"type":"ping","ts":NaN}', '{"type":"ping","ts":Infinity}', "1e999999", '{"type":"ping"}{}',
-              "1", "[]", '"ping"', "null", "true", '[{"type":"ping"}]', "9" * 5000,
-              "[" * 30_000 + "]" * 30_000, '{"a":' * 10_000 + "1" + "}" * 10_000,
-              json.dumps({"type": "chat", "text": "x", "deep": json.loads("[" * 500 + "]" * 500)})]
-    for kind in ([None, 1, 1.5, True, [], {}, "", "PING", "hack", "__class__", "constructor", "x" * 10_000,
-                  "join", "resume", "admit", "end", "notice"]):
-        frames.append(json.dumps({"type": kind, "ticket": "t", "token": "t", "participant": "staff-3",
-                                  "to": "staff-3", "text": "hi"}))
+    frames = [
+        "{",
+        "}",
+        "[",
+        "nul",
+        "tru",
+        '{"type":',
+        "{'type':'ping'}",
+        "\x00",
+        "\ufeff{}",
+        "",
+        " ",
+        "NaN",
+        '{"type":"ping","ts":NaN}',
+        '{"type":"ping","ts":Infinity}',
+        "1e999999",
+        '{"type":"ping"}{}',
+        "1",
+        "[]",
+        '"ping"',
+        "null",
+        "true",
+        '[{"type":"ping"}]',
+        "9" * 5000,
+        "[" * 30_000 + "]" * 30_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        json.dumps({"type": "chat", "text": "x", "deep": json.loads("[" * 500 + "]" * 500)}),
+    ]
+    for kind in [
+        None,
+        1,
+        1.5,
+        True,
+        [],
+        {},
+        "",
+        "PING",
+        "hack",
+        "__class__",
+        "constructor",
+        "x" * 10_000,
+        "join",
+        "resume",
+        "admit",
+        "end",
+        "notice",
+    ]:
+        frames.append(
+            json.dumps(
+                {"type": kind, "ticket": "t", "token": "t", "participant": "staff-3", "to": "staff-3", "text": "hi"}
+            )
+        )
     # Every field of every message with every wrong value, missing, and with an unknown field beside it.
-    valid = {"ticket": "t", "token": "t", "ts": 1.0, "participant": "guest-1", "to": "staff-3", "text": "hi",
-             "sdp": "v=0", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
-             "connection": "direct", "rtt_ms": 12.0, "audio": "on", "video": "on", "audio_only": "off"}
+    valid = {
+        "ticket": "t",
+        "token": "t",
+        "ts": 1.0,
+        "participant": "guest-1",
+        "to": "staff-3",
+        "text": "hi",
+        "sdp": "v=0",
+        "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
+        "connection": "direct",
+        "rtt_ms": 12.0,
+        "audio": "on",
+        "video": "on",
+        "audio_only": "off",
+    }
     for kind, spec in CLIENT_MESSAGES.items():
         base = {"type": kind, **{name: valid[name] for name in spec.fields}}
         frames.append(json.dumps({**base, "extra": 1}))
@@ -59,28 +115,65 @@ def bad_frames(seed: int = 4) -> list[str]:
                     continue  # refused for the phase or role before their fields are looked at; or not wrong
                 frames.append(json.dumps({**base, name: value}))
     for field, length in (("text", 501), ("sdp", 60_001), ("to", 65)):
-        frames.append(json.dumps({"type": {"text": "chat", "sdp": "offer", "to": "offer"}[field], "to": "staff-3",
-                                  "sdp": "v=0", field: "x" * length} if field != "text" else
-                                 {"type": "chat", "text": "x" * length}))
-    frames += [json.dumps({"type": "candidate", "to": "staff-3", "candidate": c}) for c in (
-        {"candidate": "x" * 1025}, {"candidate": "x", "sdpMLineIndex": "0"}, {"candidate": "x", "extra": 1},
-        {"candidate": 5}, {"sdpMid": "0"}, {"candidate": "x", "sdpMLineIndex": 256}, "candidate:1", [])]
+        frames.append(
+            json.dumps(
+                {
+                    "type": {"text": "chat", "sdp": "offer", "to": "offer"}[field],
+                    "to": "staff-3",
+                    "sdp": "v=0",
+                    field: "x" * length,
+                }
+                if field != "text"
+                else {"type": "chat", "text": "x" * length}
+            )
+        )
+    frames += [
+        json.dumps({"type": "candidate", "to": "staff-3", "candidate": c})
+        for c in (
+            {"candidate": "x" * 1025},
+            {"candidate": "x", "sdpMLineIndex": "0"},
+            {"candidate": "x", "extra": 1},
+            {"candidate": 5},
+            {"sdpMid": "0"},
+            {"candidate": "x", "sdpMLineIndex": 256},
+            "candidate:1",
+            [],
+        )
+    ]
     frames += [json.dumps({"type": "offer", "to": f"someone-{i}", "sdp": "v=0"}) for i in range(50)]
     while len(frames) < 1050:  # random garbage, and random corruptions of valid messages
         good = json.dumps({"type": "chat", "text": "hello", "n": rng.randrange(1000)})
         cut = rng.randrange(1, len(good) - 1)
-        frames.append(rng.choice([good[:cut], good[cut:], good.replace('"', "'"), good.replace(":", "=", 1),
-                                  "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(rng.randrange(1, 200)))]))
+        frames.append(
+            rng.choice(
+                [
+                    good[:cut],
+                    good[cut:],
+                    good.replace('"', "'"),
+                    good.replace(":", "=", 1),
+                    "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(rng.randrange(1, 200))),
+                ]
+            )
+        )
     return frames
 
 
 def internals(signaling) -> dict:
     """Every structure that could grow with what clients send."""
     server, broker = signaling.server, signaling.server.broker
-    return {**server.stats(), "conns": len(server._conns), "local": len(server._local), "tasks": len(server._tasks),
-            "timers": len(server._timers), "listening": len(server._listening), "rooms": len(broker.rooms),
-            "places": sum(len(r) for r in broker.rooms.values()), "tokens": len(broker.tokens),
-            "handlers": len(broker.handlers), "asyncio_tasks": len(asyncio.all_tasks())}
+    return {
+        **server.stats(),
+        "conns": len(server._conns),
+        "local": len(server._local),
+        "tasks": len(server._tasks),
+        "timers": len(server._timers),
+        "listening": len(server._listening),
+        "rooms": len(broker.rooms),
+        "places": sum(len(r) for r in broker.rooms.values()),
+        "tokens": len(broker.tokens),
+        "handlers": len(broker.handlers),
+        "asyncio_tasks": len(asyncio.all_tasks()),
+    }
 
 
 async def flood(sender, frames: list[str]) -> list[dict]:
@@ -115,8 +208,13 @@ async def test_a_thousand_bad_frames_leave_the_server_up_and_its_memory_flat(sta
     assert {"bad_json", "bad_message", "unknown_type", "not_allowed", "unknown_participant"} <= codes
 
     # Frames that close the connection they arrive on: each on a connection of its own.
-    closers = [("bytes", b"\x00" * 10), ("bytes", b""), ("text", "x" * (64 * 1024 + 1)),
-               ("raw", b"\xff\xfe invalid utf-8"), ("text", "[" * 70_000)]
+    closers = [
+        ("bytes", b"\x00" * 10),
+        ("bytes", b""),
+        ("text", "x" * (64 * 1024 + 1)),
+        ("raw", b"\xff\xfe invalid utf-8"),
+        ("text", "[" * 70_000),
+    ]
     for kind, frame in closers:
         peer = await signaling.joined("guest-20", media=False, room="appointment-3")
         if kind == "bytes":
@@ -141,8 +239,11 @@ async def test_a_thousand_bad_frames_leave_the_server_up_and_its_memory_flat(sta
     assert not host.saw("chat") and not host.saw("offer")
 
     # Memory: what the closed connections held is gone, and another thousand frames keep nothing.
-    await eventually(lambda: internals(signaling) == baseline, timeout=10,
-                     what=lambda: f"before: {baseline}, now: {internals(signaling)}")
+    await eventually(
+        lambda: internals(signaling) == baseline,
+        timeout=10,
+        what=lambda: f"before: {baseline}, now: {internals(signaling)}",
+    )
     gc.collect()
     tracemalloc.start()
     try:

@@ -9,22 +9,42 @@ import gc
 import json
 import tracemalloc
 
-from realtime.conftest import eventually
 from signaling import Limits
 from signaling.connection import Connection
 
+from realtime.conftest import eventually
+
 LIMITS = Limits(grace_seconds=0.3, auth_timeout=1.0, rate_per_second=1e6, rate_burst=1_000_000)
-BAD = ["{", "[]", "null", '{"type":"hack"}', '{"type":"offer","to":"nobody","sdp":"v=0"}', '{"type":"chat"}',
-       '{"type":"ping","ts":"x"}', '{"type":"admit","participant":"x"}', '{"type":"join","ticket":"again"}',
-       json.dumps({"type": "chat", "text": "x" * 501}), "x" * 2000, '{"type":"candidate","to":"a","candidate":[]}']
+BAD = [
+    "{",
+    "[]",
+    "null",
+    '{"type":"hack"}',
+    '{"type":"offer","to":"nobody","sdp":"v=0"}',
+    '{"type":"chat"}',
+    '{"type":"ping","ts":"x"}',
+    '{"type":"admit","participant":"x"}',
+    '{"type":"join","ticket":"again"}',
+    json.dumps({"type": "chat", "text": "x" * 501}),
+    "x" * 2000,
+    '{"type":"candidate","to":"a","candidate":[]}',
+]
 
 
 def internals(signaling) -> dict:
     server, broker = signaling.server, signaling.server.broker
-    return {**server.stats(), "conns": len(server._conns), "local": len(server._local), "tasks": len(server._tasks),
-            "timers": len(server._timers), "listening": len(server._listening), "rooms": len(broker.rooms),
-            "places": sum(len(r) for r in broker.rooms.values()), "tokens": len(broker.tokens),
-            "handlers": len(broker.handlers)}
+    return {
+        **server.stats(),
+        "conns": len(server._conns),
+        "local": len(server._local),
+        "tasks": len(server._tasks),
+        "timers": len(server._timers),
+        "listening": len(server._listening),
+        "rooms": len(broker.rooms),
+        "places": sum(len(r) for r in broker.rooms.values()),
+        "tokens": len(broker.tokens),
+        "handlers": len(broker.handlers),
+    }
 
 
 def connections() -> int:
@@ -39,14 +59,20 @@ async def one(signaling, session, i: int) -> None:
     try:
         if kind == 0:  # a stranger: a bad first frame is refused and closed
             await ws.send_str(BAD[i % len(BAD)])
-            assert (await ws.receive_json())["code"] in ("bad_json", "bad_message", "unknown_type", "not_allowed",
-                                                          "unauthorized")
+            assert (await ws.receive_json())["code"] in (
+                "bad_json",
+                "bad_message",
+                "unknown_type",
+                "not_allowed",
+                "unauthorized",
+            )
             await ws.receive()
             return
         room = f"appointment-{100 + i}"
         if kind in (1, 2):  # a host alone in a room, admitted at once
-            await ws.send_str(json.dumps({"type": "join", "ticket": signaling.ticket(f"staff-{i}", role="host",
-                                                                                     room=room)}))
+            await ws.send_str(
+                json.dumps({"type": "join", "ticket": signaling.ticket(f"staff-{i}", role="host", room=room)})
+            )
             await expect(ws, "waiting_list")
         else:  # a guest waiting for a host
             await ws.send_str(json.dumps({"type": "join", "ticket": signaling.ticket(f"citizen-{i}", room=room)}))
@@ -82,8 +108,11 @@ async def test_many_connections_with_bad_frames_leave_nothing_behind(start_signa
     baseline, objects = internals(signaling), connections()
 
     await round_of(signaling, session, 200)  # the first round fills caches (interned strings, pools, free lists)
-    await eventually(lambda: internals(signaling) == baseline, timeout=15,
-                     what=lambda: f"before: {baseline}, now: {internals(signaling)}")
+    await eventually(
+        lambda: internals(signaling) == baseline,
+        timeout=15,
+        what=lambda: f"before: {baseline}, now: {internals(signaling)}",
+    )
     assert connections() == objects
 
     gc.collect()
@@ -91,8 +120,11 @@ async def test_many_connections_with_bad_frames_leave_nothing_behind(start_signa
     try:
         start = tracemalloc.take_snapshot()
         await round_of(signaling, session, 200)
-        await eventually(lambda: internals(signaling) == baseline, timeout=15,
-                         what=lambda: f"before: {baseline}, now: {internals(signaling)}")
+        await eventually(
+            lambda: internals(signaling) == baseline,
+            timeout=15,
+            what=lambda: f"before: {baseline}, now: {internals(signaling)}",
+        )
         await eventually(lambda: signaling.server.stats()["events_pending"] == 0)
         signaling.events.clear()  # the test's own session log keeps what it was given
         gc.collect()

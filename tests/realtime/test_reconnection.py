@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from realtime.conftest import eventually
 from signaling import Limits
+
+from realtime.conftest import eventually
 
 
 async def call_in_progress(signaling, *, media: bool = True):

@@ -4,13 +4,13 @@ as two processes would have — share one real Redis: participants on different 
 from __future__ import annotations
 
 import asyncio
-
 import uuid
 
 import pytest
 
-from realtime.conftest import FAST, eventually
 from signaling import RedisBroker
+
+from realtime.conftest import FAST, eventually
 from support import port_open, require
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -102,6 +102,7 @@ async def test_a_grace_period_ends_once_although_both_servers_watch_it(two_serve
     await host.expect("participant_reconnecting", participant="citizen-7")
     await host.expect("participant_left", participant="citizen-7", reason="network_lost")
     await eventually(lambda: a.server.stats()["grace_periods"] == 0 and b.server.stats()["grace_periods"] == 0)
+
     # Both servers share one event list; whichever timer fires first records the end of the grace period, and
     # the event reaches the list asynchronously: wait for it, then check that it came exactly once.
     def lost() -> list[str]:

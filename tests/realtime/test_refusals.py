@@ -6,8 +6,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from realtime.conftest import ORIGIN, eventually
 from signaling import Limits
+
+from realtime.conftest import ORIGIN, eventually
 
 OFFER = {"type": "offer", "sdp": "v=0\r\n"}
 

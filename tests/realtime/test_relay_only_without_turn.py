@@ -8,13 +8,16 @@ import asyncio
 
 import pytest
 
+from vbostotte.calls import calls
+from vbostotte.models import Citizen
+
 from realtime.peer import Peer
 from support import WebClient, read_in_english, session_hash
-from vbostotte.models import Citizen
-from vbostotte.services import calls
 
-REASON = ("Your calls must go through a relay server (TURN), so that the others cannot see your internet address, "
-          "but none is set up. The call cannot start. Please tell your support worker.")
+REASON = (
+    "Your calls must go through a relay server (TURN), so that the others cannot see your internet address, "
+    "but none is set up. The call cannot start. Please tell your support worker."
+)
 
 
 def candidates_from(peer: Peer, pid: str) -> list[str]:
@@ -35,13 +38,16 @@ def of_type(candidates: list[str], kind: str) -> int:
 
 
 async def ask_ticket(web: WebClient, appointment_id: int, page: str):
-    return await web.client.post(f"/calls/{appointment_id}/ticket", headers={
-        "X-CSRF-Token": await web.csrf_from(page), "Accept": "application/json"})
+    return await web.client.post(
+        f"/calls/{appointment_id}/ticket",
+        headers={"X-CSRF-Token": await web.csrf_from(page), "Accept": "application/json"},
+    )
 
 
 @pytest.mark.parametrize("relay_only", [True, False], ids=["relay-only-without-turn", "control-not-relay-only"])
 async def test_no_candidate_of_a_relay_only_citizen_reaches_the_worker_without_turn(
-        relay_only, settings, clock, world, db, web, other_web, loopback_ice):
+    relay_only, settings, clock, world, db, web, other_web, loopback_ice
+):
     assert not calls.relay_available(settings)  # the test's settings have no TURN server
     citizen_row = await db.get(Citizen, world.a.citizen.id)
     citizen_row.force_relay = relay_only
@@ -59,9 +65,14 @@ async def test_no_candidate_of_a_relay_only_citizen_reaches_the_worker_without_t
     worker_ticket = (await worker_answer.json()).get("ticket")
     if worker_ticket is None:  # refused too: the worker is in the room all the same (as if he had joined before),
         # since he is who would receive her candidates
-        worker_ticket = await calls.issue_ticket(db, world.a.worker.actor, appointment_id, settings, clock(),
-                                                 session_hash=await session_hash(db, world.a.worker.actor, settings,
-                                                                                 clock()))
+        worker_ticket = await calls.issue_ticket(
+            db,
+            world.a.worker.actor,
+            appointment_id,
+            settings,
+            clock(),
+            session_hash=await session_hash(db, world.a.worker.actor, settings, clock()),
+        )
         await db.commit()
 
     worker = Peer(web.client.session, web.client.make_url("/ws/calls"))
@@ -84,8 +95,10 @@ async def test_no_candidate_of_a_relay_only_citizen_reaches_the_worker_without_t
 
     received = candidates_from(worker, citizen_id)
     host, srflx = of_type(received, "host"), of_type(received, "srflx")
-    print(f"{'relay-only' if relay_only else 'control'}: candidates of the citizen at the worker: {host} host, "
-          f"{srflx} srflx, {len(received)} in all")
+    print(
+        f"{'relay-only' if relay_only else 'control'}: candidates of the citizen at the worker: {host} host, "
+        f"{srflx} srflx, {len(received)} in all"
+    )
     if relay_only:
         assert host == 0 and srflx == 0 and received == []
         assert not worker.saw("waiting") and not any(m.get("from") == citizen_id for m in worker.messages)

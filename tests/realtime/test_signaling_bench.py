@@ -27,8 +27,23 @@ def bench():
 
 
 async def test_one_room_relays_through_the_real_app(bench):
-    args = bench.parse_args(["--rooms", "1", "--rate", "1:20", "--seconds", "0.5", "--warmup", "0.2",
-                             "--setups", "1", "--settle", "0", "--no-ref"])
+    args = bench.parse_args(
+        [
+            "--rooms",
+            "1",
+            "--rate",
+            "1:20",
+            "--seconds",
+            "0.5",
+            "--warmup",
+            "0.2",
+            "--setups",
+            "1",
+            "--settle",
+            "0",
+            "--no-ref",
+        ]
+    )
     cores = os.sched_getaffinity(0)
     try:
         app, refs = await bench.run(args)

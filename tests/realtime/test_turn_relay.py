@@ -17,10 +17,11 @@ import pytest
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from realtime.peer import Peer
-from support import Clock, WebClient, free_port, require
 from vbostotte.app import create_app
 from vbostotte.models import Citizen
+
+from realtime.peer import Peer
+from support import Clock, WebClient, free_port, require
 
 SECRET = "turn-test-secret-not-for-production"
 
@@ -31,12 +32,30 @@ async def turn_url():
     binary = shutil.which("turnserver")
     require(binary is not None, "coturn (turnserver)")
     port = free_port()
-    server = subprocess.Popen([binary, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-                               f"--listening-port={port}", "--min-port=49160", "--max-port=49260",
-                               "--use-auth-secret", f"--static-auth-secret={SECRET}", "--realm=vbostotte.test",
-                               "--no-tls", "--no-dtls", "--fingerprint", "--allow-loopback-peers",
-                               "--no-multicast-peers", "--no-cli", "--log-file=stdout", "--simple-log"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            binary,
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--min-port=49160",
+            "--max-port=49260",
+            "--use-auth-secret",
+            f"--static-auth-secret={SECRET}",
+            "--realm=vbostotte.test",
+            "--no-tls",
+            "--no-dtls",
+            "--fingerprint",
+            "--allow-loopback-peers",
+            "--no-multicast-peers",
+            "--no-cli",
+            "--log-file=stdout",
+            "--simple-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         await answers_stun(server, port)
         yield f"turn:127.0.0.1:{port}?transport=udp"
@@ -77,13 +96,17 @@ def clock(request):
 
 def configuration(setup: dict) -> RTCConfiguration:
     return RTCConfiguration(
-        iceServers=[RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-                    for s in setup["ice_servers"]],
-        iceTransportPolicy=RTCIceTransportPolicy(setup["ice_transport_policy"]))
+        iceServers=[
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in setup["ice_servers"]
+        ],
+        iceTransportPolicy=RTCIceTransportPolicy(setup["ice_transport_policy"]),
+    )
 
 
 async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_only(
-        turn_url, settings, clock, world, db, aiohttp_client, loopback_ice):
+    turn_url, settings, clock, world, db, aiohttp_client, loopback_ice
+):
     citizen_row = await db.get(Citizen, world.a.citizen.id)
     citizen_row.force_relay = True
     await db.commit()
@@ -95,8 +118,9 @@ async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_
     appointment = world.a.citizen.appointment_id
     setups = []
     for web, page in ((worker_web, "/worker"), (citizen_web, "/me")):
-        response = await web.client.post(f"/calls/{appointment}/ticket",
-                                         headers={"X-CSRF-Token": await web.csrf_from(page)})
+        response = await web.client.post(
+            f"/calls/{appointment}/ticket", headers={"X-CSRF-Token": await web.csrf_from(page)}
+        )
         setups.append(await response.json())
     worker_setup, citizen_setup = setups
     assert citizen_setup["ice_transport_policy"] == "relay" and worker_setup["ice_transport_policy"] == "all"
@@ -105,10 +129,12 @@ async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_
     assert time.time() < expiry <= time.time() + settings.turn_ttl_seconds
     assert str(world.a.citizen.id) != username.split(":")[1] and "citizen" not in username
 
-    worker = Peer(worker_web.client.session, worker_web.client.make_url("/ws/calls"),
-                  configuration=configuration(worker_setup))
-    citizen = Peer(citizen_web.client.session, citizen_web.client.make_url("/ws/calls"),
-                   configuration=configuration(citizen_setup))
+    worker = Peer(
+        worker_web.client.session, worker_web.client.make_url("/ws/calls"), configuration=configuration(worker_setup)
+    )
+    citizen = Peer(
+        citizen_web.client.session, citizen_web.client.make_url("/ws/calls"), configuration=configuration(citizen_setup)
+    )
     citizen_id, worker_id = f"citizen-{world.a.citizen.id}", f"staff-{world.a.worker.id}"
     try:
         await worker.join(worker_setup["ticket"])
@@ -128,10 +154,13 @@ async def test_a_relay_only_citizen_connects_through_turn_with_relay_candidates_
 async def test_a_wrong_turn_secret_gives_no_relay_candidates(turn_url, loopback_ice):
     """Proves the check above can fail: credentials from another secret are refused by coturn."""
     from aiortc import RTCPeerConnection, VideoStreamTrack
+
     from signaling.ice import ice_servers
 
     wrong = ice_servers([], [turn_url], "not-the-secret", "x1", 600)[0]
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**wrong)], iceTransportPolicy=RTCIceTransportPolicy.RELAY))
+    pc = RTCPeerConnection(
+        RTCConfiguration(iceServers=[RTCIceServer(**wrong)], iceTransportPolicy=RTCIceTransportPolicy.RELAY)
+    )
     pc.addTrack(VideoStreamTrack())
     try:
         await pc.setLocalDescription(await pc.createOffer())

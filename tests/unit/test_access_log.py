@@ -9,8 +9,9 @@ import sys
 import time
 import urllib.request
 
+from vbostotte.web.access_log import loggable_path
+
 from support import free_port
-from vbostotte.access_log import loggable_path
 
 
 def test_personal_link_tokens_are_masked():
@@ -27,8 +28,13 @@ def test_a_running_server_logs_requests_without_tokens_addresses_or_queries(tmp_
     """Start the real server (demo data) and open a personal link; read what it logged."""
     port = free_port()
     env = {**os.environ, "VB_DATA_DIR": str(tmp_path), "VB_STAFF_MFA": "optional", "VB_LOG_LEVEL": "INFO"}
-    server = subprocess.Popen([sys.executable, "-m", "vbostotte", "serve", "--demo", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vbostotte", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         banner = ""
         while "Jens" not in banner:

@@ -62,22 +62,35 @@ async def test_a_clean_chain_verifies(app_engine, db):
 
 async def test_the_database_refuses_update_and_delete(app_engine):
     await _append(app_engine, 2)
-    for statement in ("UPDATE audit_entries SET outcome = 'denied' WHERE id = 1", "DELETE FROM audit_entries WHERE id = 2"):
+    for statement in (
+        "UPDATE audit_entries SET outcome = 'denied' WHERE id = 1",
+        "DELETE FROM audit_entries WHERE id = 2",
+    ):
         async with database.sessionmaker(app_engine)() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin():
                     await session.execute(text(statement))
 
 
-@pytest.mark.parametrize("statements, broken_id, reason", [
-    (["UPDATE audit_entries SET action = 'citizen.list' WHERE id = 4"], 4, "changed"),
-    (["UPDATE audit_entries SET outcome = 'denied' WHERE id = 1"], 1, "changed"),
-    (["DELETE FROM audit_entries WHERE id = 5"], 5, "missing"),
-    # Reordering: entries 3 and 6 swap places (their ids are swapped).
-    (["UPDATE audit_entries SET id = 1000 WHERE id = 3", "UPDATE audit_entries SET id = 3 WHERE id = 6",
-      "UPDATE audit_entries SET id = 6 WHERE id = 1000"], 3, "link"),
-    (["DELETE FROM audit_entries WHERE id = 8"], 8, "removed at the end"),
-])
+@pytest.mark.parametrize(
+    "statements, broken_id, reason",
+    [
+        (["UPDATE audit_entries SET action = 'citizen.list' WHERE id = 4"], 4, "changed"),
+        (["UPDATE audit_entries SET outcome = 'denied' WHERE id = 1"], 1, "changed"),
+        (["DELETE FROM audit_entries WHERE id = 5"], 5, "missing"),
+        # Reordering: entries 3 and 6 swap places (their ids are swapped).
+        (
+            [
+                "UPDATE audit_entries SET id = 1000 WHERE id = 3",
+                "UPDATE audit_entries SET id = 3 WHERE id = 6",
+                "UPDATE audit_entries SET id = 6 WHERE id = 1000",
+            ],
+            3,
+            "link",
+        ),
+        (["DELETE FROM audit_entries WHERE id = 8"], 8, "removed at the end"),
+    ],
+)
 async def test_editing_deleting_or_reordering_one_row_is_detected(app_engine, statements, broken_id, reason):
     await _append(app_engine, 8)
     report = await _tampered_report(app_engine, *statements)
@@ -103,8 +116,9 @@ def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path)
     original = tmp_path / "original.db"
     url = f"sqlite+aiosqlite:///{original}"
     env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
-    migrated = subprocess.run([sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True,
-                              timeout=60)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert migrated.returncode == 0, migrated.stderr
 
     async def fill():
@@ -122,8 +136,13 @@ def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path)
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER audit_entries_no_update")
         conn.execute("UPDATE audit_entries SET citizen_id = 99 WHERE id = 3")
-    broken = subprocess.run(command, env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
-                            capture_output=True, text=True, timeout=60)
+    broken = subprocess.run(
+        command,
+        env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert broken.returncode == 1
     assert "BROKEN at entry 3" in broken.stdout
 
@@ -134,19 +153,43 @@ def test_the_canonical_row_hash_is_pinned():
     import datetime as dt
 
     from vbostotte.models import ConsentEvent
-    from vbostotte.services import consent
+    from vbostotte.privacy import consent
 
-    entry = AuditEntry(id=7, at=dt.datetime(2026, 11, 23, 8, 0, 1, 250000, tzinfo=dt.timezone(dt.timedelta(hours=1))),
-                       municipality_id=1, actor_kind="staff", actor_id=3, actor_role="worker", action="citizen.read",
-                       citizen_id=5, object_type=None, object_id=None, purpose="support", outcome="allowed",
-                       prev_hash="a" * 64)
+    entry = AuditEntry(
+        id=7,
+        at=dt.datetime(2026, 11, 23, 8, 0, 1, 250000, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        municipality_id=1,
+        actor_kind="staff",
+        actor_id=3,
+        actor_role="worker",
+        action="citizen.read",
+        citizen_id=5,
+        object_type=None,
+        object_id=None,
+        purpose="support",
+        outcome="allowed",
+        prev_hash="a" * 64,
+    )
     assert audit.entry_hash(entry) == "97437c861790371f80c7277cd682c82e4a425cfc462cc8c5ae65e206efd063dd"
-    event = ConsentEvent(municipality_id=1, seq=2, at=dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc),
-                         citizen_id=5, kind_id=4, kind_code="relative_in_calls", version_id=9, version=1,
-                         text_sha256="b" * 64, action="given", how="in_person", recorded_by_kind="staff",
-                         recorded_by_id=3, prev_hash="0" * 64)
+    event = ConsentEvent(
+        municipality_id=1,
+        seq=2,
+        at=dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC),
+        citizen_id=5,
+        kind_id=4,
+        kind_code="relative_in_calls",
+        version_id=9,
+        version=1,
+        text_sha256="b" * 64,
+        action="given",
+        how="in_person",
+        recorded_by_kind="staff",
+        recorded_by_id=3,
+        prev_hash="0" * 64,
+    )
     assert consent.event_hash(event) == "931689d984fbb5927e0f5e7e80896f0f06a0cbc633b4b952ce3f67296302e673"
     # One helper: the same values under the same field names hash alike whichever table they come from.
     assert audit.row_hash(entry, ("id", "at", "prev_hash")) == audit.row_hash(
-        type("Row", (), {"id": 7, "at": entry.at.astimezone(dt.timezone.utc), "prev_hash": "a" * 64})(),
-        ("id", "at", "prev_hash"))
+        type("Row", (), {"id": 7, "at": entry.at.astimezone(dt.UTC), "prev_hash": "a" * 64})(),
+        ("id", "at", "prev_hash"),
+    )

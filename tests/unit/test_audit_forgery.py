@@ -27,12 +27,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from vbostotte import audit, audit_anchors, audit_keys
+from vbostotte import audit
 from vbostotte import db as database
 from vbostotte.actors import Actor
+from vbostotte.audit import anchors as audit_anchors
+from vbostotte.audit import keys as audit_keys
 from vbostotte.config import SettingsError, load_settings
 from vbostotte.models import AuditEntry, AuditHead, ConsentEvent, ConsentHead
-from vbostotte.services import consent
+from vbostotte.privacy import consent
 
 ACTOR = Actor(kind="staff", id=7, municipality_id=1, role="worker", name="Anna")
 Kind = consent.Kind
@@ -80,22 +82,50 @@ def test_the_keyed_row_hash_is_pinned():
     import hmac
 
     keyring = _keyring("pin:" + "p" * 40)
-    entry = AuditEntry(id=7, at=dt.datetime(2026, 11, 23, 8, 0, 1, 250000, tzinfo=dt.timezone(dt.timedelta(hours=1))),
-                       municipality_id=1, actor_kind="staff", actor_id=3, actor_role="worker", action="citizen.read",
-                       citizen_id=5, object_type=None, object_id=None, purpose="support", outcome="allowed",
-                       prev_hash="a" * 64, key_id="pin")
+    entry = AuditEntry(
+        id=7,
+        at=dt.datetime(2026, 11, 23, 8, 0, 1, 250000, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        municipality_id=1,
+        actor_kind="staff",
+        actor_id=3,
+        actor_role="worker",
+        action="citizen.read",
+        citizen_id=5,
+        object_type=None,
+        object_id=None,
+        purpose="support",
+        outcome="allowed",
+        prev_hash="a" * 64,
+        key_id="pin",
+    )
     pinned = "6ac8e1b6f7d510a1c4499b1fa1f124e06fd9b689ef2b8400125de16b199b7bde"
     assert audit.entry_hash(entry, keyring.key("pin", "audit")) == pinned
     key = hmac.new(b"p" * 40, b"vbostotte chain key:audit", hashlib.sha256).digest()
-    message = ('[7,"2026-11-23T07:00:01.250000Z",1,"staff",3,"worker","citizen.read",5,null,null,"support",'
-               '"allowed","' + "a" * 64 + '","pin"]').encode()
+    message = (
+        '[7,"2026-11-23T07:00:01.250000Z",1,"staff",3,"worker","citizen.read",5,null,null,"support",'
+        '"allowed","' + "a" * 64 + '","pin"]'
+    ).encode()
     assert hmac.new(key, message, hashlib.sha256).hexdigest() == pinned
-    event = ConsentEvent(municipality_id=1, seq=2, at=dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc),
-                         citizen_id=5, kind_id=4, kind_code="relative_in_calls", version_id=9, version=1,
-                         text_sha256="b" * 64, action="given", how="in_person", recorded_by_kind="staff",
-                         recorded_by_id=3, prev_hash="0" * 64, key_id="pin")
+    event = ConsentEvent(
+        municipality_id=1,
+        seq=2,
+        at=dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC),
+        citizen_id=5,
+        kind_id=4,
+        kind_code="relative_in_calls",
+        version_id=9,
+        version=1,
+        text_sha256="b" * 64,
+        action="given",
+        how="in_person",
+        recorded_by_kind="staff",
+        recorded_by_id=3,
+        prev_hash="0" * 64,
+        key_id="pin",
+    )
     assert consent.event_hash(event, keyring.key("pin", "consent")) == (
-        "6abcb2cd1dc748b6f8b0df15e626cc1f88266afbfcb21a2e1da5261fc5e556d3")
+        "6abcb2cd1dc748b6f8b0df15e626cc1f88266afbfcb21a2e1da5261fc5e556d3"
+    )
 
 
 async def test_a_rotated_key_keeps_older_entries_verifiable(database_url, db):
@@ -141,8 +171,9 @@ def test_the_key_file_is_made_once_private_and_rotated_by_appending(tmp_path):
 
 def test_a_malformed_key_stops_the_command_with_a_configuration_error(tmp_path):
     env = {**os.environ, "VB_DATA_DIR": str(tmp_path), "VB_AUDIT_KEY": "short:secret"}
-    done = subprocess.run([sys.executable, "-m", "vbostotte", "verify-audit"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "verify-audit"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "Configuration error: VB_AUDIT_KEY" in done.stderr
 
 
@@ -155,13 +186,23 @@ async def test_entries_made_before_keys_are_accepted_only_before_the_first_keyed
         async with engine.begin() as conn:  # what the code before keys wrote: plain SHA-256, no key id
             prev = audit.GENESIS
             for i in range(1, 4):
-                row = SimpleNamespace(id=i, at=dt.datetime(2026, 1, 5, 9, i, tzinfo=dt.timezone.utc),
-                                      municipality_id=1, actor_kind="staff", actor_id=7, actor_role="worker",
-                                      action="citizen.view", citizen_id=i, object_type=None, object_id=None,
-                                      purpose="support", outcome="allowed", prev_hash=prev)
+                row = SimpleNamespace(
+                    id=i,
+                    at=dt.datetime(2026, 1, 5, 9, i, tzinfo=dt.UTC),
+                    municipality_id=1,
+                    actor_kind="staff",
+                    actor_id=7,
+                    actor_role="worker",
+                    action="citizen.view",
+                    citizen_id=i,
+                    object_type=None,
+                    object_id=None,
+                    purpose="support",
+                    outcome="allowed",
+                    prev_hash=prev,
+                )
                 row.hash = audit.entry_hash(row)
-                await conn.execute(AuditEntry.__table__.insert().values(
-                    **{c: getattr(row, c) for c in vars(row)}))
+                await conn.execute(AuditEntry.__table__.insert().values(**{c: getattr(row, c) for c in vars(row)}))
                 prev = row.hash
             await conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=3, last_hash=prev))
         await database.migrate(engine)
@@ -192,14 +233,18 @@ async def test_the_app_anchors_both_chains_at_start_and_at_shutdown(world, setti
     from vbostotte.app import create_app
 
     caplog.set_level(logging.INFO, logger="vbostotte.audit.anchor")
-    consent_heads = {h.municipality_id: (h.last_seq, h.last_hash)
-                     for h in (await db.execute(select(ConsentHead))).scalars() if h.last_seq}
+    consent_heads = {
+        h.municipality_id: (h.last_seq, h.last_hash)
+        for h in (await db.execute(select(ConsentHead))).scalars()
+        if h.last_seq
+    }
     assert world.a.id in consent_heads
     client = await aiohttp_client(create_app(settings))
     path = settings.data_dir / audit_anchors.ANCHOR_FILE
     at_start = [json.loads(line) for line in path.read_text().splitlines()]
     assert sorted((a["chain"], a.get("municipality_id", 0)) for a in at_start) == sorted(
-        [("audit", 0)] + [("consent", m) for m in consent_heads])
+        [("audit", 0)] + [("consent", m) for m in consent_heads]
+    )
     await client.get("/login")
     await client.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -208,13 +253,13 @@ async def test_the_app_anchors_both_chains_at_start_and_at_shutdown(world, setti
     head = await db.get(AuditHead, 1)
     last_audit = [line for line in lines if line["chain"] == "audit"][-1]
     assert (last_audit["last_id"], last_audit["hash"]) == (head.last_id, head.last_hash)
-    for line in lines[len(at_start):]:
+    for line in lines[len(at_start) :]:
         if line["chain"] == "consent":
             assert (line["last_seq"], line["hash"]) == consent_heads[line["municipality_id"]]
     assert path.stat().st_mode & 0o777 == 0o600
     records = [r for r in caplog.records if r.name == "vbostotte.audit.anchor"]
     assert [r.anchor for r in records] == lines  # the same anchors went to the log
-    from vbostotte import logging_setup
+    from vbostotte.operations import logging_setup
 
     shipped = json.loads(logging_setup.JsonFormatter().format(records[0]))
     assert shipped["anchor"] == lines[0] and shipped["logger"] == "vbostotte.audit.anchor"
@@ -280,8 +325,11 @@ class Chain:
         if self.name == "audit":
             await conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=head[0], last_hash=head[1]))
         else:
-            await conn.execute(update(ConsentHead).where(ConsentHead.municipality_id == self.municipality_id)
-                               .values(last_seq=head[0], last_hash=head[1]))
+            await conn.execute(
+                update(ConsentHead)
+                .where(ConsentHead.municipality_id == self.municipality_id)
+                .values(last_seq=head[0], last_hash=head[1])
+            )
 
 
 def _edit(chain: Chain, rows: list[dict]) -> list[dict]:
@@ -321,8 +369,13 @@ def _append_row(chain: Chain, rows: list[dict]) -> list[dict]:
     return rows + [extra]
 
 
-TAMPERINGS = {"edit a row": _edit, "delete a row": _delete, "reorder two rows": _reorder,
-              "truncate the tail": _truncate, "append a row with an unkeyed hash": _append_row}
+TAMPERINGS = {
+    "edit a row": _edit,
+    "delete a row": _delete,
+    "reorder two rows": _reorder,
+    "truncate the tail": _truncate,
+    "append a row with an unkeyed hash": _append_row,
+}
 
 
 async def _forge(url: str, chain: Chain, tampering: str, forger: bool) -> None:
@@ -334,9 +387,18 @@ async def _forge(url: str, chain: Chain, tampering: str, forger: bool) -> None:
     try:
         async with engine.begin() as conn:
             if engine.dialect.name == "sqlite":
-                triggers = (await conn.execute(text(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
-                    "('audit_entries', 'audit_head', 'consent_events', 'consent_heads')"))).scalars().all()
+                triggers = (
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                                "('audit_entries', 'audit_head', 'consent_events', 'consent_heads')"
+                            )
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 for name in triggers:
                     await conn.execute(text(f"DROP TRIGGER {name}"))
             else:
@@ -370,8 +432,13 @@ async def _copy(database_url: str, tmp_path: Path, name: str) -> str:
             # A template is copied only while nobody else is connected to it. The database is this test worker's
             # own and this test has let go of it, so what is still connected is an idle pool left by an earlier
             # test of this worker: close those connections.
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": source.database})
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": source.database},
+            )
             await conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{source.database}"'))
     finally:
         await admin.dispose()
@@ -394,16 +461,24 @@ async def _verify(url: str, anchors: list) -> tuple[audit.ChainReport, consent.B
     engine = database.create_engine(url, immediate=False)
     try:
         async with database.sessionmaker(engine)() as session:
-            return (await audit.verify_chain(session, anchors=anchors),
-                    await consent.verify_chain(session, anchors=anchors))
+            return (
+                await audit.verify_chain(session, anchors=anchors),
+                await consent.verify_chain(session, anchors=anchors),
+            )
     finally:
         await engine.dispose()
 
 
 async def _verify_audit_command(url: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(data_dir)}
-    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "vbostotte", "verify-audit"], env=env,
-                                   capture_output=True, text=True, timeout=120)
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "vbostotte", "verify-audit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def _chains_with_anchors(world, engine, clock, data_dir: Path) -> None:
@@ -414,14 +489,16 @@ async def _chains_with_anchors(world, engine, clock, data_dir: Path) -> None:
         async with database.sessionmaker(engine)() as session, session.begin():
             for i in range(4):
                 change = consent.give if i % 2 == 0 else consent.withdraw
-                await change(session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO, "phone",
-                             clock())
+                await change(
+                    session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO, "phone", clock()
+                )
         await writer.anchor()
 
 
 @pytest.mark.parametrize("chain_name", ["audit", "consent"])
-async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(world, engine, clock, database_url,
-                                                                            tmp_path, chain_name):
+async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(
+    world, engine, clock, database_url, tmp_path, chain_name
+):
     await _chains_with_anchors(world, engine, clock, tmp_path)
     await engine.dispose()  # PostgreSQL copies its template only while nobody is connected to it
     chain = Chain(chain_name, None if chain_name == "audit" else world.a.id)
@@ -450,7 +527,7 @@ async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(wo
             found = (not report.ok) if chain_name == "audit" else broken is not None
             other_intact = broken is None if chain_name == "audit" else report.ok
             without_anchors = await _verify(copy, [])
-            if (without_anchors[0].ok if chain_name == "audit" else without_anchors[1] is None):
+            if without_anchors[0].ok if chain_name == "audit" else without_anchors[1] is None:
                 unseen_without_anchors.append(label)
             done = await _verify_audit_command(copy, tmp_path)
             reported = done.returncode == 1 and f"{chain_name} chain BROKEN" in done.stdout
@@ -462,14 +539,16 @@ async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(wo
                 print(f"NOT DETECTED: {label}: {report} / {broken} / {done.stdout}")
         finally:
             await _drop_copy(copy)
-    print(f"\n{chain_name} chain on {kind}: {len(detected)} of {forged} forged chains detected "
-          f"(without the anchors {forged - len(unseen_without_anchors)} of {forged}: the rest are "
-          f"{'; '.join(unseen_without_anchors)})")
+    print(
+        f"\n{chain_name} chain on {kind}: {len(detected)} of {forged} forged chains detected "
+        f"(without the anchors {forged - len(unseen_without_anchors)} of {forged}: the rest are "
+        f"{'; '.join(unseen_without_anchors)})"
+    )
     assert forged == 10 and len(detected) == forged
     # The anchors are what finds a chain rewritten from its first row, or cut with its head moved back.
     assert set(unseen_without_anchors) == {
-        f"{t} (traces covered)" for t in ("edit a row", "delete a row", "reorder two rows",
-                                                                 "truncate the tail")}
+        f"{t} (traces covered)" for t in ("edit a row", "delete a row", "reorder two rows", "truncate the tail")
+    }
 
 
 async def test_verify_audit_reads_anchors_from_a_json_log_export_too(world, engine, clock, database_url, tmp_path):
@@ -478,10 +557,23 @@ async def test_verify_audit_reads_anchors_from_a_json_log_export_too(world, engi
     await engine.dispose()
     export = tmp_path / "shipped.log"
     anchor_lines = (tmp_path / audit_anchors.ANCHOR_FILE).read_text().splitlines()
-    export.write_text("\n".join([json.dumps({"level": "INFO", "logger": "aiohttp.access", "message": "GET / 200"})]
-                                + [json.dumps({"level": "INFO", "logger": "vbostotte.audit.anchor",
-                                               "message": "audit chain anchor", "anchor": json.loads(line)})
-                                   for line in anchor_lines]) + "\n")
+    export.write_text(
+        "\n".join(
+            [json.dumps({"level": "INFO", "logger": "aiohttp.access", "message": "GET / 200"})]
+            + [
+                json.dumps(
+                    {
+                        "level": "INFO",
+                        "logger": "vbostotte.audit.anchor",
+                        "message": "audit chain anchor",
+                        "anchor": json.loads(line),
+                    }
+                )
+                for line in anchor_lines
+            ]
+        )
+        + "\n"
+    )
     (tmp_path / audit_anchors.ANCHOR_FILE).unlink()
     copy = await _copy(database_url, tmp_path, "shipped")
     try:
@@ -489,9 +581,14 @@ async def test_verify_audit_reads_anchors_from_a_json_log_export_too(world, engi
         without = await _verify_audit_command(copy, tmp_path)
         assert without.returncode == 0 and "anchors: none" in without.stdout  # cut cleanly: unseen without anchors
         env = {**os.environ, "VB_DATABASE_URL": copy, "VB_DATA_DIR": str(tmp_path)}
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "vbostotte", "verify-audit",
-                                                        "--anchors", str(export)],
-                                       env=env, capture_output=True, text=True, timeout=120)
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "vbostotte", "verify-audit", "--anchors", str(export)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 1 and "audit chain BROKEN" in done.stdout and "truncated" in done.stdout
     finally:
         await _drop_copy(copy)
@@ -503,11 +600,13 @@ async def test_verify_audit_reads_anchors_from_a_json_log_export_too(world, engi
 async def test_the_heads_only_move_forward(world, database_url):
     engine = database.create_engine(database_url)
     try:
-        for statement in ("UPDATE audit_head SET last_id = last_id - 1",
-                          "UPDATE audit_head SET last_hash = '" + "f" * 64 + "'",
-                          "DELETE FROM audit_head",
-                          f"UPDATE consent_heads SET last_seq = last_seq - 1 WHERE municipality_id = {world.a.id}",
-                          f"DELETE FROM consent_heads WHERE municipality_id = {world.a.id}"):
+        for statement in (
+            "UPDATE audit_head SET last_id = last_id - 1",
+            "UPDATE audit_head SET last_hash = '" + "f" * 64 + "'",
+            "DELETE FROM audit_head",
+            f"UPDATE consent_heads SET last_seq = last_seq - 1 WHERE municipality_id = {world.a.id}",
+            f"DELETE FROM consent_heads WHERE municipality_id = {world.a.id}",
+        ):
             async with database.sessionmaker(engine)() as session:
                 with pytest.raises(DBAPIError, match="only moves forward"):
                     async with session.begin():
@@ -516,8 +615,9 @@ async def test_the_heads_only_move_forward(world, database_url):
         await engine.dispose()
 
 
-async def test_the_application_role_may_append_to_the_chains_but_not_change_or_remove_them(world, database_url,
-                                                                                            settings, clock):
+async def test_the_application_role_may_append_to_the_chains_but_not_change_or_remove_them(
+    world, database_url, settings, clock
+):
     if database_url.startswith("sqlite"):
         pytest.skip("the role split is PostgreSQL's (SQLite has no roles): it runs in the PostgreSQL pass")
     engine = database.create_engine(database_url)
@@ -539,30 +639,34 @@ async def test_the_application_role_may_append_to_the_chains_but_not_change_or_r
         # What the application does: audit entries, consent events (and their heads), ordinary tables.
         async def app_work(session):
             await audit.record(session, ACTOR, audit.AuditEvent("citizen.view", audit.Purpose.SUPPORT))
-            await consent.withdraw(session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO,
-                                   "phone", clock())
-            await consent.give(session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO, "phone",
-                               clock())
+            await consent.withdraw(
+                session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO, "phone", clock()
+            )
+            await consent.give(
+                session, world.a.other_worker.actor, world.a.other_citizen.id, Kind.VIDEO, "phone", clock()
+            )
             await session.execute(text("UPDATE citizens SET preferred_name = preferred_name"))
             await session.execute(text("DELETE FROM login_failures"))
             assert (await audit.verify_chain(session)).ok and await consent.verify_chain(session) is None
 
         await as_app(work=app_work)
         refused = []
-        for statement in ("UPDATE audit_entries SET outcome = 'denied' WHERE id = 1",
-                          "DELETE FROM audit_entries WHERE id = 1",
-                          "TRUNCATE audit_entries",
-                          "UPDATE consent_events SET action = 'given' WHERE seq = 1",
-                          "DELETE FROM consent_events",
-                          "TRUNCATE consent_events",
-                          "UPDATE consent_versions SET text_da = 'x'",
-                          "TRUNCATE consent_versions",
-                          "DELETE FROM audit_head",
-                          "TRUNCATE audit_head",
-                          "DELETE FROM consent_heads",
-                          "UPDATE alembic_version SET version_num = '0001'",
-                          "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
-                          "DROP TRIGGER audit_head_forward ON audit_head"):
+        for statement in (
+            "UPDATE audit_entries SET outcome = 'denied' WHERE id = 1",
+            "DELETE FROM audit_entries WHERE id = 1",
+            "TRUNCATE audit_entries",
+            "UPDATE consent_events SET action = 'given' WHERE seq = 1",
+            "DELETE FROM consent_events",
+            "TRUNCATE consent_events",
+            "UPDATE consent_versions SET text_da = 'x'",
+            "TRUNCATE consent_versions",
+            "DELETE FROM audit_head",
+            "TRUNCATE audit_head",
+            "DELETE FROM consent_heads",
+            "UPDATE alembic_version SET version_num = '0001'",
+            "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only",
+            "DROP TRIGGER audit_head_forward ON audit_head",
+        ):
             with pytest.raises(DBAPIError) as raised:
                 await as_app(statement)
             assert "permission denied" in str(raised.value) or "must be owner" in str(raised.value), statement

@@ -15,17 +15,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from vbostotte import audit
+from vbostotte.models import AuditEntry, CallEvent, CallTicket, LoginFailure, OutboxMessage, WebSession
+from vbostotte.operations import backup
+from vbostotte.privacy import retention
+
 from support import reread
-from vbostotte import audit, backup
-from vbostotte.models import (AuditEntry, CallEvent, CallTicket, LoginFailure, OutboxMessage, WebSession)
-from vbostotte.services import retention
 
 
 async def vbostotte(database_url: str, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     """Run the real command in its own process."""
     env = {**os.environ, "VB_DATABASE_URL": database_url, "VB_DATA_DIR": str(tmp_path)}
-    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "vbostotte", *argv], env=env,
-                                   capture_output=True, text=True, timeout=120)
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "vbostotte", *argv], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 async def test_backup_of_sqlite_is_a_consistent_copy_with_the_data(world, database_url, tmp_path):
@@ -43,11 +46,17 @@ async def test_backup_of_sqlite_is_a_consistent_copy_with_the_data(world, databa
     assert again.returncode == 2 and "exists already" in again.stderr
 
 
-async def test_backup_of_postgresql_runs_pg_dump_without_the_password_on_its_command_line(world, database_url,
-                                                                                          tmp_path):
+async def test_backup_of_postgresql_runs_pg_dump_without_the_password_on_its_command_line(
+    world, database_url, tmp_path
+):
     command = backup.pg_dump_command("postgresql+asyncpg://vb:s3cret@db.internal:5433/vbostotte", tmp_path / "x")
-    assert command.argv == ["pg_dump", "--format=custom", "--no-owner", f"--file={tmp_path / 'x'}",
-                            "postgresql://vb@db.internal:5433/vbostotte"]
+    assert command.argv == [
+        "pg_dump",
+        "--format=custom",
+        "--no-owner",
+        f"--file={tmp_path / 'x'}",
+        "postgresql://vb@db.internal:5433/vbostotte",
+    ]
     assert command.env == {"PGPASSWORD": "s3cret"} and "s3cret" not in command.shown
     if database_url.startswith("sqlite"):
         return  # the real pg_dump runs in the PostgreSQL pass
@@ -65,18 +74,46 @@ async def test_retention_deletes_only_what_is_past_its_time_and_is_audited(world
     old, recent = now - dt.timedelta(days=500), now - dt.timedelta(days=2)
     appointment = world.a.citizen.past_appointment_id
     for at in (old, recent):
-        db.add(CallEvent(appointment_id=appointment, at=at, participant="citizen-1", role="guest", event="joined",
-                         details={}))
+        db.add(
+            CallEvent(
+                appointment_id=appointment, at=at, participant="citizen-1", role="guest", event="joined", details={}
+            )
+        )
         db.add(LoginFailure(scope="ip", key="0" * 64, at=at))
-        db.add(CallTicket(token_hash=f"{at.timestamp():064.0f}"[-64:], appointment_id=appointment,
-                          principal_kind="citizen", principal_id=world.a.citizen.id, expires_at=at))
-        db.add(WebSession(id_hash=f"{at.timestamp():064.0f}"[-64:], citizen_id=world.a.citizen.id, created_at=at,
-                          last_seen_at=at, expires_at=at))
+        db.add(
+            CallTicket(
+                token_hash=f"{at.timestamp():064.0f}"[-64:],
+                appointment_id=appointment,
+                principal_kind="citizen",
+                principal_id=world.a.citizen.id,
+                expires_at=at,
+            )
+        )
+        db.add(
+            WebSession(
+                id_hash=f"{at.timestamp():064.0f}"[-64:],
+                citizen_id=world.a.citizen.id,
+                created_at=at,
+                last_seen_at=at,
+                expires_at=at,
+            )
+        )
         for status in ("sent", "pending"):
-            db.add(OutboxMessage(municipality_id=world.a.id, purpose="reminder", channel="email",
-                                 recipient_kind="citizen", dedupe_key=f"{status}-{at.isoformat()}", due_at=at,
-                                 status=status, attempts=1, next_attempt_at=at, created_at=at,
-                                 sent_at=at if status == "sent" else None))
+            db.add(
+                OutboxMessage(
+                    municipality_id=world.a.id,
+                    purpose="reminder",
+                    channel="email",
+                    recipient_kind="citizen",
+                    dedupe_key=f"{status}-{at.isoformat()}",
+                    due_at=at,
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=at,
+                    created_at=at,
+                    sent_at=at if status == "sent" else None,
+                )
+            )
     await db.commit()
     audit_before = (await db.execute(select(func.count()).select_from(AuditEntry))).scalar_one()
 

@@ -10,13 +10,14 @@ import datetime as dt
 import pytest
 from ical.event import EventStatus
 
+from vbostotte import i18n
+from vbostotte.booking import calendars
+from vbostotte.models import Appointment, AppointmentKind, Citizen, Staff
+
 from calendar_files import properties, read_ics
 from support import reread
-from vbostotte import i18n
-from vbostotte.models import Appointment, AppointmentKind, Citizen, Staff
-from vbostotte.services import calendars
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -36,8 +37,9 @@ def no_citizen_in(body: bytes, citizen) -> None:
         assert private not in text, private
 
 
-async def test_the_interpreters_invitation_is_an_itip_request_without_the_citizen(with_interpreter, settings,
-                                                                                  world, clock):
+async def test_the_interpreters_invitation_is_an_itip_request_without_the_citizen(
+    with_interpreter, settings, world, clock
+):
     appointment = with_interpreter
     body = calendars.invitation(appointment, settings, "REQUEST", now=clock())
     calendar = read_ics(body)
@@ -69,8 +71,9 @@ async def test_the_cancellation_replaces_the_invitation(with_interpreter, settin
     no_citizen_in(body, world.a.citizen)
 
 
-async def test_the_invitation_speaks_the_municipalitys_language_and_knows_only_two_methods(with_interpreter,
-                                                                                         settings, clock):
+async def test_the_invitation_speaks_the_municipalitys_language_and_knows_only_two_methods(
+    with_interpreter, settings, clock
+):
     english = dataclasses.replace(settings, default_locale="en")
     summary = read_ics(calendars.invitation(with_interpreter, english, now=clock())).events[0].summary
     assert summary == "Interpreting (arabisk): Video session"
@@ -89,10 +92,12 @@ async def test_staff_and_citizen_see_the_same_event_in_their_own_words(world, se
     appointment = await db.get(Appointment, world.a.citizen.appointment_id)
     citizen = await db.get(Citizen, appointment.citizen_id)
     worker = await db.get(Staff, appointment.worker_id)
-    staff_body = calendars._calendar([calendars.staff_event(appointment, citizen, settings, clock(),
-                                                            lambda a: f"https://x/appointments/{a.id}")])
-    citizen_body = calendars._calendar([calendars.citizen_event(appointment, worker, settings, clock(),
-                                                                lambda a: "https://x/me")])
+    staff_body = calendars._calendar(
+        [calendars.staff_event(appointment, citizen, settings, clock(), lambda a: f"https://x/appointments/{a.id}")]
+    )
+    citizen_body = calendars._calendar(
+        [calendars.citizen_event(appointment, worker, settings, clock(), lambda a: "https://x/me")]
+    )
     staff, own = read_ics(staff_body).events[0], read_ics(citizen_body).events[0]
     assert staff.uid == own.uid and (staff.dtstart, staff.end) == (own.dtstart, own.end)
     assert staff.summary == "Videosamtale – Citizen" and staff.description is None  # the note is the citizen's
@@ -105,6 +110,7 @@ async def test_a_home_visit_is_named_as_one(world, settings, db, clock):
     appointment = await db.get(Appointment, world.a.citizen.past_appointment_id)
     assert appointment.kind == AppointmentKind.HOME_VISIT
     citizen = await db.get(Citizen, appointment.citizen_id)
-    event = read_ics(calendars._calendar([calendars.staff_event(appointment, citizen, settings, clock(),
-                                                                 lambda a: "https://x")])).events[0]
+    event = read_ics(
+        calendars._calendar([calendars.staff_event(appointment, citizen, settings, clock(), lambda a: "https://x")])
+    ).events[0]
     assert event.summary.startswith("Hjemmebesøg")

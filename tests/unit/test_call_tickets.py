@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 
 from signaling import Event, Participant
-from support import reread, session_hash
 from vbostotte.actors import Actor
+from vbostotte.calls import call_access, calls
 from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, CallEvent
-from vbostotte.services import call_access, calls
+
+from support import reread, session_hash
 
 
 def citizen_actor(world) -> Actor:
@@ -20,8 +21,9 @@ def citizen_actor(world) -> Actor:
 
 async def issue(db, actor: Actor, appointment_id: int, settings, now) -> str:
     """A ticket asked for from a signed-in session of ``actor``."""
-    return await calls.issue_ticket(db, actor, appointment_id, settings, now,
-                                    session_hash=await session_hash(db, actor, settings, now))
+    return await calls.issue_ticket(
+        db, actor, appointment_id, settings, now, session_hash=await session_hash(db, actor, settings, now)
+    )
 
 
 @pytest.fixture
@@ -90,8 +92,9 @@ async def test_events_are_kept_and_the_citizen_joining_fills_in_attendance(at_st
     await calls.record_events(db, [Event("joined", worker, {"waited": False}, now), Event("waiting", citizen, {}, now)])
     await db.commit()
     assert (await db.get(Appointment, world.a.citizen.appointment_id)).attendance is None
-    await calls.record_events(db, [Event("admitted", citizen, {"by": worker.id, "waited_seconds": 42, "x": [1]},
-                                         now + 42)])
+    await calls.record_events(
+        db, [Event("admitted", citizen, {"by": worker.id, "waited_seconds": 42, "x": [1]}, now + 42)]
+    )
     await db.commit()
     await reread(db)
     assert (await db.get(Appointment, world.a.citizen.appointment_id)).attendance == "attended"

@@ -9,13 +9,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from support import reread
 from vbostotte import audit
 from vbostotte.actors import Actor
+from vbostotte.care import checkins, wellbeing_chart
+from vbostotte.care.checkins import Day, Trend
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.models import AuditEntry, Citizen
-from vbostotte.services import checkins, consent, wellbeing_chart
-from vbostotte.services.checkins import Day, Trend
+from vbostotte.privacy import consent
+
+from support import reread
 
 WORKER_SEES = consent.Kind.WORKER_SEES_CHECKINS
 
@@ -27,9 +29,13 @@ def citizen_of(municipality, which="citizen") -> Actor:
 
 async def checkin_reads(db, citizen_id) -> list[tuple]:
     await reread(db)
-    rows = (await db.execute(select(AuditEntry).where(AuditEntry.citizen_id == citizen_id,
-                                                      AuditEntry.action.like("checkin.%"))
-                             .order_by(AuditEntry.id))).scalars()
+    rows = (
+        await db.execute(
+            select(AuditEntry)
+            .where(AuditEntry.citizen_id == citizen_id, AuditEntry.action.like("checkin.%"))
+            .order_by(AuditEntry.id)
+        )
+    ).scalars()
     return [(e.actor_id, e.action, e.purpose) for e in rows]
 
 
@@ -44,7 +50,8 @@ async def test_the_worker_sees_the_trend_only_with_consent_and_each_read_is_audi
     assert [(d.level, d.words) for d in trend.days] == [(2, "Træt")]
     assert await checkin_reads(db, a.citizen.id) == [
         (a.citizen.id, "checkin.create", audit.Purpose.SELF_SERVICE),
-        (a.worker.id, "checkin.view", audit.Purpose.WELLBEING_FOLLOW_UP)]
+        (a.worker.id, "checkin.view", audit.Purpose.WELLBEING_FOLLOW_UP),
+    ]
 
     await consent.withdraw(db, citizen_of(a), a.citizen.id, WORKER_SEES, "citizen_page", clock())
     await db.commit()
@@ -87,15 +94,17 @@ async def test_a_lowest_check_in_marks_the_citizen_until_a_worker_follows_up(wor
 async def test_the_trend_shows_the_latest_answer_of_each_copenhagen_day(world, db, clock):
     a = world.a
     me = citizen_of(a)
-    clock.now = dt.datetime(2026, 11, 22, 22, 30, tzinfo=dt.timezone.utc)  # 23:30 Sunday in Copenhagen
+    clock.now = dt.datetime(2026, 11, 22, 22, 30, tzinfo=dt.UTC)  # 23:30 Sunday in Copenhagen
     await checkins.check_in(db, me, 4, "søndag", clock())
-    clock.now = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.timezone.utc)  # 00:30 Monday in Copenhagen
+    clock.now = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC)  # 00:30 Monday in Copenhagen
     await checkins.check_in(db, me, 2, "nat", clock())
     clock.advance(hours=10)
     await checkins.check_in(db, me, 3, "formiddag", clock())
     trend = await checkins.trend(db, a.worker.actor, await db.get(Citizen, a.citizen.id), clock())
     assert [(d.day.isoformat(), d.level, d.words) for d in trend.days] == [
-        ("2026-11-22", 4, "søndag"), ("2026-11-23", 3, "formiddag")]
+        ("2026-11-22", 4, "søndag"),
+        ("2026-11-23", 3, "formiddag"),
+    ]
     assert trend.average == 3.5 and trend.last - trend.first == dt.timedelta(days=checkins.TREND_DAYS - 1)
 
 
@@ -109,8 +118,12 @@ async def test_only_the_citizen_checks_in_and_only_on_the_scale(world, db, clock
 
 def test_the_chart_places_points_by_day_and_value_with_both_series():
     first = dt.date(2026, 10, 27)
-    trend = Trend(first, first + dt.timedelta(days=27), [
-        Day(first, 5, None, None), Day(first + dt.timedelta(days=27), 1, "svært", 3)], False)
+    trend = Trend(
+        first,
+        first + dt.timedelta(days=27),
+        [Day(first, 5, None, None), Day(first + dt.timedelta(days=27), 1, "svært", 3)],
+        False,
+    )
     chart = wellbeing_chart.chart(trend)
     top, bottom = chart.levels
     assert (top.x, top.y) == (chart.left, chart.top)  # first day, best answer: top left

@@ -11,25 +11,34 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from support import reread
 from vbostotte.app import create_app
 from vbostotte.config import SettingsError, load_settings, setting_docs
 from vbostotte.db import NotMigrated
 from vbostotte.models import AuditEntry, Staff, StaffRole
 
+from support import reread
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vbostotte", *args], env={**os.environ, **env}, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "vbostotte", *args],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_readme_settings_table_matches_the_settings_object():
     readme = (ROOT / "README.md").read_text()
     table = readme.split("<!-- settings:start -->", 1)[1].split("<!-- settings:end -->", 1)[0]
-    rows = [[cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-            for line in table.strip().splitlines()[2:]]
+    rows = [
+        [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        for line in table.strip().splitlines()[2:]
+    ]
     documented = {row[0]: (row[1], row[2]) for row in rows}
     declared = {name: (default, help_) for name, default, help_ in setting_docs()}
     assert set(documented) == set(declared), "README settings table and vbostotte/config.py disagree on names"
@@ -69,10 +78,14 @@ def test_serve_on_an_unmigrated_database_says_which_command_fixes_it(tmp_path):
 
 
 async def test_create_admin_makes_an_administrator_who_must_enrol_totp(settings, web, db):
-    env = {"VB_DATABASE_URL": settings.database_url, "VB_DATA_DIR": str(settings.data_dir),
-           "VB_ADMIN_PASSWORD": "a long first password"}
-    result = run_cli("create-admin", "--email", "Admin@Viborg.dk", "--name", "Vibeke", "--municipality", "Viborg",
-                     env=env)
+    env = {
+        "VB_DATABASE_URL": settings.database_url,
+        "VB_DATA_DIR": str(settings.data_dir),
+        "VB_ADMIN_PASSWORD": "a long first password",
+    }
+    result = run_cli(
+        "create-admin", "--email", "Admin@Viborg.dk", "--name", "Vibeke", "--municipality", "Viborg", env=env
+    )
     assert result.returncode == 0, result.stderr
     await reread(db)
     admin = (await db.execute(select(Staff).where(Staff.email == "admin@viborg.dk"))).scalar_one()
@@ -84,8 +97,11 @@ async def test_create_admin_makes_an_administrator_who_must_enrol_totp(settings,
 
 
 def test_create_admin_refuses_bad_input_and_writes_nothing(settings):
-    env = {"VB_DATABASE_URL": settings.database_url, "VB_DATA_DIR": str(settings.data_dir),
-           "VB_ADMIN_PASSWORD": "short"}
+    env = {
+        "VB_DATABASE_URL": settings.database_url,
+        "VB_DATA_DIR": str(settings.data_dir),
+        "VB_ADMIN_PASSWORD": "short",
+    }
     result = run_cli("create-admin", "--email", "not-an-email", "--name", "X", "--municipality", "Viborg", env=env)
     assert result.returncode == 2
     assert re.search(r"email: .*valid e-mail", result.stderr) and "password:" in result.stderr

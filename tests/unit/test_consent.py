@@ -18,12 +18,17 @@ from sqlalchemy.exc import DBAPIError
 from vbostotte import db as database
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound, PermissionDenied
+from vbostotte.identity import organisation
 from vbostotte.models import AuditEntry, ConsentEvent, ConsentKind, ConsentVersion
-from vbostotte.services import consent, organisation
+from vbostotte.privacy import consent
 
 Kind = consent.Kind
-NEW_TEXT = consent.Text("Samtaler på video", "Jeg vil gerne have videosamtaler. De bliver aldrig optaget.",
-                        "Video sessions", "I want video sessions. They are never recorded.")
+NEW_TEXT = consent.Text(
+    "Samtaler på video",
+    "Jeg vil gerne have videosamtaler. De bliver aldrig optaget.",
+    "Video sessions",
+    "I want video sessions. They are never recorded.",
+)
 
 
 def citizen_actor(info) -> Actor:
@@ -44,7 +49,7 @@ async def test_every_municipality_has_the_built_in_kinds_with_a_version_1_text(w
         assert {v.version for _, v in kinds} == {1}
         assert all(v.text_sha256 == consent.text_sha256(consent.version_text(v)) for _, v in kinds)
     # Asking again adds nothing.
-    await consent.ensure_defaults(db, world.a.id, dt.datetime.now(dt.timezone.utc))
+    await consent.ensure_defaults(db, world.a.id, dt.datetime.now(dt.UTC))
     assert len(await consent.latest_versions(db, world.a.id)) == len(Kind)
 
 
@@ -79,8 +84,13 @@ async def test_a_worker_recording_a_verbal_consent_is_marked_as_such(world, db, 
     state = {s.kind: s for s in await consent.current(db, citizen.id)}["sms_reminders"]
     assert state.verbal and state.how == "video_call"
     assert (state.recorded_by_kind, state.recorded_by) == ("staff", world.a.other_worker.name)
-    entries = (await db.execute(select(AuditEntry.action, AuditEntry.citizen_id, AuditEntry.actor_id)
-                                .where(AuditEntry.action.like("consent.%")))).all()
+    entries = (
+        await db.execute(
+            select(AuditEntry.action, AuditEntry.citizen_id, AuditEntry.actor_id).where(
+                AuditEntry.action.like("consent.%")
+            )
+        )
+    ).all()
     assert ("consent.give", citizen.id, world.a.other_worker.id) in entries
 
 
@@ -94,19 +104,27 @@ async def test_giving_twice_or_withdrawing_what_is_not_given_adds_nothing(world,
     assert len(events) == 1
 
 
-@pytest.mark.parametrize("who, how, error", [
-    ("citizen", "phone", InvalidInput),  # a citizen acts on their own page only
-    ("worker", "citizen_page", InvalidInput),  # a worker records what was said: in person, phone, video call
-    ("worker", "migrated", InvalidInput),
-    ("admin", "phone", PermissionDenied),  # administrators do not handle citizens' consents
-    ("supervisor", "phone", PermissionDenied),
-    ("other_citizen", "citizen_page", NotFound),  # nobody acts for another citizen
-    ("foreign_worker", "phone", NotFound),  # nor across municipalities
-])
+@pytest.mark.parametrize(
+    "who, how, error",
+    [
+        ("citizen", "phone", InvalidInput),  # a citizen acts on their own page only
+        ("worker", "citizen_page", InvalidInput),  # a worker records what was said: in person, phone, video call
+        ("worker", "migrated", InvalidInput),
+        ("admin", "phone", PermissionDenied),  # administrators do not handle citizens' consents
+        ("supervisor", "phone", PermissionDenied),
+        ("other_citizen", "citizen_page", NotFound),  # nobody acts for another citizen
+        ("foreign_worker", "phone", NotFound),  # nor across municipalities
+    ],
+)
 async def test_who_may_record_how(world, db, clock, who, how, error):
-    actor = {"citizen": citizen_actor(world.a.citizen), "worker": world.a.worker.actor,
-             "admin": world.a.admin.actor, "supervisor": world.a.supervisor.actor,
-             "other_citizen": citizen_actor(world.a.other_citizen), "foreign_worker": world.b.worker.actor}[who]
+    actor = {
+        "citizen": citizen_actor(world.a.citizen),
+        "worker": world.a.worker.actor,
+        "admin": world.a.admin.actor,
+        "supervisor": world.a.supervisor.actor,
+        "other_citizen": citizen_actor(world.a.other_citizen),
+        "foreign_worker": world.b.worker.actor,
+    }[who]
     with pytest.raises(error):
         await consent.withdraw(db, actor, world.a.citizen.id, Kind.VIDEO, how, clock())
     assert await consent.has(db, world.a.citizen.id, Kind.VIDEO)
@@ -119,8 +137,11 @@ async def test_an_unknown_kind_is_refused(world, db, clock):
 
 async def test_a_changed_text_is_a_new_version_and_old_events_keep_theirs(world, db, clock):
     citizen, admin = world.a.citizen, world.a.admin.actor
-    kind = (await db.execute(select(ConsentKind).where(ConsentKind.municipality_id == world.a.id,
-                                                       ConsentKind.code == "video"))).scalar_one()
+    kind = (
+        await db.execute(
+            select(ConsentKind).where(ConsentKind.municipality_id == world.a.id, ConsentKind.code == "video")
+        )
+    ).scalar_one()
     old = {s.kind: s for s in await consent.current(db, citizen.id)}["video"]
     version = await consent.change_text(db, admin, kind.id, NEW_TEXT, clock())
     assert version.version == 2 and version.text_sha256 == consent.text_sha256(NEW_TEXT) != old.text_sha256
@@ -159,8 +180,9 @@ async def test_only_the_municipalitys_administrator_keeps_the_kinds(world, db, c
 
 
 async def test_missing_counts_a_withdrawn_consent_as_missing(world, db, clock):
-    await consent.withdraw(db, citizen_actor(world.a.citizen), world.a.citizen.id, Kind.CASEWORKER_SHARING,
-                           "citizen_page", clock())
+    await consent.withdraw(
+        db, citizen_actor(world.a.citizen), world.a.citizen.id, Kind.CASEWORKER_SHARING, "citizen_page", clock()
+    )
     assert await consent.missing(db, [world.a.citizen.id]) == {world.a.citizen.id: ["caseworker_sharing"]}
 
 
@@ -178,8 +200,15 @@ async def _events(engine, world, clock, count: int) -> None:
 async def test_a_clean_chain_verifies(world, app_engine, db, clock):
     await _events(app_engine, world, clock, 6)
     assert await consent.verify_chain(db) is None
-    rows = (await db.execute(select(ConsentEvent).where(ConsentEvent.municipality_id == world.a.id)
-                             .order_by(ConsentEvent.seq))).scalars().all()
+    rows = (
+        (
+            await db.execute(
+                select(ConsentEvent).where(ConsentEvent.municipality_id == world.a.id).order_by(ConsentEvent.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert all(rows[i].prev_hash == rows[i - 1].hash for i in range(1, len(rows)))
     assert rows[0].prev_hash == consent.GENESIS
@@ -202,10 +231,12 @@ async def test_concurrent_writers_keep_one_unbroken_chain(world, app_engine, db,
 
 
 async def test_the_database_refuses_update_and_delete(world, app_engine):
-    for statement in ("UPDATE consent_events SET action = 'withdrawn' WHERE seq = 1",
-                      "DELETE FROM consent_events WHERE seq = 1",
-                      "UPDATE consent_versions SET text_da = 'Noget andet' WHERE version = 1",
-                      "DELETE FROM consent_versions"):
+    for statement in (
+        "UPDATE consent_events SET action = 'withdrawn' WHERE seq = 1",
+        "DELETE FROM consent_events WHERE seq = 1",
+        "UPDATE consent_versions SET text_da = 'Noget andet' WHERE version = 1",
+        "DELETE FROM consent_versions",
+    ):
         async with database.sessionmaker(app_engine)() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin():
@@ -229,21 +260,35 @@ async def _tampered(engine, world, *statements: str) -> consent.Broken | None:
     return broken
 
 
-@pytest.mark.parametrize("statements, seq, reason", [
-    # The citizen's withdrawal turned into a consent.
-    (["UPDATE consent_events SET action = 'given' WHERE municipality_id = {m} AND seq = 8"], 8, "changed"),
-    (["UPDATE consent_events SET how = 'phone' WHERE municipality_id = {m} AND seq = 2"], 2, "changed"),
-    (["DELETE FROM consent_events WHERE municipality_id = {m} AND seq = 5"], 5, "missing"),
-    (["UPDATE consent_events SET seq = 1000 WHERE municipality_id = {m} AND seq = 3",
-      "UPDATE consent_events SET seq = 3 WHERE municipality_id = {m} AND seq = 4",
-      "UPDATE consent_events SET seq = 4 WHERE municipality_id = {m} AND seq = 1000"], 3, "link"),
-    (["DELETE FROM consent_events WHERE municipality_id = {m} AND seq = 10"], 10, "removed at the end"),
-    # The text a consent was given on, changed in place (hash and all).
-    (["UPDATE consent_versions SET text_da = 'Jeg siger ja til alt.' WHERE id = "
-      "(SELECT version_id FROM consent_events WHERE municipality_id = {m} AND seq = 1)"], 1, "text"),
-])
-async def test_editing_deleting_or_reordering_one_event_is_detected(world, app_engine, clock, statements, seq,
-                                                                    reason):
+@pytest.mark.parametrize(
+    "statements, seq, reason",
+    [
+        # The citizen's withdrawal turned into a consent.
+        (["UPDATE consent_events SET action = 'given' WHERE municipality_id = {m} AND seq = 8"], 8, "changed"),
+        (["UPDATE consent_events SET how = 'phone' WHERE municipality_id = {m} AND seq = 2"], 2, "changed"),
+        (["DELETE FROM consent_events WHERE municipality_id = {m} AND seq = 5"], 5, "missing"),
+        (
+            [
+                "UPDATE consent_events SET seq = 1000 WHERE municipality_id = {m} AND seq = 3",
+                "UPDATE consent_events SET seq = 3 WHERE municipality_id = {m} AND seq = 4",
+                "UPDATE consent_events SET seq = 4 WHERE municipality_id = {m} AND seq = 1000",
+            ],
+            3,
+            "link",
+        ),
+        (["DELETE FROM consent_events WHERE municipality_id = {m} AND seq = 10"], 10, "removed at the end"),
+        # The text a consent was given on, changed in place (hash and all).
+        (
+            [
+                "UPDATE consent_versions SET text_da = 'Jeg siger ja til alt.' WHERE id = "
+                "(SELECT version_id FROM consent_events WHERE municipality_id = {m} AND seq = 1)"
+            ],
+            1,
+            "text",
+        ),
+    ],
+)
+async def test_editing_deleting_or_reordering_one_event_is_detected(world, app_engine, clock, statements, seq, reason):
     await _events(app_engine, world, clock, 4)  # after the world's 6: seq 1..10 in municipality a
     broken = await _tampered(app_engine, world, *statements)
     assert broken is not None, "tampering went unnoticed"
@@ -255,11 +300,13 @@ def test_verify_audit_also_verifies_the_consent_chain_in_a_copy(tmp_path):
     original = tmp_path / "original.db"
     url = f"sqlite+aiosqlite:///{original}"
     env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
-    migrated = subprocess.run([sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True,
-                              timeout=60)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert migrated.returncode == 0, migrated.stderr
-    seeded = subprocess.run([sys.executable, "-m", "vbostotte", "seed-demo"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    seeded = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "seed-demo"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert seeded.returncode == 0, seeded.stderr
     command = [sys.executable, "-m", "vbostotte", "verify-audit"]
     ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -271,8 +318,13 @@ def test_verify_audit_also_verifies_the_consent_chain_in_a_copy(tmp_path):
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER consent_events_no_update")
         conn.execute("UPDATE consent_events SET action = 'withdrawn' WHERE seq = 3")
-    broken = subprocess.run(command, env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
-                            capture_output=True, text=True, timeout=60)
+    broken = subprocess.run(
+        command,
+        env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert broken.returncode == 1
     assert "consent chain BROKEN" in broken.stdout and "(number 3)" in broken.stdout
 
@@ -288,19 +340,30 @@ def test_the_migration_turns_reminder_preferences_into_consent_events(tmp_path):
             await database.migrate(engine, "0005")
             async with engine.begin() as conn:
                 now = "2026-11-23 07:00:00.000000"
-                await conn.execute(text(f"INSERT INTO municipalities (id, name, created_at) VALUES (1, 'Gl. Kommune', '{now}')"))
+                await conn.execute(
+                    text(f"INSERT INTO municipalities (id, name, created_at) VALUES (1, 'Gl. Kommune', '{now}')")
+                )
                 await conn.execute(text("INSERT INTO teams (id, municipality_id, name) VALUES (1, 1, 'Team')"))
                 for citizen_id in (1, 2, 3):
-                    await conn.execute(text(
-                        "INSERT INTO citizens (id, municipality_id, team_id, name, preferred_name, locale, force_relay, "
-                        f"created_at) VALUES ({citizen_id}, 1, 1, 'Borger {citizen_id}', 'B', 'da', 0, '{now}')"))
-                await conn.execute(text("INSERT INTO reminder_preferences (citizen_id, email, sms) "
-                                        "VALUES (1, 1, 1), (2, 0, 1), (3, 0, 0)"))
+                    await conn.execute(
+                        text(
+                            "INSERT INTO citizens (id, municipality_id, team_id, name, preferred_name, locale, force_relay, "
+                            f"created_at) VALUES ({citizen_id}, 1, 1, 'Borger {citizen_id}', 'B', 'da', 0, '{now}')"
+                        )
+                    )
+                await conn.execute(
+                    text(
+                        "INSERT INTO reminder_preferences (citizen_id, email, sms) "
+                        "VALUES (1, 1, 1), (2, 0, 1), (3, 0, 0)"
+                    )
+                )
             await database.migrate(engine)
             async with database.sessionmaker(engine)() as session:
                 assert await consent.verify_chain(session) is None
-                channels = {cid: [k for k in ("email_reminders", "sms_reminders") if await consent.has(session, cid, k)]
-                            for cid in (1, 2, 3)}
+                channels = {
+                    cid: [k for k in ("email_reminders", "sms_reminders") if await consent.has(session, cid, k)]
+                    for cid in (1, 2, 3)
+                }
                 hows = set((await session.execute(select(ConsentEvent.how, ConsentEvent.recorded_by_kind))).all())
                 kinds = await consent.latest_versions(session, 1)
             return channels, hows, len(kinds)

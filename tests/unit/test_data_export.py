@@ -11,8 +11,19 @@ import pytest
 from sqlalchemy import func, select
 
 from vbostotte.actors import Actor
-from vbostotte.models import AuditEntry, Citizen, ConsentEvent, Goal, GoalStatus, GoalStep, Note, NoteStatus, NoteVersion
-from vbostotte.services import checkins, consent, data_export, day_plan
+from vbostotte.care import checkins, day_plan
+from vbostotte.models import (
+    AuditEntry,
+    Citizen,
+    ConsentEvent,
+    Goal,
+    GoalStatus,
+    GoalStep,
+    Note,
+    NoteStatus,
+    NoteVersion,
+)
+from vbostotte.privacy import consent, data_export
 
 PEOPLE = [("a", "citizen"), ("a", "other_citizen"), ("b", "citizen"), ("b", "other_citizen")]
 KINDS_OF_TEXT = ("ord", "opgave", "mål", "skridt", "notat")  # check-in words, task, goal, step, shared note
@@ -35,21 +46,46 @@ async def seed(db, world, where: str, key: str, now: dt.datetime) -> None:
     await checkins.check_in(db, me, 2, f"ord {mark}", now)
     await day_plan.add_task(db, me, citizen, f"opgave {mark}", None, now)
     await day_plan.grade_day(db, me, 3, now)
-    goal = Goal(municipality_id=municipality.id, citizen_id=person.id, title=f"mål {mark}",
-                status=GoalStatus.UNDER_WAY, created_by_id=worker.id, created_at=now)
+    goal = Goal(
+        municipality_id=municipality.id,
+        citizen_id=person.id,
+        title=f"mål {mark}",
+        status=GoalStatus.UNDER_WAY,
+        created_by_id=worker.id,
+        created_at=now,
+    )
     db.add(goal)
     await db.flush()
     db.add(GoalStep(goal_id=goal.id, position=1, text=f"skridt {mark}"))
-    for text, shared, status in ((f"notat {mark}", True, NoteStatus.SIGNED), (f"hemmeligt {mark}", False,
-                                 NoteStatus.SIGNED), (f"kladde {mark}", True, NoteStatus.DRAFT)):
-        note = Note(municipality_id=municipality.id, citizen_id=person.id, author_id=worker.id,
-                    team_id=municipality.team_id, shared_with_citizen=shared, created_at=now)
+    for text, shared, status in (
+        (f"notat {mark}", True, NoteStatus.SIGNED),
+        (f"hemmeligt {mark}", False, NoteStatus.SIGNED),
+        (f"kladde {mark}", True, NoteStatus.DRAFT),
+    ):
+        note = Note(
+            municipality_id=municipality.id,
+            citizen_id=person.id,
+            author_id=worker.id,
+            team_id=municipality.team_id,
+            shared_with_citizen=shared,
+            created_at=now,
+        )
         db.add(note)
         await db.flush()
         signed = status == NoteStatus.SIGNED
-        db.add(NoteVersion(note_id=note.id, number=1, talked_about=text, agreements="", status=status,
-                           created_at=now, updated_at=now, signed_at=now if signed else None,
-                           signed_by_id=worker.id if signed else None))
+        db.add(
+            NoteVersion(
+                note_id=note.id,
+                number=1,
+                talked_about=text,
+                agreements="",
+                status=status,
+                created_at=now,
+                updated_at=now,
+                signed_at=now if signed else None,
+                signed_by_id=worker.id if signed else None,
+            )
+        )
     await db.flush()
 
 
@@ -101,14 +137,21 @@ async def test_the_export_holds_exactly_the_citizens_own_data(seeded, db, clock,
     assert [c["words"] for c in export["checkins"]] == [f"ord {mark}"]
     titles = [t["title"] for t in export["day_plans"]["tasks"]]
     assert f"opgave {mark}" in titles and len(export["day_plans"]["grades"]) == 1
-    own_events = (await db.execute(select(func.count()).select_from(ConsentEvent)
-                                   .where(ConsentEvent.citizen_id == person.id))).scalar_one()
+    own_events = (
+        await db.execute(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.citizen_id == person.id))
+    ).scalar_one()
     assert len(export["consents"]["events"]) == own_events > 0
-    own_log = (await db.execute(select(func.count()).select_from(AuditEntry)
-                                .where(AuditEntry.citizen_id == person.id))).scalar_one()
+    own_log = (
+        await db.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.citizen_id == person.id))
+    ).scalar_one()
     assert len(export["access_log"]) == own_log
-    assert export["access_log"][-1] == {"at": clock(), "action": "data_export.json", "purpose": "data_access",
-                                        "by": "you", "outcome": "allowed"}  # the download itself is logged
+    assert export["access_log"][-1] == {
+        "at": clock(),
+        "action": "data_export.json",
+        "purpose": "data_access",
+        "by": "you",
+        "outcome": "allowed",
+    }  # the download itself is logged
     assert not {"actor_id", "name"} & {k for row in export["access_log"] for k in row}
 
 

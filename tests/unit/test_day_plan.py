@@ -10,12 +10,16 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from support import reread
-from vbostotte import channels, db as database
+from vbostotte import db as database
 from vbostotte.actors import Actor
+from vbostotte.booking import availability
+from vbostotte.care import day_plan
 from vbostotte.errors import InvalidInput, NotFound, PermissionDenied
 from vbostotte.models import Citizen, DayGrade, OutboxMessage
-from vbostotte.services import availability, consent, day_plan, sender
+from vbostotte.privacy import consent
+from vbostotte.reminders import channels, sender
+
+from support import reread
 
 EMAIL = "mette@example.dk"
 TODAY = dt.date(2026, 11, 23)  # the test clock's day: Monday, 08:00 in Copenhagen
@@ -34,8 +38,9 @@ async def citizen(world, db):
     """The world's citizen (every consent given), reachable by e-mail only: SMS withdrawn."""
     row = await db.get(Citizen, world.a.citizen.id)
     row.email = EMAIL
-    await consent.withdraw(db, me(world), row.id, consent.Kind.SMS_REMINDERS, "citizen_page",
-                           dt.datetime(2026, 11, 23, 6, tzinfo=dt.timezone.utc))
+    await consent.withdraw(
+        db, me(world), row.id, consent.Kind.SMS_REMINDERS, "citizen_page", dt.datetime(2026, 11, 23, 6, tzinfo=dt.UTC)
+    )
     await db.commit()
     return row.id
 
@@ -46,21 +51,28 @@ async def send(settings, mail, database_url, clock):
     sending = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=mail.port)
     engine = database.create_engine(database_url)
     async with channels.open_channels(sending) as open_channels:
+
         async def run():
             return await sender.run_once(database.sessionmaker(engine), sending, clock, open_channels)
+
         yield run
     await engine.dispose()
 
 
 async def messages_of(db, task_id):
     await reread(db)
-    return [(m.channel, m.status, m.last_error) for m in (await db.execute(
-        select(OutboxMessage).where(OutboxMessage.day_task_id == task_id).order_by(OutboxMessage.id))).scalars()]
+    return [
+        (m.channel, m.status, m.last_error)
+        for m in (
+            await db.execute(
+                select(OutboxMessage).where(OutboxMessage.day_task_id == task_id).order_by(OutboxMessage.id)
+            )
+        ).scalars()
+    ]
 
 
 async def add(db, world, citizen_id, title, at_minute, clock, actor=None):
-    task = await day_plan.add_task(db, actor or me(world), await db.get(Citizen, citizen_id), title, at_minute,
-                                   clock())
+    task = await day_plan.add_task(db, actor or me(world), await db.get(Citizen, citizen_id), title, at_minute, clock())
     task_id = task.id
     await db.commit()
     return task_id
@@ -83,8 +95,9 @@ async def test_a_reminder_goes_out_by_email_once_at_its_time(world, db, clock, c
     assert await messages_of(db, task_id) == [("email", "sent", None)]
 
 
-async def test_no_reminder_for_a_task_done_or_removed_or_after_consent_is_withdrawn(world, db, clock, citizen, mail,
-                                                                                     send):
+async def test_no_reminder_for_a_task_done_or_removed_or_after_consent_is_withdrawn(
+    world, db, clock, citizen, mail, send
+):
     done = await add(db, world, citizen, "Stå op", minute(9), clock)
     removed = await add(db, world, citizen, "Køb ind", minute(9), clock)
     await day_plan.set_done(db, me(world), done, True, clock())
@@ -95,8 +108,13 @@ async def test_no_reminder_for_a_task_done_or_removed_or_after_consent_is_withdr
     assert mail.received == []
     assert await messages_of(db, done) == [("email", "dropped", "task done")]  # checked again at send time
     assert await messages_of(db, removed) == []  # dropped with the task, kept in the outbox without it
-    kept = (await db.execute(select(OutboxMessage.status, OutboxMessage.last_error)
-                             .where(OutboxMessage.dedupe_key.like(f"day_task_reminder:{removed}:%")))).all()
+    kept = (
+        await db.execute(
+            select(OutboxMessage.status, OutboxMessage.last_error).where(
+                OutboxMessage.dedupe_key.like(f"day_task_reminder:{removed}:%")
+            )
+        )
+    ).all()
     assert [tuple(row) for row in kept] == [("dropped", "task removed")]
 
     unconsented = await add(db, world, citizen, "Ring til lægen", minute(10), clock)
@@ -118,8 +136,9 @@ async def test_a_task_ticked_done_and_undone_again_still_gets_its_reminder(world
 
 
 async def test_without_a_consented_channel_nothing_is_planned(world, db, clock):
-    task_id = await add(db, world, world.a.other_citizen.id, "Drik vand", minute(10), clock,
-                        actor=me(world, "other_citizen"))
+    task_id = await add(
+        db, world, world.a.other_citizen.id, "Drik vand", minute(10), clock, actor=me(world, "other_citizen")
+    )
     assert await messages_of(db, task_id) == []
 
 

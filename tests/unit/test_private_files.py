@@ -75,8 +75,13 @@ async def test_an_existing_installations_files_are_tightened(tmp_path):
 
 def test_vbostotte_migrate_makes_a_private_data_folder_and_database(tmp_path):
     data = tmp_path / "data"
-    result = subprocess.run([sys.executable, "-m", "vbostotte", "migrate"], capture_output=True, text=True,
-                            env={**os.environ, "VB_DATA_DIR": str(data), "VB_DATABASE_URL": ""}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "migrate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VB_DATA_DIR": str(data), "VB_DATABASE_URL": ""},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert mode(data) == 0o700
     assert mode(data / "vbostotte.db") == 0o600

@@ -11,11 +11,10 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from mail_and_sms import MESSAGE_ID
-from support import reread
-from vbostotte import channels, db as database
+from vbostotte import db as database
 from vbostotte.actors import Actor
 from vbostotte.app import create_app
+from vbostotte.booking import availability, booking
 from vbostotte.models import (
     AppointmentKind,
     Citizen,
@@ -24,16 +23,33 @@ from vbostotte.models import (
     Staff,
     WorkingHours,
 )
-from vbostotte.services import availability, booking, consent, sender
+from vbostotte.privacy import consent
+from vbostotte.reminders import channels, sender
 
-UTC = dt.timezone.utc
+from mail_and_sms import MESSAGE_ID
+from support import reread
+
+UTC = dt.UTC
 CITIZEN_EMAIL, CITIZEN_PHONE = "mette@example.dk", "+4520000001"
-INTERPRETER = booking.Interpreter(name="Tolk Tina Ali", language="arabisk", email="tina@tolke.example.dk",
-                                  phone="+4530000000")
+INTERPRETER = booking.Interpreter(
+    name="Tolk Tina Ali", language="arabisk", email="tina@tolke.example.dk", phone="+4530000000"
+)
 # Words that would tell a reader of the phone's lock screen more than "an appointment": the service,
 # the municipality, anything like a diagnosis, the citizen's name, the agenda.
-GIVEAWAYS = ("bostøtte", "støtte", "support", "kommune", "aarhus", "social", "psyk", "diagnos", "mette",
-             "hansen", "agenda", "/l/")
+GIVEAWAYS = (
+    "bostøtte",
+    "støtte",
+    "support",
+    "kommune",
+    "aarhus",
+    "social",
+    "psyk",
+    "diagnos",
+    "mette",
+    "hansen",
+    "agenda",
+    "/l/",
+)
 
 
 def at(year, month, day, hour, minute=0) -> dt.datetime:
@@ -47,11 +63,19 @@ TUESDAY_10 = at(2026, 11, 24, 10)  # the clock starts Monday 23 November 2026, 0
 async def bookable(world, db):
     """The worker (Anne Jensen) works Monday–Friday 08–16; the citizen (Mette Hansen) has an e-mail address
     and a phone number and consents to reminders by both (as every world citizen does)."""
-    db.add_all([WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=8 * 60,
-                             end_minute=16 * 60) for d in range(5)])
+    db.add_all(
+        [
+            WorkingHours(staff_id=world.a.worker.id, kind="work", weekday=d, start_minute=8 * 60, end_minute=16 * 60)
+            for d in range(5)
+        ]
+    )
     citizen = await db.get(Citizen, world.a.citizen.id)
-    citizen.name, citizen.preferred_name, citizen.email, citizen.phone = ("Mette Hansen", "Mette", CITIZEN_EMAIL,
-                                                                          CITIZEN_PHONE)
+    citizen.name, citizen.preferred_name, citizen.email, citizen.phone = (
+        "Mette Hansen",
+        "Mette",
+        CITIZEN_EMAIL,
+        CITIZEN_PHONE,
+    )
     (await db.get(Staff, world.a.worker.id)).name = "Anne Jensen"
     await db.commit()
     return world
@@ -59,8 +83,13 @@ async def bookable(world, db):
 
 @pytest.fixture
 def sending_settings(settings, mail, gateway):
-    return dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=mail.port, sms_gateway_url=gateway.url,
-                               sms_gateway_token=gateway.token)
+    return dataclasses.replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=mail.port,
+        sms_gateway_url=gateway.url,
+        sms_gateway_token=gateway.token,
+    )
 
 
 @dataclasses.dataclass
@@ -89,9 +118,18 @@ def citizen_actor(world) -> Actor:
 
 
 async def book(db, world, clock, starts_at=TUESDAY_10, **kw):
-    appointment = await booking.book(db, world.a.worker.actor, booking.BookingRequest(
-        citizen_id=world.a.citizen.id, kind=kw.pop("kind", AppointmentKind.VIDEO), starts_at=starts_at,
-        duration_minutes=45, **kw), clock())
+    appointment = await booking.book(
+        db,
+        world.a.worker.actor,
+        booking.BookingRequest(
+            citizen_id=world.a.citizen.id,
+            kind=kw.pop("kind", AppointmentKind.VIDEO),
+            starts_at=starts_at,
+            duration_minutes=45,
+            **kw,
+        ),
+        clock(),
+    )
     await db.commit()
     return Booked(appointment.id)
 
@@ -103,8 +141,15 @@ class Booked:
 
 async def outbox_rows(db, appointment_id):
     await reread(db)
-    return (await db.execute(select(OutboxMessage).where(OutboxMessage.appointment_id == appointment_id)
-                             .order_by(OutboxMessage.id))).scalars().all()
+    return (
+        (
+            await db.execute(
+                select(OutboxMessage).where(OutboxMessage.appointment_id == appointment_id).order_by(OutboxMessage.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 def assert_discreet(text: str, world) -> None:
@@ -113,8 +158,9 @@ def assert_discreet(text: str, world) -> None:
     assert world.a.citizen.link_token not in text
 
 
-async def test_a_due_reminder_goes_out_once_by_email_and_once_by_sms_in_discreet_words(bookable, db, clock, rounds,
-                                                                                        mail, gateway):
+async def test_a_due_reminder_goes_out_once_by_email_and_once_by_sms_in_discreet_words(
+    bookable, db, clock, rounds, mail, gateway
+):
     world = bookable
     appointment = await book(db, world, clock)
     # Planned: 24 hours and 1 hour before, by e-mail and SMS. Nothing is due yet.
@@ -162,16 +208,19 @@ async def test_an_english_speaking_citizen_is_reminded_in_english(bookable, db, 
     clock.now = TUESDAY_10 - dt.timedelta(minutes=60)  # Tuesday 09:00: both reminders are due (say, after an outage)
     await rounds.run()
     [email] = mail.received  # one reminder, not two at once
-    assert {(row.status, row.last_error) for row in await outbox_rows(db, appointment.id)
-            if row.channel == "email"} == {("sent", None), ("dropped", "superseded")}
+    assert {
+        (row.status, row.last_error) for row in await outbox_rows(db, appointment.id) if row.channel == "email"
+    } == {("sent", None), ("dropped", "superseded")}
     assert email.subject == "Reminder: visit today at 10:00"
-    assert email.body.startswith("Reminder: visit today at 10:00.\n\nSee the details on your page:\n"
-                                 "http://127.0.0.1/me\n")
+    assert email.body.startswith(
+        "Reminder: visit today at 10:00.\n\nSee the details on your page:\nhttp://127.0.0.1/me\n"
+    )
     assert gateway.delivered[0]["text"] == "Reminder: visit today at 10:00. See your page: http://127.0.0.1/me"
 
 
-async def test_reminders_of_an_appointment_cancelled_before_they_are_due_are_never_sent(bookable, db, clock, rounds,
-                                                                                        mail, gateway):
+async def test_reminders_of_an_appointment_cancelled_before_they_are_due_are_never_sent(
+    bookable, db, clock, rounds, mail, gateway
+):
     world = bookable
     appointment = await book(db, world, clock)
     clock.advance(minutes=30)
@@ -184,7 +233,8 @@ async def test_reminders_of_an_appointment_cancelled_before_they_are_due_are_nev
 
 
 async def test_a_reminder_taken_for_sending_just_before_the_cancel_is_dropped_at_send_time(
-        bookable, db, clock, rounds, mail, gateway):
+    bookable, db, clock, rounds, mail, gateway
+):
     world = bookable
     appointment = await book(db, world, clock)
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)
@@ -194,24 +244,25 @@ async def test_a_reminder_taken_for_sending_just_before_the_cancel_is_dropped_at
     # The cancel commits between the claim and the send; it cannot drop rows already 'sending'.
     await booking.cancel(db, world.a.worker.actor, appointment.id, "ill", clock())
     await db.commit()
-    outcomes = [await sender.deliver(rounds.sessions, rounds.settings, clock, rounds.channels, claim)
-                for claim in claims]
+    outcomes = [
+        await sender.deliver(rounds.sessions, rounds.settings, clock, rounds.channels, claim) for claim in claims
+    ]
     assert outcomes == ["dropped", "dropped"]
     assert mail.received == [] and gateway.requests == []
     sent_or_dropped = {(row.status, row.last_error) for row in await outbox_rows(db, appointment.id)}
     assert sent_or_dropped == {("dropped", "cancelled"), ("dropped", None)}  # None: dropped when cancelled
 
 
-async def test_reminders_planned_for_a_moved_appointments_old_time_are_dropped(bookable, db, clock, rounds, mail,
-                                                                               gateway):
+async def test_reminders_planned_for_a_moved_appointments_old_time_are_dropped(
+    bookable, db, clock, rounds, mail, gateway
+):
     world = bookable
     appointment = await book(db, world, clock)
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)
     async with rounds.sessions() as session, session.begin():
         old_claims = await sender.claim_due(session, clock(), 10, dt.timedelta(minutes=2))
     # Moved to Wednesday 13:00 after the old reminders were taken for sending.
-    await booking.reschedule(db, world.a.worker.actor, appointment.id, at(2026, 11, 25, 13), 45, "moved",
-                             clock())
+    await booking.reschedule(db, world.a.worker.actor, appointment.id, at(2026, 11, 25, 13), 45, "moved", clock())
     await db.commit()
     for claim in old_claims:
         assert await sender.deliver(rounds.sessions, rounds.settings, clock, rounds.channels, claim) == "dropped"
@@ -224,23 +275,27 @@ async def test_reminders_planned_for_a_moved_appointments_old_time_are_dropped(b
     assert "13.00" in mail.received[0].subject and "13.00" in gateway.delivered[0]["text"]
 
 
-async def test_no_message_on_a_channel_the_citizen_withdrew_after_planning(bookable, db, clock, rounds, mail,
-                                                                           gateway, monkeypatch):
+async def test_no_message_on_a_channel_the_citizen_withdrew_after_planning(
+    bookable, db, clock, rounds, mail, gateway, monkeypatch
+):
     world = bookable
     appointment = await book(db, world, clock)
     # Withdrawn without dropping the planned rows (as when a sender had already claimed them): the check at
     # send time must catch it on its own.
     monkeypatch.setattr(consent.outbox, "drop_channel", lambda *args, **kw: asyncio.sleep(0))
-    await consent.withdraw(db, citizen_actor(world), world.a.citizen.id, consent.Kind.SMS_REMINDERS, "citizen_page",
-                           clock())
+    await consent.withdraw(
+        db, citizen_actor(world), world.a.citizen.id, consent.Kind.SMS_REMINDERS, "citizen_page", clock()
+    )
     await db.commit()
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)
     counts = await rounds.run()
     assert (counts["sent"], counts["dropped"]) == (1, 1)
     assert len(mail.received) == 1 and gateway.requests == []
     due = [row for row in await outbox_rows(db, appointment.id) if row.due_at <= clock()]
-    assert {(row.channel, row.status, row.last_error) for row in due} == {("email", "sent", None),
-                                                                          ("sms", "dropped", "not agreed")}
+    assert {(row.channel, row.status, row.last_error) for row in due} == {
+        ("email", "sent", None),
+        ("sms", "dropped", "not agreed"),
+    }
 
 
 async def test_no_message_at_all_without_any_agreement(bookable, db, clock, rounds, mail, gateway):
@@ -262,12 +317,15 @@ async def test_a_missing_phone_number_fails_the_sms_with_a_reason(bookable, db, 
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)
     await rounds.run()
     due = [row for row in await outbox_rows(db, appointment.id) if row.due_at <= clock()]
-    assert {(row.channel, row.status, row.last_error) for row in due} == {("email", "sent", None),
-                                                                          ("sms", "failed", "no phone number")}
+    assert {(row.channel, row.status, row.last_error) for row in due} == {
+        ("email", "sent", None),
+        ("sms", "failed", "no phone number"),
+    }
 
 
 async def test_the_interpreter_hears_of_the_booking_and_of_the_citizens_cant_come_or_the_workers_cancel(
-        bookable, db, clock, rounds, mail, gateway):
+    bookable, db, clock, rounds, mail, gateway
+):
     world = bookable
     first = await book(db, world, clock, interpreter=INTERPRETER)
     second = await book(db, world, clock, starts_at=at(2026, 11, 25, 13), interpreter=INTERPRETER)
@@ -287,10 +345,14 @@ async def test_the_interpreter_hears_of_the_booking_and_of_the_citizens_cant_com
         assert "the worker is ill" not in text  # nor the reason
     for text in [m.body for m in notices] + texts:
         # Date and time in Danish, the language, the worker's first name.
-        assert ("tirsdag 24. november kl. 10.00" in text or "onsdag 25. november kl. 13.00" in text), text
+        assert "tirsdag 24. november kl. 10.00" in text or "onsdag 25. november kl. 13.00" in text, text
         assert "arabisk" in text and "Anne" in text
-    purposes = {row.purpose for appointment in (first, second) for row in await outbox_rows(db, appointment.id)
-                if row.recipient_kind == "interpreter" and row.status == "sent"}
+    purposes = {
+        row.purpose
+        for appointment in (first, second)
+        for row in await outbox_rows(db, appointment.id)
+        if row.recipient_kind == "interpreter" and row.status == "sent"
+    }
     assert purposes == {"interpreter_invite", "interpreter_cant_come", "interpreter_cancelled"}
     assert len({m.body for m in notices}) == 4
     # Each e-mail carries the calendar invitation, or its cancellation, with the same event.
@@ -307,13 +369,14 @@ async def test_a_released_interpreter_hears_only_that_they_are_released(bookable
     counts = await rounds.run()
     assert (counts["sent"], counts["dropped"]) == (2, 2)
     rows = [row for row in await outbox_rows(db, appointment.id) if row.recipient_kind == "interpreter"]
-    assert {(row.purpose, row.status) for row in rows} == {("interpreter_invite", "dropped"),
-                                                          ("interpreter_reminder", "dropped"),
-                                                          ("interpreter_released", "sent")}
+    assert {(row.purpose, row.status) for row in rows} == {
+        ("interpreter_invite", "dropped"),
+        ("interpreter_reminder", "dropped"),
+        ("interpreter_released", "sent"),
+    }
 
 
-async def test_a_gateway_error_is_retried_after_back_off_and_the_sms_is_sent_once(bookable, db, clock, rounds,
-                                                                                  gateway):
+async def test_a_gateway_error_is_retried_after_back_off_and_the_sms_is_sent_once(bookable, db, clock, rounds, gateway):
     world = bookable
     appointment = await book(db, world, clock)
     gateway.answers = [500]
@@ -344,8 +407,9 @@ async def test_a_refused_sms_fails_at_once_and_is_not_retried(bookable, db, cloc
     assert (sms_row.status, sms_row.attempts, sms_row.last_error) == ("failed", 1, "sms http 400")
 
 
-async def test_after_eight_failed_attempts_with_growing_pauses_the_sender_gives_up(bookable, db, clock, rounds,
-                                                                                  gateway):
+async def test_after_eight_failed_attempts_with_growing_pauses_the_sender_gives_up(
+    bookable, db, clock, rounds, gateway
+):
     world = bookable
     appointment = await book(db, world, clock)
     gateway.answers = [503] * 20
@@ -375,8 +439,9 @@ async def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(bo
     assert mail.received == []
 
 
-async def test_the_app_sends_in_the_background_and_stops_cleanly(bookable, db, clock, sending_settings, mail,
-                                                                 gateway, aiohttp_client):
+async def test_the_app_sends_in_the_background_and_stops_cleanly(
+    bookable, db, clock, sending_settings, mail, gateway, aiohttp_client
+):
     world = bookable
     await book(db, world, clock)
     clock.now = TUESDAY_10 - dt.timedelta(hours=24)

@@ -16,8 +16,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from mail_and_sms import MailServer
-from vbostotte import channels, db as database
+from vbostotte import db as database
 from vbostotte.app import utcnow
 from vbostotte.models import (
     Appointment,
@@ -28,7 +27,10 @@ from vbostotte.models import (
     Staff,
     StaffRole,
 )
-from vbostotte.services import consent, outbox, sender
+from vbostotte.privacy import consent
+from vbostotte.reminders import channels, outbox, sender
+
+from mail_and_sms import MailServer
 
 N = 40
 KILL_AT = (N // 3, 2 * N // 3)  # kill the sender when this many messages have arrived, then start it again
@@ -39,20 +41,40 @@ async def plan_due_reminders(db, world, count: int, now: dt.datetime) -> None:
     """``count`` appointments in the coming hours, each with one e-mail reminder due now (a week's notice,
     planned eight days ago), for a worker of their own so no other appointment is in the way."""
     municipality = world.a.id
-    await db.merge(MunicipalitySettings(municipality_id=municipality, reminder_offsets_minutes="10080",
-                                        confirm_cutoff_minutes=180, crisis_line_text=""))
+    await db.merge(
+        MunicipalitySettings(
+            municipality_id=municipality,
+            reminder_offsets_minutes="10080",
+            confirm_cutoff_minutes=180,
+            crisis_line_text="",
+        )
+    )
     await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.SMS_REMINDERS, "phone", now)
     (await db.get(Citizen, world.a.citizen.id)).email = "borger@example.dk"
-    worker = Staff(municipality_id=municipality, email="kill-test@aarhus.example.dk", name="Kim Test",
-                   role=StaffRole.WORKER, password_hash="-", active=True, created_at=now)
+    worker = Staff(
+        municipality_id=municipality,
+        email="kill-test@aarhus.example.dk",
+        name="Kim Test",
+        role=StaffRole.WORKER,
+        password_hash="-",
+        active=True,
+        created_at=now,
+    )
     db.add(worker)
     await db.flush()
     first = now.replace(second=0, microsecond=0) + dt.timedelta(hours=2)
     for i in range(count):
         starts = first + dt.timedelta(minutes=30 * i)
-        appointment = Appointment(municipality_id=municipality, citizen_id=world.a.citizen.id, worker_id=worker.id,
-                                  kind=AppointmentKind.VIDEO, starts_at=starts,
-                                  ends_at=starts + dt.timedelta(minutes=15), created_at=now, response="none")
+        appointment = Appointment(
+            municipality_id=municipality,
+            citizen_id=world.a.citizen.id,
+            worker_id=worker.id,
+            kind=AppointmentKind.VIDEO,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=15),
+            created_at=now,
+            response="none",
+        )
         db.add(appointment)
         await db.flush()
         await outbox.plan_for_appointment(db, appointment, now - dt.timedelta(days=8))
@@ -82,8 +104,9 @@ async def test_two_senders_at_once_never_send_a_message_twice(world, db, engine,
             sent = 0
             async with channels.open_channels(mail_settings) as open_channels:
                 while True:
-                    counts = await sender.run_once(database.sessionmaker(own_engine), mail_settings, clock,
-                                                   open_channels, limit=5)
+                    counts = await sender.run_once(
+                        database.sessionmaker(own_engine), mail_settings, clock, open_channels, limit=5
+                    )
                     sent += counts["sent"]
                     if not counts["claimed"]:
                         return sent
@@ -100,8 +123,12 @@ async def test_two_senders_at_once_never_send_a_message_twice(world, db, engine,
 
 
 def start_worker(env: dict[str, str], log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vbostotte", "outbox-worker", "--lease", str(LEASE_SECONDS),
-                             "--poll", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vbostotte", "outbox-worker", "--lease", str(LEASE_SECONDS), "--poll", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def wait_for(condition, what: str, worker: subprocess.Popen, log_path, timeout: float = 15) -> None:
@@ -109,27 +136,37 @@ async def wait_for(condition, what: str, worker: subprocess.Popen, log_path, tim
         async with asyncio.timeout(timeout):
             while not await condition():
                 if worker.poll() is not None:
-                    raise AssertionError(f"the sender exited ({worker.returncode}) before {what}:\n"
-                                         + log_path.read_text())
+                    raise AssertionError(
+                        f"the sender exited ({worker.returncode}) before {what}:\n" + log_path.read_text()
+                    )
                 await asyncio.sleep(0.005)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}; the sender's log:\n" + log_path.read_text()) from None
 
 
-async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(world, db, engine, database_url,
-                                                                                 tmp_path):
+async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
+    world, db, engine, database_url, tmp_path
+):
     await plan_due_reminders(db, world, N, utcnow())
     log_path = tmp_path / "worker.log"
     # The server stores each message, then answers 20 ms later: a kill in that pause loses the answer, and the
     # message is sent again (the one window of the exactly-once argument, docs/reminders.md).
     with MailServer(delay=0.02) as mail, log_path.open("w") as log:
-        env = {**os.environ, "VB_DATABASE_URL": database_url, "VB_DATA_DIR": str(tmp_path), "VB_LOG_LEVEL": "INFO",
-               "VB_SMTP_HOST": "127.0.0.1", "VB_SMTP_PORT": str(mail.port), "VB_SMS_GATEWAY_URL": "",
-               "VB_BASE_URL": "http://127.0.0.1"}
+        env = {
+            **os.environ,
+            "VB_DATABASE_URL": database_url,
+            "VB_DATA_DIR": str(tmp_path),
+            "VB_LOG_LEVEL": "INFO",
+            "VB_SMTP_HOST": "127.0.0.1",
+            "VB_SMTP_PORT": str(mail.port),
+            "VB_SMS_GATEWAY_URL": "",
+            "VB_BASE_URL": "http://127.0.0.1",
+        }
         arrived_at_kill = []
         for threshold in KILL_AT:
             worker = start_worker(env, log)
             try:
+
                 async def arrived(threshold=threshold):
                     return len(mail.received) >= threshold
 
@@ -142,6 +179,7 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
             arrived_at_kill.append(len(mail.received))
         worker = start_worker(env, log)
         try:
+
             async def all_sent():
                 return (await statuses(engine))["sent"] == N
 
@@ -153,8 +191,10 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
 
     received = mail.message_ids
     duplicates = len(received) - len(set(received))
-    print(f"\nkill test: {N} reminders, killed after {arrived_at_kill} had arrived, "
-          f"{len(received)} deliveries, {duplicates} duplicate(s)")
+    print(
+        f"\nkill test: {N} reminders, killed after {arrived_at_kill} had arrived, "
+        f"{len(received)} deliveries, {duplicates} duplicate(s)"
+    )
     assert set(received) == await expected_message_ids(engine)  # every reminder arrived
     assert await statuses(engine) == {"sent": N}  # and is recorded sent exactly once
     assert duplicates <= len(KILL_AT)  # a resend only for a message in flight at a kill
@@ -162,8 +202,14 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
 
 
 def test_the_outbox_worker_without_a_channel_says_what_to_set(settings):
-    env = {**os.environ, "VB_DATABASE_URL": settings.database_url, "VB_DATA_DIR": str(settings.data_dir),
-           "VB_SMTP_HOST": "", "VB_SMS_GATEWAY_URL": ""}
-    result = subprocess.run([sys.executable, "-m", "vbostotte", "outbox-worker"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    env = {
+        **os.environ,
+        "VB_DATABASE_URL": settings.database_url,
+        "VB_DATA_DIR": str(settings.data_dir),
+        "VB_SMTP_HOST": "",
+        "VB_SMS_GATEWAY_URL": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vbostotte", "outbox-worker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "VB_SMTP_HOST" in result.stderr

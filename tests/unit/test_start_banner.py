@@ -11,14 +11,15 @@ import sys
 import time
 import urllib.request
 
-from support import free_port
-from vbostotte import cli
+from vbostotte import cli, demo
 from vbostotte.config import load_settings
-from vbostotte.services import demo
 
-INFO = demo.DemoInfo(logins=[("admin@demo.example.dk", "demo-password", "admin"),
-                             ("worker@demo.example.dk", "demo-password", "worker")],
-                     citizen_links=[("Nina", "http://127.0.0.1:8080/l/abc123")])
+from support import free_port
+
+INFO = demo.DemoInfo(
+    logins=[("admin@demo.example.dk", "demo-password", "admin"), ("worker@demo.example.dk", "demo-password", "worker")],
+    citizen_links=[("Nina", "http://127.0.0.1:8080/l/abc123")],
+)
 
 
 def test_with_text_logs_the_banner_is_for_people(tmp_path, capsys):
@@ -32,12 +33,23 @@ def test_with_text_logs_the_banner_is_for_people(tmp_path, capsys):
 
 def test_serve_demo_with_json_logs_writes_only_json_lines(tmp_path):
     port = free_port()
-    env = {**os.environ, "VB_DATA_DIR": str(tmp_path / "data"), "VB_DATABASE_URL": "", "VB_LOG_FORMAT": "json",
-           "VB_STAFF_MFA": "optional", "VB_OUTBOX_WORKER": "false", "VB_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        **os.environ,
+        "VB_DATA_DIR": str(tmp_path / "data"),
+        "VB_DATABASE_URL": "",
+        "VB_LOG_FORMAT": "json",
+        "VB_STAFF_MFA": "optional",
+        "VB_OUTBOX_WORKER": "false",
+        "VB_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "vbostotte", "serve", "--demo", "--port", str(port)],
-                                   env=env, stdout=stdout, stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vbostotte", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from support import text_of
-from vbostotte import i18n
+from vbostotte import demo, i18n
 from vbostotte.models import Appointment, AppointmentKind, Citizen, Staff
-from vbostotte.services import demo
 
-UTC = dt.timezone.utc
+from support import text_of
+
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -22,17 +22,20 @@ def danish():
     i18n.reset_locale(token)
 
 
-@pytest.mark.parametrize("utc, shown", [
-    (dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC), "tirsdag 1. december kl. 10.00"),  # winter: UTC+1
-    (dt.datetime(2026, 6, 2, 8, 0, tzinfo=UTC), "tirsdag 2. juni kl. 10.00"),  # summer: UTC+2
-    # Spring change (29 March 2026): 01:00 UTC is 03:00 local; 02:xx local never exists.
-    (dt.datetime(2026, 3, 29, 0, 59, tzinfo=UTC), "søndag 29. marts kl. 01.59"),
-    (dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC), "søndag 29. marts kl. 03.00"),
-    # Autumn change (25 October 2026): local 02:30 happens twice, an hour apart in UTC.
-    (dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "søndag 25. oktober kl. 02.30"),
-    (dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "søndag 25. oktober kl. 02.30"),
-    (dt.datetime(2026, 10, 25, 2, 30, tzinfo=UTC), "søndag 25. oktober kl. 03.30"),
-])
+@pytest.mark.parametrize(
+    "utc, shown",
+    [
+        (dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC), "tirsdag 1. december kl. 10.00"),  # winter: UTC+1
+        (dt.datetime(2026, 6, 2, 8, 0, tzinfo=UTC), "tirsdag 2. juni kl. 10.00"),  # summer: UTC+2
+        # Spring change (29 March 2026): 01:00 UTC is 03:00 local; 02:xx local never exists.
+        (dt.datetime(2026, 3, 29, 0, 59, tzinfo=UTC), "søndag 29. marts kl. 01.59"),
+        (dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC), "søndag 29. marts kl. 03.00"),
+        # Autumn change (25 October 2026): local 02:30 happens twice, an hour apart in UTC.
+        (dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "søndag 25. oktober kl. 02.30"),
+        (dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "søndag 25. oktober kl. 02.30"),
+        (dt.datetime(2026, 10, 25, 2, 30, tzinfo=UTC), "søndag 25. oktober kl. 03.30"),
+    ],
+)
 def test_times_are_shown_in_copenhagen_time(danish, utc, shown):
     assert i18n.format_when(utc) == shown
 

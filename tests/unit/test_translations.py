@@ -23,6 +23,7 @@ CONVERSION = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEf
 
 # --- helpers (also exercised on hand-made catalogues below, so a broken check cannot pass silently) ---
 
+
 def extract_template(tmp_path: Path) -> Catalog:
     """What `make translations` extracts, using babel.cfg itself, written to and read back from a .pot file."""
     with (ROOT / "babel.cfg").open() as fh:
@@ -66,8 +67,10 @@ def untranslated(template: Catalog, translations: Catalog) -> list[str]:
 
 
 def untranslated_report(missing: list[str], locale: str = "da") -> str:
-    return (f"{len(missing)} message(s) have no {locale} translation (missing, empty or fuzzy) — "
-            f"{HOW_TO_FIX}:\n  " + "\n  ".join(missing))
+    return (
+        f"{len(missing)} message(s) have no {locale} translation (missing, empty or fuzzy) — "
+        f"{HOW_TO_FIX}:\n  " + "\n  ".join(missing)
+    )
 
 
 def placeholders(text: str) -> list[str]:
@@ -98,6 +101,7 @@ def placeholder_problems(translations: Catalog) -> list[str]:
 
 
 # --- the real catalogue ---
+
 
 def test_every_message_in_the_code_has_a_danish_translation(tmp_path):
     template = extract_template(tmp_path)
@@ -133,6 +137,7 @@ def test_the_app_shows_danish_by_default_and_english_on_request():
 
 # --- the checks themselves can fail ---
 
+
 def test_the_completeness_check_reports_a_missing_empty_or_fuzzy_translation():
     template = Catalog(locale=None)
     for text in ("Log in", "Log out", "Saved.", "Hello %(name)s"):
@@ -148,8 +153,12 @@ def test_the_completeness_check_reports_a_missing_empty_or_fuzzy_translation():
     assert "'Hello %(name)s'" in report and HOW_TO_FIX in report
 
     complete = Catalog(locale="da")
-    for text, danish in (("Log in", "Log ind"), ("Log out", "Log ud"), ("Saved.", "Gemt."),
-                         ("Hello %(name)s", "Hej %(name)s")):
+    for text, danish in (
+        ("Log in", "Log ind"),
+        ("Log out", "Log ud"),
+        ("Saved.", "Gemt."),
+        ("Hello %(name)s", "Hej %(name)s"),
+    ):
         complete.add(text, danish)
     assert untranslated(template, complete) == []
 

@@ -2,7 +2,7 @@
 the chains but never change or remove them (PostgreSQL)
 
 * ``audit_entries.key_id`` and ``consent_events.key_id``: the id of the HMAC key a row's hash was made with
-  (``vbostotte/audit_keys.py``). Rows already there keep NULL: they were made with plain SHA-256 and are
+  (``vbostotte/audit/keys.py``). Rows already there keep NULL: they were made with plain SHA-256 and are
   accepted by the verifier only before the first keyed row of their chain. No key is needed to migrate, and
   none is ever written to the database.
 * ``audit_head`` and ``consent_heads`` refuse, by trigger, to move backwards (a smaller last id or number), to
@@ -19,12 +19,12 @@ the chains but never change or remove them (PostgreSQL)
 Revision ID: 0015
 Revises: 0014
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0015'
-down_revision = '0014'
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -47,20 +47,26 @@ def _heads_only_move_forward() -> None:
     for table, position in HEADS:
         message = f"{table} only moves forward"
         if sqlite:
-            op.execute(f"CREATE TRIGGER {table}_forward BEFORE UPDATE ON {table} "
-                       f"WHEN NEW.{position} < OLD.{position} "
-                       f"OR (NEW.{position} = OLD.{position} AND NEW.last_hash <> OLD.last_hash) "
-                       f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
-            op.execute(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+            op.execute(
+                f"CREATE TRIGGER {table}_forward BEFORE UPDATE ON {table} "
+                f"WHEN NEW.{position} < OLD.{position} "
+                f"OR (NEW.{position} = OLD.{position} AND NEW.last_hash <> OLD.last_hash) "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
         else:
             op.execute(
                 f"CREATE FUNCTION {table}_forward() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 f"IF TG_OP = 'DELETE' OR NEW.{position} < OLD.{position} "
                 f"OR (NEW.{position} = OLD.{position} AND NEW.last_hash <> OLD.last_hash) THEN "
-                f"RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$")
-            op.execute(f"CREATE TRIGGER {table}_forward BEFORE UPDATE OR DELETE ON {table} "
-                       f"FOR EACH ROW EXECUTE FUNCTION {table}_forward()")
+                f"RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_forward BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_forward()"
+            )
 
 
 def _application_role() -> None:
@@ -77,8 +83,7 @@ def _application_role() -> None:
                 END;
             END IF;
         END $$""")
-    exists = op.get_bind().execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"),
-                                   {"role": APP_ROLE}).scalar()
+    exists = op.get_bind().execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": APP_ROLE}).scalar()
     if not exists:
         return
     op.execute(f"""
@@ -87,12 +92,14 @@ def _application_role() -> None:
         EXCEPTION WHEN insufficient_privilege THEN
             RAISE NOTICE 'USAGE on the schema not granted to {APP_ROLE}: see docs/deployment.md';
         END $$""")
-    op.execute(f"DO $$ BEGIN "
-               f"EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {APP_ROLE}', "
-               f"current_schema()); "
-               f"EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO {APP_ROLE}', "
-               f"current_schema()); "
-               f"END $$")
+    op.execute(
+        f"DO $$ BEGIN "
+        f"EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {APP_ROLE}', "
+        f"current_schema()); "
+        f"EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO {APP_ROLE}', "
+        f"current_schema()); "
+        f"END $$"
+    )
     op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {', '.join(APPEND_ONLY)} FROM {APP_ROLE}")
     op.execute(f"REVOKE INSERT, DELETE, TRUNCATE ON audit_head FROM {APP_ROLE}")
     op.execute(f"REVOKE DELETE, TRUNCATE ON consent_heads FROM {APP_ROLE}")
@@ -108,12 +115,14 @@ def downgrade() -> None:
             # The role stays (it belongs to the cluster and may serve other databases); its rights here go.
             op.execute(f"ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM {APP_ROLE}")
             op.execute(f"ALTER DEFAULT PRIVILEGES REVOKE ALL ON SEQUENCES FROM {APP_ROLE}")
-            op.execute(f"DO $$ BEGIN "
-                       f"EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {APP_ROLE}', current_schema()); "
-                       f"EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {APP_ROLE}', "
-                       f"current_schema()); "
-                       f"EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {APP_ROLE}', current_schema()); "
-                       f"END $$")
+            op.execute(
+                f"DO $$ BEGIN "
+                f"EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {APP_ROLE}', current_schema()); "
+                f"EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {APP_ROLE}', "
+                f"current_schema()); "
+                f"EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {APP_ROLE}', current_schema()); "
+                f"END $$"
+            )
         for table, _position in HEADS:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_forward ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {table}_forward()")

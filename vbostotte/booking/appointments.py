@@ -1,0 +1,89 @@
+"""Reading appointments (booking itself is its own issue): what a citizen and a worker see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from vbostotte import audit
+from vbostotte.access import require_role, visible_citizens
+from vbostotte.actors import Actor
+from vbostotte.models import Appointment, Citizen, StaffRole
+
+
+async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime, limit: int = 10) -> list[Appointment]:
+    """The citizen's own coming appointments (with the worker's name)."""
+    stmt = (
+        select(Appointment)
+        .options(selectinload(Appointment.worker))
+        .where(
+            Appointment.citizen_id == actor.id,
+            Appointment.municipality_id == actor.municipality_id,
+            Appointment.ends_at > now,
+            Appointment.cancelled_at.is_(None),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(limit)
+    )
+    result = list((await db.execute(stmt)).scalars())
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.SELF_SERVICE, citizen_id=actor.id))
+    return result
+
+
+async def worker_calendar(
+    db: AsyncSession, actor: Actor, start: dt.datetime, end: dt.datetime
+) -> list[tuple[Appointment, Citizen]]:
+    """The worker's appointments starting in [start, end), cancelled ones included, with the citizen."""
+    require_role(actor, StaffRole.WORKER)
+    citizens = visible_citizens(actor).subquery()
+    stmt = (
+        select(Appointment, Citizen)
+        .join(Citizen, Citizen.id == Appointment.citizen_id)
+        .where(
+            Appointment.worker_id == actor.id,
+            Appointment.citizen_id.in_(select(citizens.c.id)),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+        .order_by(Appointment.starts_at)
+    )
+    rows = [(a, c) for a, c in (await db.execute(stmt)).all()]
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.CASELOAD_OVERVIEW))
+    return rows
+
+
+async def upcoming_for_citizen_as_staff(
+    db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datetime
+) -> list[Appointment]:
+    """A citizen's coming appointments, for staff already authorised for that citizen."""
+    stmt = (
+        select(Appointment)
+        .options(selectinload(Appointment.worker))
+        .where(Appointment.citizen_id == citizen.id, Appointment.ends_at > now, Appointment.cancelled_at.is_(None))
+        .order_by(Appointment.starts_at)
+        .limit(20)
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def in_range_for_staff(db: AsyncSession, actor: Actor, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
+    """Appointments (cancelled included) of the citizens the actor may see, starting in [start, end)."""
+    require_role(actor, StaffRole.WORKER, StaffRole.SUPERVISOR)
+    citizens = visible_citizens(actor).subquery()
+    stmt = (
+        select(Appointment)
+        .where(
+            Appointment.citizen_id.in_(select(citizens.c.id)),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+        .order_by(Appointment.starts_at)
+        .limit(2000)
+    )
+    result = list((await db.execute(stmt)).scalars())
+    purpose = audit.Purpose.SUPPORT if actor.has_role(StaffRole.WORKER) else audit.Purpose.SUPERVISION
+    await audit.record(db, actor, audit.AuditEvent("appointment.list", purpose))
+    return result

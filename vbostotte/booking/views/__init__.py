@@ -1,0 +1,1 @@
+"""The booking context's HTTP handlers: they translate requests into service calls and render the result."""

@@ -1,0 +1,76 @@
+"""Citizens' personal links: a long random token, stored hashed, revocable and re-issuable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte import audit
+from vbostotte.actors import Actor
+from vbostotte.config import Settings
+from vbostotte.identity import sessions
+from vbostotte.models import Citizen, PersonalLink
+
+LINK_PATH = "/l/"
+TOKEN_BYTES = 32  # 256 bits: unguessable, and short enough to send by SMS
+
+
+def link_url(settings: Settings, token: str) -> str:
+    return settings.base_url.rstrip("/") + LINK_PATH + token
+
+
+async def active_link(db: AsyncSession, citizen_id: int) -> PersonalLink | None:
+    stmt = select(PersonalLink).where(PersonalLink.citizen_id == citizen_id, PersonalLink.revoked_at.is_(None))
+    return (await db.execute(stmt)).scalars().first()
+
+
+async def revoke(db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datetime) -> bool:
+    """Revoke the citizen's link and sign out every device that opened it. True if there was one."""
+    link = await active_link(db, citizen.id)
+    if link is None:
+        return False
+    link.revoked_at = now
+    await sessions.end_for_link(db, link.id)
+    await audit.record(
+        db,
+        actor,
+        audit.AuditEvent(
+            "link.revoke", audit.Purpose.SUPPORT, citizen_id=citizen.id, object_type="personal_link", object_id=link.id
+        ),
+    )
+    return True
+
+
+async def issue(db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datetime) -> str:
+    """Issue a new link (revoking any earlier one). Returns the token: shown once, never stored."""
+    await revoke(db, actor, citizen, now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link = PersonalLink(
+        citizen_id=citizen.id, token_hash=sessions.token_hash(token), issued_by_id=actor.id, issued_at=now
+    )
+    db.add(link)
+    await db.flush()
+    await audit.record(
+        db,
+        actor,
+        audit.AuditEvent(
+            "link.issue", audit.Purpose.SUPPORT, citizen_id=citizen.id, object_type="personal_link", object_id=link.id
+        ),
+    )
+    return token
+
+
+async def redeem(db: AsyncSession, token: str, now: dt.datetime) -> PersonalLink | None:
+    """The live link for ``token``, or None if it is unknown or revoked."""
+    if not (20 <= len(token) <= 100):
+        return None
+    stmt = select(PersonalLink).where(
+        PersonalLink.token_hash == sessions.token_hash(token), PersonalLink.revoked_at.is_(None)
+    )
+    link = (await db.execute(stmt)).scalar_one_or_none()
+    if link is not None:
+        link.last_used_at = now
+    return link

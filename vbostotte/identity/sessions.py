@@ -1,0 +1,111 @@
+"""Server-side sessions. The cookie holds a random token; the database holds only its SHA-256,
+so logging out or revoking a link really ends the session, on every process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vbostotte.config import Settings
+from vbostotte.models import WebSession
+
+COOKIE = "vb_session"
+# Writing last_seen on every request would make every page a write; a minute's precision is enough.
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_staff_session(
+    db: AsyncSession, staff_id: int, settings: Settings, now: dt.datetime, *, mfa_passed: bool
+) -> str:
+    """Create a staff session; it ends after the idle timeout or the absolute timeout."""
+    token = new_token()
+    db.add(
+        WebSession(
+            id_hash=token_hash(token),
+            staff_id=staff_id,
+            mfa_passed=mfa_passed,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(hours=settings.session_absolute_hours),
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def start_citizen_session(
+    db: AsyncSession, citizen_id: int, link_id: int, settings: Settings, now: dt.datetime
+) -> str:
+    """Create a long-lived citizen session on one device, tied to the link that opened it."""
+    token = new_token()
+    db.add(
+        WebSession(
+            id_hash=token_hash(token),
+            citizen_id=citizen_id,
+            link_id=link_id,
+            mfa_passed=True,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(days=settings.citizen_session_days),
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def load(db: AsyncSession, token: str | None, settings: Settings, now: dt.datetime) -> WebSession | None:
+    """The live session for a cookie token, or None (unknown, expired or idle too long: then it is deleted)."""
+    if not token or len(token) > 100:
+        return None
+    session = await db.get(WebSession, token_hash(token))
+    if session is None:
+        return None
+    if not is_live(session, settings, now):
+        await db.delete(session)
+        return None
+    touch(session, now)
+    return session
+
+
+def is_live(session: WebSession, settings: Settings, now: dt.datetime) -> bool:
+    """Neither past its absolute end nor, for staff, idle too long."""
+    idle_limit = dt.timedelta(minutes=settings.session_idle_minutes)
+    return session.expires_at > now and (session.staff_id is None or now - session.last_seen_at <= idle_limit)
+
+
+def touch(session: WebSession, now: dt.datetime) -> None:
+    """Note activity (at most once a minute)."""
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        session.last_seen_at = now
+
+
+async def end(db: AsyncSession, token: str | None) -> None:
+    """End one session (logout)."""
+    if token:
+        await db.execute(delete(WebSession).where(WebSession.id_hash == token_hash(token)))
+
+
+async def end_for_link(db: AsyncSession, link_id: int) -> None:
+    """End every device session opened with a personal link (the link was revoked)."""
+    await db.execute(delete(WebSession).where(WebSession.link_id == link_id))
+
+
+async def end_for_staff(db: AsyncSession, staff_id: int) -> None:
+    await db.execute(delete(WebSession).where(WebSession.staff_id == staff_id))
+
+
+async def purge_expired(db: AsyncSession, now: dt.datetime) -> int:
+    result = await db.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    return result.rowcount or 0

@@ -1,0 +1,1 @@
+"""Running the service: logging, metrics, backups, files only their owner may read."""

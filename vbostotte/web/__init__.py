@@ -1,0 +1,1 @@
+"""The HTTP shell: routes, middlewares, security headers and CSRF, rendering, request keys, form and API validation, the API document, and the pages that gather several contexts (the citizen's start page, the API, health)."""

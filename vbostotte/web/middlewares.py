@@ -1,0 +1,327 @@
+"""Request pipeline: language → errors → database unit of work → authentication → CSRF.
+
+Errors are mapped to HTTP in one place (here); handlers and services only raise domain errors.
+The language is chosen first, so error pages speak the visitor's language too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+import redis.exceptions
+from aiohttp import web
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+
+from vbostotte import i18n
+from vbostotte.actors import ANONYMOUS, Actor
+from vbostotte.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
+from vbostotte.i18n import N_
+from vbostotte.identity import api_tokens, sessions
+from vbostotte.models import Citizen, Staff
+from vbostotte.operations import logging_setup, metrics
+from vbostotte.web import rendering, security
+from vbostotte.web.keys import (
+    ACTOR,
+    AFTERWARDS,
+    BEARER,
+    CLOCK,
+    DB,
+    METRICS,
+    REQUEST_ID,
+    SESSION_TOKEN,
+    SESSIONMAKER,
+    SETTINGS,
+    SQLITE_LOCK,
+    WEB_SESSION,
+)
+from vbostotte.web.validation import read_form
+
+log = logging.getLogger("vbostotte.request")
+
+LANG_COOKIE = "vb_lang"
+STATUS = {NotFound: 404, PermissionDenied: 403, NotAuthenticated: 401, Throttled: 429, Conflict: 409, InvalidInput: 422}
+HTTP_MESSAGES = {
+    400: N_("The request could not be understood."),
+    403: N_("You do not have access to this page."),
+    404: N_("The page was not found."),
+    405: N_("This action is not possible here."),
+    413: N_("What you sent is too large."),
+    500: N_("Something went wrong on our side. Please try again."),
+    503: N_("The service is not available just now. Please try again in a few minutes."),
+}
+NO_DATABASE = (
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/ws/",
+)  # a WebSocket lives long: it opens its own short transactions
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.headers.get("Accept", "").startswith("application/json")
+
+
+def error_response(
+    request: web.Request, status: int, message: str, fields: dict[str, str] | None = None
+) -> web.Response:
+    """The one place an error becomes a response: JSON for API clients, the site's error page otherwise."""
+    fields = {name: i18n.gettext(msg) for name, msg in (fields or {}).items()}
+    if wants_json(request):
+        return web.json_response({"error": status, "message": message, "fields": fields}, status=status)
+    response = rendering.render(
+        request, "errors/error.html", {"status": status, "message": message, "fields": fields}, status=status
+    )
+    security.set_csrf_cookie(request, response)  # the page's forms (language) need their binding cookie too
+    return response
+
+
+def dependency_unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the database or Redis being unreachable or too slow (a 503, not a bug)?"""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+        return False  # our own files: a bug or a broken installation, not a dependency
+    return isinstance(
+        exc,
+        (
+            OSError,
+            asyncio.TimeoutError,
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.TimeoutError,
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+        ),
+    )
+
+
+@web.middleware
+async def observe(request: web.Request, handler):
+    """The request id (the proxy's X-Request-Id if well-formed), for logs and the response; request metrics."""
+    request[REQUEST_ID] = logging_setup.request_id_from(request.headers.get("X-Request-Id"))
+    token = logging_setup.REQUEST_ID.set(request[REQUEST_ID])
+    started, status = time.monotonic(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        logging_setup.REQUEST_ID.reset(token)
+        if (recorder := request.app.get(METRICS)) is not None:
+            websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+            recorder.observe(
+                metrics.route_name(request), request.method, status, None if websocket else time.monotonic() - started
+            )
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every answer names its request id (also redirects and static files)."""
+    if REQUEST_ID in request:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    if REQUEST_ID not in request:
+        request[REQUEST_ID] = secrets.token_hex(8)
+    try:
+        return await handler(request)
+    except NotAuthenticated:
+        if request.method == "GET" and not wants_json(request):
+            raise web.HTTPSeeOther(str(request.app.router["login"].url_for())) from None
+        return error_response(request, 401, i18n.gettext(NotAuthenticated.message))
+    except DomainError as exc:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        return error_response(request, status, i18n.gettext(exc.message, **exc.params), getattr(exc, "errors", None))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = HTTP_MESSAGES.get(exc.status, HTTP_MESSAGES[400])
+        return error_response(request, exc.status, i18n.gettext(message))
+    except Exception as exc:
+        if dependency_unavailable(exc):
+            log.warning(
+                "dependency unavailable request_id=%s route=%s: %s",
+                request[REQUEST_ID],
+                metrics.route_name(request),
+                type(exc).__name__,
+            )
+            response = error_response(request, 503, i18n.gettext(HTTP_MESSAGES[503]))
+            response.headers["Retry-After"] = "10"
+            return response
+        # Log the failure with the request id and route only: never query strings, forms or personal data.
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+        log.exception("unhandled error request_id=%s method=%s route=%s", request[REQUEST_ID], request.method, route)
+        return error_response(request, 500, i18n.gettext(HTTP_MESSAGES[500]))
+
+
+@web.middleware
+async def language(request: web.Request, handler):
+    chosen = request.cookies.get(LANG_COOKIE)
+    token = i18n.set_locale(chosen if chosen in i18n.LOCALES else request.app[SETTINGS].default_locale)
+    try:
+        return await handler(request)
+    finally:
+        i18n.reset_locale(token)
+
+
+@web.middleware
+async def database(request: web.Request, handler):
+    """One transaction per request: committed on success or redirect, rolled back on any error."""
+    if request.path.startswith(NO_DATABASE):
+        return await handler(request)
+    lock = request.app.get(SQLITE_LOCK)
+    if lock is None:
+        return await _unit_of_work(request, handler)
+    async with lock:
+        return await _unit_of_work(request, handler)
+
+
+async def _unit_of_work(request: web.Request, handler):
+    """Commit when the handler succeeds or redirects; roll back on any error or error response, then keep
+    what must survive the failure (``DomainError.then`` work, and ``keep_after_rollback``) in a fresh one."""
+    maker = request.app[SESSIONMAKER]
+    request[AFTERWARDS] = []
+    async with maker() as db:
+        request[DB] = db
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            await _finish(request, db, ok=exc.status < 400)
+            raise
+        except DomainError as exc:
+            request[AFTERWARDS].extend(exc.afterwards)
+            await _finish(request, db, ok=False)
+            raise
+        except BaseException:
+            await db.rollback()
+            raise
+        await _finish(request, db, ok=response.status < 400)
+        return response
+
+
+async def _finish(request: web.Request, db, *, ok: bool) -> None:
+    if ok:
+        await db.commit()
+        return
+    await db.rollback()
+    if request[AFTERWARDS]:
+        async with request.app[SESSIONMAKER]() as fresh, fresh.begin():
+            for work in request[AFTERWARDS]:
+                await work(fresh)
+
+
+def keep_after_rollback(request: web.Request, error: DomainError) -> None:
+    """A handler that shows an error itself (e.g. the login form again) still keeps the error's afterwards work."""
+    request[AFTERWARDS].extend(error.afterwards)
+
+
+@web.middleware
+async def authentication(request: web.Request, handler):
+    """Find the session from the cookie and put the actor on the request."""
+    request[ACTOR] = ANONYMOUS
+    if DB not in request:
+        return await handler(request)
+    db, now = request[DB], request.app[CLOCK]()
+    authorization = request.headers.get("Authorization")
+    if authorization is not None and request.path.startswith(API_TOKEN_PATHS):
+        return await _bearer(request, handler, authorization, now)
+    token = request.cookies.get(sessions.COOKIE)
+    session = await sessions.load(db, token, request.app[SETTINGS], now)
+    if session is not None:
+        request[SESSION_TOKEN], request[WEB_SESSION] = token, session
+        if session.staff_id is not None:
+            staff = await db.get(Staff, session.staff_id)
+            if staff is None or not staff.active:
+                await db.delete(session)
+                request.pop(SESSION_TOKEN)
+            elif session.mfa_passed:
+                request[ACTOR] = Actor(
+                    kind="staff",
+                    id=staff.id,
+                    municipality_id=staff.municipality_id,
+                    role=staff.role.value,
+                    name=staff.name,
+                )
+        else:
+            citizen = (await db.execute(select(Citizen).where(Citizen.id == session.citizen_id))).scalar_one()
+            request[ACTOR] = Actor(
+                kind="citizen",
+                id=citizen.id,
+                municipality_id=citizen.municipality_id,
+                role="citizen",
+                name=citizen.preferred_name,
+            )
+            if LANG_COOKIE not in request.cookies:
+                i18n.set_locale(citizen.locale)
+    return await handler(request)
+
+
+API_TOKEN_PATHS = "/api/v1/"
+
+
+async def _bearer(request: web.Request, handler, authorization: str, now):
+    """An API call with ``Authorization: Bearer <token>``: the token alone says who calls (cookies ignored)."""
+    scheme, _, token = authorization.partition(" ")
+    actor = await api_tokens.authenticate(request[DB], token.strip(), now) if scheme.lower() == "bearer" else None
+    if actor is None:
+        response = error_response(
+            request, 401, i18n.gettext(N_("The API key is not valid, has expired or was revoked."))
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    request[ACTOR], request[BEARER] = actor, True
+    return await handler(request)
+
+
+@web.middleware
+async def csrf(request: web.Request, handler):
+    """Refuse a state-changing request that does not come from our own page with a matching token."""
+    if request.method in security.SAFE_METHODS:
+        return await _with_csrf_cookie(request, handler)
+    if request.get(BEARER):
+        return await handler(request)  # no cookie was used, so no request can be forged with one
+    if not security.origin_allowed(request):
+        raise web.HTTPForbidden()
+    json_api = request.path.startswith("/api/") and request.content_type == "application/json"
+    if request.body_exists and request.content_type not in FORM_TYPES and not json_api:
+        raise web.HTTPUnsupportedMediaType()  # our pages only ever send forms; JSON only to the API
+    # Read the form here even when the token came in a header: a body that cannot be read is refused
+    # before any handler runs, also by handlers that read no field (aiohttp keeps the parsed form).
+    form = await read_form(request) if request.content_type in FORM_TYPES else {}
+    submitted = request.headers.get(security.CSRF_HEADER, form.get(security.CSRF_FIELD))
+    if not security.csrf_valid(request, submitted if isinstance(submitted, str) else None):
+        return error_response(
+            request, 403, i18n.gettext(N_("The form had expired. Please go back, reload the page and try again."))
+        )
+    return await _with_csrf_cookie(request, handler)
+
+
+async def _with_csrf_cookie(request: web.Request, handler):
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        security.set_csrf_cookie(request, exc)
+        raise
+    security.set_csrf_cookie(request, response)
+    return response
+
+
+MIDDLEWARES = [observe, language, errors, database, authentication, csrf]
