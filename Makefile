@@ -25,11 +25,15 @@ TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-## The style CI holds: ruff's lint (with import order) and format check. `make format` fixes what it can.
+## The style CI holds: ruff's lint (with import order) and format check, the types of the product code (mypy,
+## [tool.mypy] in pyproject.toml) and the import contracts (import-linter, [tool.importlinter] in pyproject.toml).
+## `make format` fixes what it can.
 CODE := vbostotte signaling tests bench server.py
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(CODE)

@@ -6,7 +6,8 @@ Never imports ``vbostotte``. The protocol is documented in ``docs/signaling.md``
 
 from signaling.broker import Broker, InProcessBroker, RedisBroker
 from signaling.rooms import Participant
-from signaling.server import Authorize, Event, EventSink, Limits, SignalingServer
+from signaling.server import SignalingServer
+from signaling.types import Authorize, Event, EventSink, Limits
 
 __all__ = [
     "Authorize",

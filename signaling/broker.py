@@ -13,7 +13,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio.client import PubSub
 
 log = logging.getLogger("signaling.broker")
 
@@ -196,7 +199,7 @@ class RedisBroker:
         self._swap = client.register_script(_SWAP)
         self._handlers: dict[str, Handler] = {}
         self._confirmations: dict[str, list[asyncio.Future]] = {}
-        self._pubsub = None
+        self._pubsub: PubSub | None = None  # set by connect()
         self._listener: asyncio.Task | None = None
         self._channel_prefix = f"{prefix}:room:"
 
@@ -246,20 +249,27 @@ class RedisBroker:
         self._handlers[room] = handler
         await self._subscribed(self._channel_prefix + room)
 
+    @property
+    def _channels(self) -> PubSub:
+        """The pub/sub connection, which connect() opens."""
+        if self._pubsub is None:
+            raise RuntimeError("the Redis broker is not connected: make it with RedisBroker.connect()")
+        return self._pubsub
+
     async def _subscribed(self, channel: str) -> None:
         """Subscribe and wait for Redis to confirm, so no message published after this returns is missed."""
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations.setdefault(channel, []).append(confirmed)
-        await self._pubsub.subscribe(channel)
+        await self._channels.subscribe(channel)
         if self._listener is None:  # while connecting: read the confirmation ourselves
             while not confirmed.done():
-                self._handle(await self._pubsub.get_message(timeout=5.0))
+                self._handle(await self._channels.get_message(timeout=5.0))
         await asyncio.wait_for(confirmed, 5.0)
 
     async def unsubscribe(self, room: str, handler: Handler) -> None:
         if self._handlers.get(room) is handler:
             del self._handlers[room]
-            await self._pubsub.unsubscribe(self._channel_prefix + room)
+            await self._channels.unsubscribe(self._channel_prefix + room)
 
     async def put_token(self, key: str, value: str, ttl: float) -> None:
         await self.client.set(self._token_key(key), value, px=max(1, int(ttl * 1000)))
@@ -273,7 +283,7 @@ class RedisBroker:
     async def _listen(self) -> None:
         while True:
             try:
-                message = await self._pubsub.get_message(timeout=None)
+                message = await self._channels.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis restarts: redis-py reconnects and resubscribes

@@ -4,15 +4,20 @@ host's admit, notice and end. Each takes the sender's connection, the validated 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from signaling import protocol as p
 from signaling.broker import ADMITTED_MEMBERS, Envelope
 from signaling.protocol import ProtocolError, encode, message
 from signaling.rooms import Member, token_key
+from signaling.types import Participant, Peer
 
-if TYPE_CHECKING:
-    from signaling.connection import Connection
+
+def joined(conn: Peer) -> Participant:
+    """The sender: every command comes after join or resume (``protocol.parse`` refuses it before)."""
+    if conn.participant is None:
+        raise ProtocolError(p.NOT_ALLOWED, "send join or resume first")
+    return conn.participant
 
 
 def shown(m: Member) -> dict[str, str]:
@@ -20,7 +25,7 @@ def shown(m: Member) -> dict[str, str]:
     return p.person(m.id, m.name, m.role)
 
 
-async def relay(conn: Connection, msg: dict[str, Any], text: str) -> None:
+async def relay(conn: Peer, msg: dict[str, Any], text: str) -> None:
     """Offer, answer or candidate to one admitted participant of the same room, stamped with the sender."""
     to = msg["to"]
     if to == conn.pid or not await conn.server.relay(conn.room, to, stamped(conn.pid, msg, text)):
@@ -41,30 +46,30 @@ def stamped(pid: str, msg: dict[str, Any], text: str) -> str:
     return encode(msg)
 
 
-async def chat(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def chat(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """A chat line to every other admitted participant (not stored)."""
     msg["from"] = conn.pid
     await conn.server.send(conn.room, Envelope(to=ADMITTED_MEMBERS, exclude=conn.pid, text=encode(msg)))
 
 
-async def media(conn: Connection, msg: dict[str, Any], text: str) -> None:
+async def media(conn: Peer, msg: dict[str, Any], text: str) -> None:
     """The sender's microphone/camera state, to every other admitted participant (relayed like a chat line)."""
     await chat(conn, msg, text)
 
 
-async def ping(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def ping(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """The application heartbeat."""
     conn.send(message("pong", ts=msg["ts"]) if "ts" in msg else message("pong"))
 
 
-async def stats(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def stats(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """The client's connection type, for the session log when it changes."""
     if msg["connection"] != conn.connection_type:  # the session log wants changes, not every report
         conn.connection_type = msg["connection"]
-        conn.server.emit("connection_type", conn.participant, {"type": msg["connection"], "rtt_ms": msg.get("rtt_ms")})
+        conn.server.emit("connection_type", joined(conn), {"type": msg["connection"], "rtt_ms": msg.get("rtt_ms")})
 
 
-async def leave(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def leave(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """Hang up: give up the place, tell the others, close normally."""
     place = await conn.server.rooms.leave(conn.room, conn.pid, conn.id)
     conn.reason = "hung_up"  # only now: a leave that failed (busy room) keeps the exit that gives up the place
@@ -78,11 +83,11 @@ async def leave(conn: Connection, msg: dict[str, Any], _text: str) -> None:
                 text=message("participant_left", participant=conn.pid, reason="hung_up"),
             ),
         )
-        conn.server.emit("left", conn.participant, {"reason": "hung_up"})
+        conn.server.emit("left", joined(conn), {"reason": "hung_up"})
     conn.close(p.CLOSE_NORMAL, "hung_up")
 
 
-async def admit(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def admit(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """A host lets a waiting participant in."""
     pid = msg["participant"]
     place = await conn.server.rooms.admit(conn.room, pid)
@@ -104,7 +109,7 @@ async def admit(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     )
 
 
-async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def notice(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """A host's short text to a waiting participant."""
     place = await conn.server.rooms.member(conn.room, msg["to"])
     if place is None or place.admitted:
@@ -114,7 +119,7 @@ async def notice(conn: Connection, msg: dict[str, Any], _text: str) -> None:
     )
 
 
-async def end(conn: Connection, msg: dict[str, Any], _text: str) -> None:
+async def end(conn: Peer, msg: dict[str, Any], _text: str) -> None:
     """A host ends the call: everyone is told and closed, the room is emptied."""
     await conn.server.end_room(conn.room, by=conn.participant)
     conn.reason = "ended"  # only now, as for leave

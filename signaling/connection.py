@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
@@ -16,13 +15,10 @@ from signaling.broker import ADMITTED_MEMBERS, HOSTS, Envelope
 from signaling.commands import COMMANDS, shown
 from signaling.protocol import ProtocolError, message
 from signaling.rooms import Member, Participant, RoomBusy, RoomFull, token_key
-
-if TYPE_CHECKING:
-    from signaling.server import SignalingServer
+from signaling.types import ADMITTED, AUTH, CLOSED, JOINING, WAITING, Hub, Peer
 
 log = logging.getLogger("signaling")
 
-AUTH, JOINING, WAITING, ADMITTED, CLOSED = "auth", "joining", "waiting", "admitted", "closed"
 _CLOSE = object()  # the writer's last item
 _SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced", "removed"})  # closes whose place is dealt with
 _CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host", p.CLOSE_REMOVED: "removed"}
@@ -33,7 +29,7 @@ _DIRECT_MAX = 16 * 1024  # a frame this short, on a socket with nothing buffered
 class Connection:
     """One participant's signalling connection."""
 
-    def __init__(self, server: SignalingServer, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, server: Hub, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.server = server
         self.ws = ws
         self.request = request
@@ -49,7 +45,7 @@ class Connection:
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=self.limits.send_queue)
         self._pending: list[Envelope] = []  # what arrived while joining (at most send_queue envelopes)
         self._writer_idle = False  # the writer task waits for a frame: nothing is queued or being written
-        self.displaced: Connection | None = None  # while joining: this process's connection it stands in for
+        self.displaced: Peer | None = None  # while joining: this process's connection it stands in for
         self._tokens = float(self.limits.rate_burst)
         self._stamp = time.monotonic()
         self._dropped = 0  # frames dropped in the current flood
@@ -392,12 +388,3 @@ class Connection:
                         await ws.close(code=self.close_code or p.CLOSE_NORMAL, message=(self.reason or "").encode())
                 except (TimeoutError, ConnectionError, RuntimeError):
                     pass
-
-
-def __getattr__(name: str):
-    """``SignalingServer``, ``Limits``, ``Authorize`` and ``EventSink`` live in ``signaling.server``; also here."""
-    if name in ("SignalingServer", "Limits", "Authorize", "EventSink"):
-        from signaling import server
-
-        return getattr(server, name)
-    raise AttributeError(name)

@@ -225,8 +225,7 @@ def parse(text: str, phase: str, is_host: bool) -> tuple[str, dict[str, Any]]:
     if type(message) is not dict:
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object")
     kind = message.get("type")
-    spec = CLIENT_MESSAGES.get(kind) if type(kind) is str else None
-    if spec is None:
+    if type(kind) is not str or (spec := CLIENT_MESSAGES.get(kind)) is None:
         raise ProtocolError(UNKNOWN_TYPE, "unknown message type")
     if (phase == AUTH) != (spec.phase == AUTH):
         raise ProtocolError(NOT_ALLOWED, "send join or resume first" if phase == AUTH else "already joined", kind)

@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from aiohttp import hdrs, web
 
@@ -17,40 +17,10 @@ from signaling.broker import EVERYONE, Broker, Envelope
 from signaling.connection import Connection
 from signaling.protocol import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_SERVICE_RESTART, ENDED_BY_SERVER, message
 from signaling.rooms import Participant, Rooms
+from signaling.types import Authorize, Event, EventSink, Limits, Peer
 
 log = logging.getLogger("signaling")
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened in a call, for the session log."""
-
-    event: str  # joined, waiting, admitted, left, reconnected, connection_type, ended
-    participant: Participant
-    details: dict = field(default_factory=dict)
-    at: float = 0.0  # when (epoch seconds, from the server's clock)
-
-
-Authorize = Callable[[str], Awaitable[Participant | None]]  # a join ticket -> the participant, or None (refused)
-EventSink = Callable[[list[Event]], Awaitable[None]]  # a batch of events, in order, for the session log
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every limit of the signalling server, with its default."""
-
-    max_participants: int = 4  # people in one room, waiting or admitted; one more gets room_full
-    grace_seconds: float = 30.0  # how long a dropped participant's place is kept for a resume
-    auth_timeout: float = 5.0  # seconds a new connection has to send join or resume
-    max_message_bytes: int = 64 * 1024  # the largest frame accepted (aiohttp closes with 1009 above it)
-    rate_per_second: float = 50.0  # messages per second one connection may send on average ...
-    rate_burst: int = 100  # ... and at once (a token bucket); a flood that drops more than a burst is closed (4008)
-    send_queue: int = 256  # messages waiting to be written to one client; a client that lets it fill is closed
-    heartbeat_seconds: float = 20.0  # WebSocket ping interval; no pong within half of it closes (dead peers ~30 s)
-    resume_token_ttl: float = 12 * 3600  # the longest a resume token is kept (the grace period is what counts)
-    close_timeout: float = 5.0  # how long closing one connection may take
-    event_queue: int = 10_000  # session-log events waiting for on_event; beyond that they are dropped (and logged)
-    event_delay: float = 0.0  # seconds events are collected before on_event gets them as one batch (0: at once)
+DEFAULT_LIMITS = Limits()  # frozen, so one instance serves as every server's default
 
 
 class SignalingServer:
@@ -63,7 +33,7 @@ class SignalingServer:
         on_event: EventSink,
         broker: Broker,
         allowed_origins: Callable[[web.Request], Collection[str]],
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.authorize = authorize
@@ -75,7 +45,7 @@ class SignalingServer:
         self._clock = clock
         self._allowed_origins = allowed_origins
         self._conns: dict[str, Connection] = {}  # every open connection, by connection id
-        self._local: dict[str, dict[str, Connection]] = {}  # room -> participant id -> connection, in this process
+        self._local: dict[str, dict[str, Peer]] = {}  # room -> participant id -> connection, in this process
         self._listening: set[str] = set()  # rooms whose broker channel this process is subscribed to
         self._subscription_lock = asyncio.Lock()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}  # grace periods running: (room, participant)
@@ -206,7 +176,7 @@ class SignalingServer:
         return len(places)
 
     # -- this process's sockets in rooms ------------------------------------------------------------------------
-    async def attach(self, conn: Connection) -> None:
+    async def attach(self, conn: Peer) -> None:
         """Make ``conn`` reachable in its room (before it takes its place, so nothing meant for it is missed)."""
         room = conn.room
         local = self._local.setdefault(room, {})
@@ -221,7 +191,7 @@ class SignalingServer:
                 await self.broker.subscribe(room, self._deliver)
                 self._listening.add(room)
 
-    def detach(self, conn: Connection) -> None:
+    def detach(self, conn: Peer) -> None:
         local = self._local.get(conn.room)
         if local is None or local.get(conn.pid) is not conn:
             return
@@ -271,9 +241,9 @@ class SignalingServer:
         if envelope.action == "grace":
             self._schedule_expiry(room, envelope.exclude, envelope.at)
         if envelope.conn:
-            conn = self._conns.get(envelope.conn)
-            if conn is not None and conn.room == room:
-                conn.receive(envelope)
+            addressed = self._conns.get(envelope.conn)
+            if addressed is not None and addressed.room == room:
+                addressed.receive(envelope)
             return
         local = self._local.get(room)
         if not local:
@@ -282,10 +252,8 @@ class SignalingServer:
             for conn in list(local.values()):
                 if conn.pid != envelope.exclude:
                     conn.receive(envelope)
-        else:
-            conn = local.get(envelope.to)
-            if conn is not None:
-                conn.receive(envelope)
+        elif (one := local.get(envelope.to)) is not None:
+            one.receive(envelope)
 
     # -- grace periods ------------------------------------------------------------------------------------------
     def _schedule_expiry(self, room: str, pid: str, at: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -30,7 +30,7 @@ def require_staff(actor: Actor) -> None:
         raise PermissionDenied()
 
 
-def visible_citizens(actor: Actor) -> Select[tuple[Citizen]]:
+def visible_citizens(actor: Actor) -> Select[Citizen]:
     """A query of the citizens ``actor`` may see: the single rule every citizen read is filtered by."""
     stmt = select(Citizen).where(Citizen.municipality_id == actor.municipality_id)
     if actor.is_citizen:
@@ -40,10 +40,10 @@ def visible_citizens(actor: Actor) -> Select[tuple[Citizen]]:
     if actor.has_role(StaffRole.SUPERVISOR):
         return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor.id))
     # Administrators set up the municipality; they do not read citizens' data.
-    return stmt.where(False)
+    return stmt.where(false())
 
 
-def reviewable_citizens(actor: Actor) -> Select[tuple[Citizen]]:
+def reviewable_citizens(actor: Actor) -> Select[Citizen]:
     """The citizens whose session logs and consent gaps ``actor`` may review: a supervisor's teams' citizens, an
     administrator's whole municipality. Only the review pages use it; the citizen's own page keeps
     :func:`visible_citizens` (an administrator opens no citizen's page, notes or check-ins)."""
@@ -52,7 +52,7 @@ def reviewable_citizens(actor: Actor) -> Select[tuple[Citizen]]:
         return stmt
     if actor.has_role(StaffRole.SUPERVISOR):
         return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor.id))
-    return stmt.where(False)
+    return stmt.where(false())
 
 
 async def citizen_for(
@@ -62,7 +62,7 @@ async def citizen_for(
     action: str,
     purpose: str,
     *,
-    among: Callable[[Actor], Select[tuple[Citizen]]] = visible_citizens,
+    among: Callable[[Actor], Select[Citizen]] = visible_citizens,
 ) -> Citizen:
     """The citizen, if ``actor`` may see them (by the rule ``among``); the read (or the refused attempt) is
     audit-logged."""

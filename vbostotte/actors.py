@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vbostotte.errors import NotAuthenticated
 from vbostotte.models import StaffRole
 
 
@@ -24,6 +25,20 @@ class Actor:
     @property
     def is_citizen(self) -> bool:
         return self.kind == "citizen"
+
+    @property
+    def known_id(self) -> int:
+        """``id`` of a signed-in staff member or citizen; nobody else has one (NotAuthenticated)."""
+        if self.id is None:
+            raise NotAuthenticated()
+        return self.id
+
+    @property
+    def known_municipality_id(self) -> int:
+        """``municipality_id`` of a signed-in staff member or citizen; nobody else has one (NotAuthenticated)."""
+        if self.municipality_id is None:
+            raise NotAuthenticated()
+        return self.municipality_id
 
     def has_role(self, *roles: StaffRole) -> bool:
         return self.is_staff and self.role in {r.value for r in roles}

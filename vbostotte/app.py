@@ -20,6 +20,7 @@ from vbostotte.audit import anchors as audit_anchors
 from vbostotte.audit import keys as audit_keys
 from vbostotte.calls import call_access, calls
 from vbostotte.config import Settings
+from vbostotte.identity import login
 from vbostotte.operations import metrics
 from vbostotte.reminders import channels, sender
 from vbostotte.web import middlewares, security
@@ -83,6 +84,10 @@ def _jinja_env(app: web.Application) -> None:
 def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow) -> web.Application:
     """Build the web application for ``settings`` (the database must already be migrated)."""
     settings = settings.with_secret()
+    # What importing builds nothing of, built here once per process (both cached): the compiled message catalogues,
+    # and the argon2 hash an unknown e-mail is checked against (so the first failed login is not faster).
+    i18n.catalogues()
+    login.dummy_hash()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -99,7 +104,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app.on_shutdown.append(_tell_call_clients_to_reconnect)
     app.cleanup_ctx.append(_echo_peers)
     app.cleanup_ctx.append(_outbox_sender)
-    app.cleanup_ctx.append(audit_anchors.anchoring)  # the chains' heads outside the database (start, interval, stop)
+    app.cleanup_ctx.append(_audit_anchors)  # the chains' heads outside the database (start, interval, stop)
     return app
 
 
@@ -148,6 +153,21 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
             log.error("outbox sender ended with %s", type(exc).__name__)
 
 
+async def _audit_anchors(app: web.Application) -> AsyncIterator[None]:
+    """The chains' heads written outside the database (``audit/anchors.py``), after the database is open: at
+    start, every VB_AUDIT_ANCHOR_MINUTES, and at shutdown once the requests are done."""
+    settings = app[SETTINGS]
+    path = Path(settings.data_dir) / audit_anchors.ANCHOR_FILE
+    writer = audit_anchors.Anchoring(app[SESSIONMAKER], path, app.get(SQLITE_LOCK))
+    await writer.anchor_quietly(audit_anchors.STOP_SECONDS, force=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(writer.run(settings.audit_anchor_minutes * 60, stop), name="audit-anchors")
+    yield
+    stop.set()
+    await task
+    await writer.anchor_quietly(audit_anchors.STOP_SECONDS, force=True)
+
+
 async def _signaling(app: web.Application) -> AsyncIterator[None]:
     """The video-call signalling server: who may join is decided here (join tickets), events are kept here."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
@@ -162,6 +182,9 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
             joiner = await call_access.redeem(session, ticket, settings, clock())
         return Participant(**dataclasses.asdict(joiner)) if joiner else None
 
+    def origins(_request: web.Request) -> frozenset[str]:
+        return app[ALLOWED_ORIGINS]
+
     async def on_events(events: list[Event]) -> None:
         async with db.transaction(sessions_, lock) as session:
             await calls.record_events(session, events)
@@ -172,7 +195,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         authorize=authorize,
         on_event=on_events,
         broker=broker,
-        allowed_origins=lambda _request: app[ALLOWED_ORIGINS],
+        allowed_origins=origins,
         limits=Limits(event_delay=EVENT_DELAY),
         clock=lambda: clock().timestamp(),
     )

@@ -185,14 +185,16 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
         form.check()
 
         async def create(session):
-            municipality = await organisation.get_or_create_municipality(session, municipality_name, utcnow())
+            municipality = await organisation.get_or_create_municipality(
+                session, form.checked(municipality_name), utcnow()
+            )
             actor = dataclasses.replace(SYSTEM, municipality_id=municipality.id)
             return await organisation.create_staff(
                 session,
                 actor,
                 municipality.id,
-                email=email,
-                name=name,
+                email=form.checked(email),
+                name=form.checked(name),
                 role=StaffRole.ADMIN,
                 password=password,
                 now=utcnow(),

@@ -1,13 +1,15 @@
-"""Translations (Babel catalogues, Danish first) and Copenhagen-time formatting.
+"""Translations (Babel catalogues, Danish first), Copenhagen-time and number formatting.
 
 Message ids are English; ``da`` is the default locale. Catalogues are the ``.po`` files under
-``translations/``, compiled in memory at start-up, so no build step can leave them stale.
+``translations/``, compiled in memory when first needed (``create_app`` asks for them as it builds the app, so no
+request waits for them; importing this module does not), so no build step can leave them stale.
 """
 
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import io
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +17,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.numbers import format_percent as _format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("da", "en")
@@ -25,9 +29,10 @@ CATALOGUES = Path(__file__).parent / "translations"
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default="da")
 
 
-def load_catalogues() -> dict[str, NullTranslations]:
-    """Compile every locale's .po file in memory."""
-    catalogues: dict[str, NullTranslations] = {}
+@functools.cache
+def catalogues() -> dict[str, NullTranslations]:
+    """Every locale's .po file compiled in memory, once per process, on first use."""
+    compiled: dict[str, NullTranslations] = {}
     for locale in LOCALES:
         po = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
         with po.open("rb") as fh:
@@ -35,11 +40,8 @@ def load_catalogues() -> dict[str, NullTranslations]:
         buf = io.BytesIO()
         write_mo(buf, catalog, use_fuzzy=False)
         buf.seek(0)
-        catalogues[locale] = Translations(buf)
-    return catalogues
-
-
-_CATALOGUES = load_catalogues()
+        compiled[locale] = Translations(buf)
+    return compiled
 
 
 def set_locale(locale: str) -> contextvars.Token:
@@ -56,12 +58,12 @@ def get_locale() -> str:
 
 def gettext(message: str, **params: object) -> str:
     """Translate ``message`` into the current request's language and fill in ``%(name)s`` params."""
-    text = _CATALOGUES[get_locale()].gettext(message)
+    text = catalogues()[get_locale()].gettext(message)
     return text % params if params else text
 
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
-    text = _CATALOGUES[get_locale()].ngettext(singular, plural, n)
+    text = catalogues()[get_locale()].ngettext(singular, plural, n)
     return text % {"num": n, **params}
 
 
@@ -121,6 +123,16 @@ def weekday_name(weekday: int) -> str:
 
 def role_label(role: str) -> str:
     return gettext(ROLE_LABELS.get(role, role))
+
+
+def format_number(value: float) -> str:
+    """A number as the page's language writes it: '1.234' (Danish), '1,234' (English)."""
+    return format_decimal(value, locale=get_locale())
+
+
+def format_percent(rate: float) -> str:
+    """A share (0–1) as a whole percentage in the page's language: '83 %' (Danish), '83%' (English)."""
+    return _format_percent(rate, locale=get_locale())
 
 
 def upfirst(text: str) -> str:

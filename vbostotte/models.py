@@ -107,6 +107,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100))
     # Minutes of driving one home visit costs (there and back); video sessions held × this = driving time saved.
     travel_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # The number citizens call to reach the team (set by the administrator; shown on the citizen's pages).
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 class TeamMember(Base):
@@ -325,6 +327,16 @@ class AvailabilityException(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class OutboxStatus(enum.StrEnum):
+    """Where an outbox message is on its way (``outbox.status``)."""
+
+    PENDING = "pending"  # waiting until it is due (or until its next attempt)
+    SENDING = "sending"  # claimed by a sender, until its lease ends
+    SENT = "sent"
+    FAILED = "failed"  # given up: no address, refused for good, or too many attempts
+    DROPPED = "dropped"  # no longer to be sent: cancelled, moved, consent withdrawn, …
+
+
 class OutboxMessage(Base):
     """A message to send (reminder, notice to an interpreter), durable until sent exactly once."""
 
@@ -343,7 +355,10 @@ class OutboxMessage(Base):
     recipient_kind: Mapped[str] = mapped_column(String(12))  # citizen | interpreter
     dedupe_key: Mapped[str] = mapped_column(String(120))
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed | dropped
+    # What the message was planned for: the appointment's start, or the day task's reminder time, as they were
+    # when it was planned (a message whose appointment or task has moved since is dropped, not sent).
+    planned_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING)  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -376,7 +391,7 @@ class CallTicket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
-    principal_kind: Mapped[str] = mapped_column(String(10))  # staff | citizen
+    principal_kind: Mapped[str] = mapped_column(String(10))  # a PrincipalKind
     principal_id: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -400,6 +415,52 @@ class TurnGrant(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class PrincipalKind(enum.StrEnum):
+    """Who a call ticket is for, and who is in a call: the first part of their participant id ("citizen-7")."""
+
+    STAFF = "staff"
+    CITIZEN = "citizen"
+    GUEST = "guest"
+
+
+_PRINCIPAL_KINDS = frozenset(PrincipalKind)
+
+
+def participant_id(kind: str, principal_id: int) -> str:
+    """A person's id in a call, "citizen-7": the kind and their id, never a name."""
+    return f"{kind}-{principal_id}"
+
+
+def parse_participant(participant: object) -> tuple[PrincipalKind, int] | None:
+    """The kind and id in a participant id ("citizen-7" -> (CITIZEN, 7)), or None if it is not one."""
+    kind, _, number = participant.partition("-") if isinstance(participant, str) else ("", "", "")
+    if kind not in _PRINCIPAL_KINDS or not (number.isascii() and number.isdigit()):
+        return None
+    return PrincipalKind(kind), int(number)
+
+
+class CallEventName(enum.StrEnum):
+    """What a call event says happened (the signalling server emits these names as plain strings)."""
+
+    JOINED = "joined"  # straight into the call, without waiting (a host, or someone already let in)
+    WAITING = "waiting"  # in the waiting room
+    ADMITTED = "admitted"  # let in from the waiting room by a host (details: by, waited_seconds)
+    LEFT = "left"  # details: reason (hung_up, network_lost, ended_by_host, replaced, removed, call_closed)
+    RECONNECTED = "reconnected"
+    CONNECTION_TYPE = "connection_type"  # details: type (direct | relayed), rtt_ms
+    ENDED = "ended"  # the call was ended for everyone (details: by, participants)
+
+
+def _participant_part(index: int):
+    """A column default: the kind (0) or id (1) in the row's participant id, for writers that give only that."""
+
+    def default(context) -> object:
+        parsed = parse_participant(context.get_current_parameters().get("participant"))
+        return parsed[index] if parsed else None
+
+    return default
+
+
 class CallEvent(Base):
     """What happened in a call, for the session log: joined, waiting, admitted, left (and why), …"""
 
@@ -409,8 +470,12 @@ class CallEvent(Base):
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     participant: Mapped[str] = mapped_column(String(30))  # "staff-3", "citizen-7": ids, never names
+    # The participant id's two parts (a PrincipalKind and that person's id), filled from it when not given.
+    # None only when the participant id is not of that form.
+    participant_kind: Mapped[str | None] = mapped_column(String(10), default=_participant_part(0))
+    participant_ref: Mapped[int | None] = mapped_column(Integer, default=_participant_part(1))
     role: Mapped[str] = mapped_column(String(10))
-    event: Mapped[str] = mapped_column(String(20))
+    event: Mapped[str] = mapped_column(String(20))  # a CallEventName
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 

@@ -142,7 +142,15 @@ async def citizen_home_with_message_hours_and_crisis_line(page, world, db, **_):
     )
     await db.commit()
     await citizen_home(page, world=world)
-    await expect(page.locator(".crisis")).to_be_visible()
+    await expect(page.locator(".crisis")).to_be_visible()  # nobody answers messages now: the start page says so
+
+
+async def citizens_contact_page(page, world, db, **_):
+    await citizen_home_with_message_hours_and_crisis_line(page, world=world, db=db)
+    await page.get_by_role("link", name="Hvornår kan jeg skrive?").click()
+    await expect(page).to_have_url(re.compile(r"/me/contact$"))
+    await expect(page.locator("main .contacts")).to_contain_text("onsdag 09.00–10.00")
+    await expect(page.locator("main .crisis")).to_be_visible()
 
 
 async def invalid_link(page, **_):
@@ -178,18 +186,31 @@ async def goal_page(page, world, log_in, **_):
     await page.goto(f"/goals/{world.a.goal_id}")
 
 
-async def citizen_home_with_goals_and_a_shared_note(page, world, db, **_):
+async def citizens_goals_page(page, world, **_):
+    await citizen_home(page, world=world)
+    await page.goto("/me/goals")
+    await expect(page.locator(f"#goal-{world.a.goal_id}")).to_be_visible()
+
+
+async def citizens_notes_page_with_a_shared_note(page, world, db, **_):
     from vbostotte.models import Note
 
     (await db.get(Note, world.a.signed_note_id)).shared_with_citizen = True
     await db.commit()
     await citizen_home(page, world=world)
+    await page.goto("/me/notes")
     await expect(page.locator(".shared-note")).to_be_visible()
-    await expect(page.locator(f"#goal-{world.a.goal_id}")).to_be_visible()
 
 
-async def citizen_home_after_withdrawing_a_consent(page, world, **_):
+async def citizens_appointments_page(page, world, **_):
     await citizen_home(page, world=world)
+    await page.goto("/me/appointments")
+    await expect(page.locator("main .appointment")).to_have_count(1)
+
+
+async def citizens_consents_after_withdrawing_one(page, world, **_):
+    await citizen_home(page, world=world)
+    await page.goto("/me/consents")
     await page.locator("main form[action='/me/consents'] button[value=withdraw]").first.click()
     await expect(page.locator("main form[action='/me/consents'] button[value=give]")).to_have_count(1)
 
@@ -254,14 +275,16 @@ async def _days_of_check_ins(db, world):
     await db.commit()
 
 
-async def citizen_home_after_the_lowest_check_in(page, world, db, **_):
+async def citizens_check_in_after_the_lowest_answer(page, world, db, **_):
     await citizen_home_with_message_hours_and_crisis_line(page, world=world, db=db)
+    await page.goto("/me/wellbeing")
     await page.locator("#checkin button[value='1']").click()
     await expect(page.locator("#checkin .crisis")).to_be_visible()
 
 
-async def citizen_home_with_a_day_plan_ticked_and_graded(page, world, **_):
+async def citizens_day_plan_ticked_and_graded(page, world, **_):
     await citizen_home(page, world=world)
+    await page.goto("/me/day")
     await page.locator("#day-plan form[action$='/done'] button").first.click()
     await page.locator("#day-grade button[value='4']").click()
     await expect(page.locator("#day-grade [aria-pressed=true]")).to_be_visible()
@@ -323,21 +346,24 @@ PAGES = [
     admin_settings_page,
     citizen_home,
     citizen_home_with_message_hours_and_crisis_line,
+    citizens_contact_page,
     invalid_link,
     not_found,
     note_draft_page,
     note_sign_refused_page,
     signed_note_page,
     goal_page,
-    citizen_home_with_goals_and_a_shared_note,
-    citizen_home_after_withdrawing_a_consent,
+    citizens_goals_page,
+    citizens_notes_page_with_a_shared_note,
+    citizens_appointments_page,
+    citizens_consents_after_withdrawing_one,
     worker_home_with_missing_consents,
     admin_consents_page,
     admin_consents_with_errors,
     admin_consent_kind_page,
     appointment_page_without_video_consent,
-    citizen_home_after_the_lowest_check_in,
-    citizen_home_with_a_day_plan_ticked_and_graded,
+    citizens_check_in_after_the_lowest_answer,
+    citizens_day_plan_ticked_and_graded,
     citizens_own_data,
     worker_home_with_a_hard_day_to_follow_up,
     citizen_detail_with_the_wellbeing_trend,

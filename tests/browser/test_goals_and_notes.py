@@ -1,4 +1,5 @@
-"""In a real browser: a citizen on a 360 px phone ticks the steps of a goal with one tap each and sees the
+"""In a real browser: a citizen on a 360 px phone opens "My goals" from their start page's menu, ticks the steps of
+a goal with one tap each and sees the
 celebration (the page passes axe-core's WCAG 2.1 A/AA rules); a worker's note draft is autosaved while typing
 and when the page is left."""
 
@@ -26,13 +27,15 @@ async def test_a_citizen_ticks_goal_steps_on_a_phone_and_sees_the_celebration(pa
     await page.emulate_media(reduced_motion="reduce")
     await page.goto(f"/l/{world.a.citizen.link_token}")
     await expect(page).to_have_url(re.compile(r"/me$"))
+    await page.get_by_role("link", name="Mine mål").click()
+    await expect(page).to_have_url(re.compile(r"/me/goals$"))
     goal = page.locator(f"#goal-{world.a.goal_id}")
     await expect(goal.get_by_role("heading", name="Gå en tur hver dag")).to_be_visible()
     first = goal.get_by_role("button", name=re.compile("Gå til postkassen"))
     box = await first.bounding_box()
     assert box["height"] >= 56 and box["width"] >= 280  # a big tap target, nearly the phone's width
     await first.click()
-    await expect(page).to_have_url(re.compile(r"done=step_done"))
+    await expect(page).to_have_url(re.compile(r"/me/goals\?done=step_done"))  # back on the same page
     await expect(page.get_by_role("status").filter(has_text=re.compile("ticked off|krydset af"))).to_be_visible()
     await goal.get_by_role("button", name=re.compile("Gå rundt om søen")).click()
     await expect(page).to_have_url(re.compile(r"done=goal_achieved"))

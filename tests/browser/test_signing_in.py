@@ -45,7 +45,7 @@ async def test_a_citizen_opens_their_personal_link_and_sees_their_appointment(pa
     assert citizen.link_token not in page.url
     await expect(page.locator("html")).to_have_attribute("lang", "da")
     await expect(page.get_by_role("heading", level=1)).to_contain_text(citizen.preferred_name)
-    appointment = page.locator("main li").filter(has_text=f"Agenda for {citizen.name}")
+    appointment = page.locator("main .appointment").filter(has_text=f"Agenda for {citizen.name}")  # the next one
     await expect(appointment).to_be_visible()
     # In plain Danish words and Copenhagen time: the 24th at 8 in the morning, with the worker's first name.
     await expect(appointment).to_contain_text("Tirsdag 24. november kl. 08.00")

@@ -1,18 +1,31 @@
 """Real video calls in Chromium (fake camera and microphone): the citizen's pre-join screen (own picture, camera
 and microphone choice, a moving level meter), the waiting room with the worker's message, admission, media
 flowing both ways (read from getStats), chat as text, sound only, the citizen's one-click Leave, the worker
-ending the call and landing on the session note; a dropped WebSocket that reconnects while media goes on; and
-the plain-words help when the camera is refused. axe-core checks each state at 1280 and 360 px."""
+ending the call and landing on the session note; a dropped WebSocket that reconnects while media goes on; the
+plain-words help when the camera is refused; and a citizen on Firefox ESR (puppeteer-core over WebDriver BiDi,
+tests/browser/firefox_citizen.mjs) with a worker on Chromium. axe-core checks each state at 1280 and 360 px."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
 
+from vbostotte.web.keys import SIGNALING
+
+from support import require
+
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+ROOT = Path(__file__).resolve().parents[2]
+FIREFOX = Path("/usr/bin/firefox-esr")
+FIREFOX_CITIZEN = Path(__file__).with_name("firefox_citizen.mjs")
+PUPPETEER = ROOT / "node_modules" / "puppeteer-core" / "package.json"
 
 # Test instrumentation only (injected by Playwright, not part of the page): keep every RTCPeerConnection the page
 # makes, and every text the status line announced, so the test can read getStats() and transient states.
@@ -128,14 +141,20 @@ async def test_the_whole_call_from_pre_join_to_the_note(browser, site, page, wor
         )
         await assert_accessible(citizen)
 
-        # Chat arrives as text: markup someone types is shown, never interpreted.
+        # Chat opens over the video from "More" and arrives as text: markup someone types is shown, never
+        # interpreted. A line that comes while the chat is closed is counted on "More".
+        await page.get_by_role("button", name="Mere").click()
+        await page.get_by_role("button", name="Chat").click()
         await page.get_by_label("Skriv en besked").fill("<b>Hej</b> <img src=x onerror=alert(1)>")
         await page.get_by_label("Skriv en besked").press("Enter")
         line = citizen.locator("#chat-log li")
         await expect(line).to_have_text("Worker: <b>Hej</b> <img src=x onerror=alert(1)>")
         assert await line.locator("b, img").count() == 0
+        await expect(page.locator("#chat-log li")).to_have_text("Dig: <b>Hej</b> <img src=x onerror=alert(1)>")
+        await expect(citizen.get_by_role("button", name="Mere")).to_contain_text("1")
 
-        # Sound only: the citizen's camera stops, the worker is told, the sound goes on.
+        # Sound only (under "More"): the citizen's camera stops, the worker is told, the sound goes on.
+        await citizen.get_by_role("button", name="Mere").click()
         await citizen.get_by_role("button", name="Kun lyd").click()
         await expect(citizen.get_by_role("button", name="Brug video igen")).to_have_attribute("aria-pressed", "true")
         assert not await citizen.evaluate(SENDS_VIDEO)
@@ -209,3 +228,98 @@ async def test_a_refused_camera_is_explained_for_the_browser_and_sound_only_is_o
         await assert_accessible(citizen)
     finally:
         await context.close()
+
+
+class FirefoxCitizen:
+    """The citizen's side in Firefox ESR: a Node process that reports each step as a JSON line and waits for a word
+    on its standard input where the worker must act first."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def step(self, name: str, timeout: float = 60) -> dict:
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.proc.stdout.readline()
+                if not line:
+                    err = (await self.proc.stderr.read()).decode(errors="replace")
+                    raise AssertionError(f"Firefox's citizen stopped before {name!r}: {err[-2000:]}")
+                report = json.loads(line)
+                assert "error" not in report, f"Firefox's citizen failed before {name!r}: {report['error']}"
+                if report.get("step") == name:
+                    return report
+
+    async def say(self, word: str) -> None:
+        self.proc.stdin.write(word.encode() + b"\n")
+        await self.proc.stdin.drain()
+
+
+async def drop_socket(app, participant: str) -> None:
+    """The network under one participant's signalling socket breaks: the server's side of the TCP connection is
+    aborted, without a close frame, as when a phone changes network."""
+    server = app[SIGNALING]
+    async with asyncio.timeout(5):
+        while not (conns := [c for c in list(server._conns.values()) if c.participant and c.pid == participant]):
+            await asyncio.sleep(0.05)
+    for conn in conns:
+        conn.request.transport.abort()
+
+
+async def test_a_citizen_on_firefox_and_a_worker_on_chromium_see_each_other_reconnect_and_leave(
+    app, site, page, world, log_in
+):
+    require(
+        FIREFOX.exists() and PUPPETEER.exists() and shutil.which("node") is not None,
+        f"Firefox ESR ({FIREFOX}), Node.js and puppeteer-core (npm ci)",
+    )
+    site.clock.advance(days=1, minutes=-10)
+    await worker_in_call(page, world, log_in)
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        str(FIREFOX_CITIZEN),
+        site.url,
+        world.a.citizen.link_token,
+        str(world.a.citizen.appointment_id),
+        str(FIREFOX),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    citizen = FirefoxCitizen(proc)
+    try:
+        assert (await citizen.step("started"))["version"].startswith("firefox/")
+        waiting = await citizen.step("waiting")
+        assert waiting["state"] == "waiting"
+        # The call screen on a 360x740 phone in Firefox too: nothing scrolls, every control on the screen.
+        assert waiting["geometry"]["fits"] and not waiting["geometry"]["outside"], waiting["geometry"]
+        await page.get_by_role("button", name="Luk Citizen ind").click()
+        # Video both ways: Firefox decodes the worker's picture, Chromium the citizen's.
+        in_call = await citizen.step("in_call")
+        assert in_call["frames"] > 0 and in_call["sends_video"] and in_call["count"] == "1", in_call
+        assert in_call["geometry"]["fits"] and not in_call["geometry"]["outside"], in_call["geometry"]
+        await grows(page, "frames")
+        await expect(page.locator("#present")).to_have_text("I samtalen med dig: Citizen")
+
+        # Her socket drops; the page reconnects and resumes her place: no new admission, media on.
+        await drop_socket(app, f"citizen-{world.a.citizen.id}")
+        await citizen.say("resume")
+        resumed = await citizen.step("resumed")
+        assert resumed["sockets"] == 2, resumed
+        assert "Forbindelsen blev afbrudt. Forbinder igen …" in resumed["statuses"], resumed["statuses"]
+        assert resumed["frames"] > in_call["frames"]
+        await grows(page, "frames")
+        await expect(page.locator("#waiting-list li")).to_have_count(0)
+
+        # She leaves with one click: the worker sees it; her page turns nothing on.
+        await citizen.say("leave")
+        left = await citizen.step("left")
+        assert left["url"].endswith("/me?done=call_ended"), left
+        assert left["asked_after"] == 0 and left["live_tracks"] == 0, left
+        assert "Samtalen er slut." in left["text"]
+        await expect(page.locator("#call-status")).to_have_text("Citizen har forladt samtalen.")
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

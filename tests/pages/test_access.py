@@ -190,6 +190,7 @@ ID_ROUTES = {
     "citizen_call_privacy": ("POST", "/citizens/{id}/call-privacy", "citizen", {"relay": "1"}),
     "admin_staff_active": ("POST", "/admin/staff/{id}/active", "staff", {"active": "0"}),
     "admin_team_member": ("POST", "/admin/teams/{id}/members", "team", {"staff_id": "worker"}),
+    "admin_team_phone": ("POST", "/admin/teams/{id}/phone", "team", {"phone": "89401234"}),
     "appointment": ("GET", "/appointments/{id}", "appointment", {}),
     "call": ("GET", "/calls/{id}", "appointment", {}),
     "call_ticket": ("POST", "/calls/{id}/ticket", "appointment", {}),

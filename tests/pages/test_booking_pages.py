@@ -58,12 +58,27 @@ async def test_a_worker_books_and_the_citizen_sees_it_in_plain_words_and_answers
     assert "Tirsdag 1. december kl. 10.00" in page and "Aftalen er booket." in page
 
     await other_web.open_link(world.a.citizen.link_token)
-    me = text_of(await other_web.page("/me"))
+    # The start page shows the next appointment (the world's session tomorrow); all of them are one tap away.
+    assert 'href="/me/appointments"' in await other_web.page("/me")
+    html = await other_web.page("/me/appointments")
+    me = text_of(html)
     assert "Tirsdag 1. december kl. 10.00 — videosamtale med Worker" in me
     assert "Vi kigger på din plan for ugen." in me
+    assert html.count('<input type="hidden" name="back" value="appointments">') == 2  # each answer comes back here
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
     answer = await other_web.post(
-        f"/me/appointments/{appointment_id}/respond", {"response": "confirmed"}, from_page="/me"
+        f"/me/appointments/{appointment_id}/respond",
+        {"response": "confirmed", "back": "appointments"},
+        from_page="/me/appointments",
+    )
+    assert answer.headers["Location"] == "/me/appointments?done=confirmed"
+    page = text_of(await other_web.page("/me/appointments?done=confirmed"))
+    assert "Tak. Din bostøttemedarbejder kan se, at du kommer." in page and "Du har sagt, at du kommer." in page
+    # From the start page, the answer to the next appointment comes back to the start page.
+    home = await other_web.page("/me")
+    assert 'name="back"' not in home
+    answer = await other_web.post(
+        f"/me/appointments/{world.a.citizen.appointment_id}/respond", {"response": "confirmed"}, from_page="/me"
     )
     assert answer.headers["Location"] == "/me?done=confirmed"
     assert "Du har sagt, at du kommer." in text_of(await other_web.page("/me"))
@@ -86,8 +101,13 @@ async def test_i_cant_come_cancels_as_the_citizen_and_tells_the_interpreter(hour
     )
     appointment_id = int(done.headers["Location"].split("/")[2].split("?")[0])
     await other_web.open_link(world.a.citizen.link_token)
-    await other_web.post(f"/me/appointments/{appointment_id}/respond", {"response": "cant_come"}, from_page="/me")
-    assert "Aftalen er aflyst" in text_of(await other_web.page("/me?done=cant_come"))
+    answer = await other_web.post(
+        f"/me/appointments/{appointment_id}/respond",
+        {"response": "cant_come", "back": "appointments"},
+        from_page="/me/appointments",
+    )
+    assert answer.headers["Location"] == "/me/appointments?done=cant_come"
+    assert "Aftalen er aflyst" in text_of(await other_web.page("/me/appointments?done=cant_come"))
     assert "Aflyst af borgeren" in text_of(await web.page(f"/appointments/{appointment_id}"))
     purposes = (
         await db.execute(
@@ -99,6 +119,32 @@ async def test_i_cant_come_cancels_as_the_citizen_and_tells_the_interpreter(hour
         )
     ).scalars()
     assert set(purposes) == {"interpreter_invite", "interpreter_cant_come"}  # the interpreter's reminder is dropped
+
+
+async def test_a_session_that_has_taken_place_cannot_be_answered_cancelled_or_moved(world, web, other_web, db, clock):
+    """Once the citizen has joined the call (attendance filled in by it), "I can't come" is neither offered nor
+    accepted, and the worker cannot cancel or move it: a held session stays held."""
+    appointment_id = world.a.citizen.appointment_id
+    clock.advance(days=1, minutes=5)  # the session is under way
+    appointment = await db.get(Appointment, appointment_id)
+    appointment.attendance = "attended"
+    await db.commit()
+    await other_web.open_link(world.a.citizen.link_token)
+    me = text_of(await other_web.page("/me/appointments"))
+    assert "Du deltog i denne samtale." in me and "Jeg kan ikke komme" not in me and "Jeg kommer" not in me
+    home = text_of(await other_web.page("/me"))  # the call's card: the way back into the call, no answers
+    assert "Gå til samtalen" in home and "Jeg kan ikke komme" not in home and "Jeg kommer" not in home
+    for response in ("cant_come", "confirmed"):
+        refused = await other_web.post(
+            f"/me/appointments/{appointment_id}/respond", {"response": response}, from_page="/me"
+        )
+        assert refused.status == 409 and "Samtalen har allerede fundet sted." in text_of(await refused.text())
+    await web.login(world.a.worker)
+    cancelled = await web.post(f"/appointments/{appointment_id}/cancel", {"reason": "Fejl"}, from_page="/worker")
+    assert cancelled.status == 409
+    await reread(db)
+    held = await db.get(Appointment, appointment_id)
+    assert held.cancelled_at is None and held.attendance == "attended" and held.response == "none"
 
 
 async def test_a_time_that_does_not_exist_is_refused_with_a_clear_message(hours, web, db, clock):

@@ -102,7 +102,7 @@ async def test_withdrawing_the_consent_blocks_at_once(web, other_web, world, db)
     assert (await web.get(f"/citizens/{citizen.id}/caseworker-summary")).status == 200
     await other_web.open_link(citizen.link_token)
     withdrawn = await other_web.post(
-        "/me/consents", {"kind": "caseworker_sharing", "action": "withdraw"}, from_page="/me"
+        "/me/consents", {"kind": "caseworker_sharing", "action": "withdraw"}, from_page="/me/consents"
     )
     assert withdrawn.status == 303
     response = await web.get(f"/citizens/{citizen.id}/caseworker-summary")

@@ -36,14 +36,15 @@ async def crisis_line(world, db):
 
 
 async def check_in(browser, level: str, words: str = ""):
-    response = await browser.post("/me/checkins", {"level": level, "words": words}, from_page="/me")
-    assert response.status == 303 and response.headers["Location"] == "/me?done=checkin#checkin"
-    return text_of(await browser.page("/me?done=checkin"))
+    response = await browser.post("/me/checkins", {"level": level, "words": words}, from_page="/me/wellbeing")
+    assert response.status == 303 and response.headers["Location"] == "/me/wellbeing?done=checkin#checkin"
+    return text_of(await browser.page("/me/wellbeing?done=checkin"))
 
 
 async def test_a_check_in_is_one_tap_and_is_confirmed(web, world, db):
     await web.open_link(world.a.citizen.link_token)
-    home = await web.page("/me")
+    assert 'href="/me/wellbeing"' in await web.page("/me")  # the start page's menu leads to it
+    home = await web.page("/me/wellbeing")
     assert "How are you today?" in text_of(home)
     # Five faces, each its own submit button with words (not colour, not only a picture).
     for level, label in (("5", "Very good"), ("3", "So-so"), ("1", "Very bad")):
@@ -99,7 +100,9 @@ async def test_the_worker_sees_the_trend_only_with_consent_and_withdrawing_hides
     assert "Wellbeing and day plan" in detail and "Det går" in detail and CONSENT_MISSING not in detail
     assert '<svg class="trend-chart"' in html and "Days with a check-in: 1, on average 3.0 of 5." in detail
 
-    withdrawn = await web.post("/me/consents", {"kind": "worker_sees_checkins", "action": "withdraw"}, from_page="/me")
+    withdrawn = await web.post(
+        "/me/consents", {"kind": "worker_sees_checkins", "action": "withdraw"}, from_page="/me/consents"
+    )
     assert withdrawn.status == 303
     html = await other_web.page(path)
     assert CONSENT_MISSING in text_of(html) and "Det går" not in html and "trend-chart" not in html

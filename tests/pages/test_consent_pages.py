@@ -16,18 +16,19 @@ from support import reread, text_of
 async def test_the_citizen_withdraws_with_one_tap_and_gives_again_with_one_tap(web, world, db):
     citizen = world.a.citizen
     await web.open_link(citizen.link_token)
-    page = text_of(await web.page("/me"))
+    assert 'href="/me/consents"' in await web.page("/me")  # the start page's menu leads to them
+    page = text_of(await web.page("/me/consents"))
     assert "Dine samtykker" in page and "Samtaler på video" in page and "Du har sagt ja." in page
 
-    # One POST, no confirmation step: the consent is withdrawn at once.
-    withdrawn = await web.post("/me/consents", {"kind": "video", "action": "withdraw"}, from_page="/me")
-    assert withdrawn.status == 303 and withdrawn.headers["Location"] == "/me?done=consent_withdraw#consents"
+    # One POST, no confirmation step: the consent is withdrawn at once, and the citizen is back on the same page.
+    withdrawn = await web.post("/me/consents", {"kind": "video", "action": "withdraw"}, from_page="/me/consents")
+    assert withdrawn.status == 303 and withdrawn.headers["Location"] == "/me/consents?done=consent_withdraw#consents"
     await reread(db)
     assert not await consent.has(db, citizen.id, consent.Kind.VIDEO)
-    page = text_of(await web.page("/me?done=consent_withdraw"))
+    page = text_of(await web.page("/me/consents?done=consent_withdraw"))
     assert "Du har trukket dit samtykke tilbage" in page and "Du har ikke sagt ja." in page
 
-    given = await web.post("/me/consents", {"kind": "video", "action": "give"}, from_page="/me")
+    given = await web.post("/me/consents", {"kind": "video", "action": "give"}, from_page="/me/consents")
     assert given.status == 303
     await reread(db)
     assert await consent.has(db, citizen.id, consent.Kind.VIDEO)
@@ -55,16 +56,16 @@ async def test_the_citizen_withdraws_with_one_tap_and_gives_again_with_one_tap(w
 
 async def test_the_withdraw_and_give_buttons_are_the_same_size_and_each_is_one_form(web, world):
     await web.open_link(world.a.citizen.link_token)
-    html = await web.page("/me")
+    html = await web.page("/me/consents")
     assert html.count('value="withdraw" class="button button--big') == len(consent.Kind)
-    await web.post("/me/consents", {"kind": "sms_reminders", "action": "withdraw"}, from_page="/me")
-    html = await web.page("/me")
+    await web.post("/me/consents", {"kind": "sms_reminders", "action": "withdraw"}, from_page="/me/consents")
+    html = await web.page("/me/consents")
     assert html.count('value="give" class="button button--big') == 1
 
 
 async def test_a_citizen_cannot_change_a_kind_that_does_not_exist(web, world, db):
     await web.open_link(world.a.citizen.link_token)
-    response = await web.post("/me/consents", {"kind": "photos", "action": "withdraw"}, from_page="/me")
+    response = await web.post("/me/consents", {"kind": "photos", "action": "withdraw"}, from_page="/me/consents")
     assert response.status == 422
     await reread(db)
     assert await consent.missing(db, [world.a.citizen.id]) == {world.a.citizen.id: []}
@@ -226,7 +227,7 @@ async def test_withdrawing_on_the_citizen_page_drops_pending_reminders_at_once(w
     )
     await db.commit()
     await web.open_link(world.a.citizen.link_token)
-    await web.post("/me/consents", {"kind": "email_reminders", "action": "withdraw"}, from_page="/me")
+    await web.post("/me/consents", {"kind": "email_reminders", "action": "withdraw"}, from_page="/me/consents")
     await reread(db)
     rows = (
         await db.execute(

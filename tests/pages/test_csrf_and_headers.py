@@ -145,6 +145,7 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
             {"offsets": "1440", "cutoff": "3", "crisis_line_text": "Psykiatrisk akutmodtagelse: 7011 2233"},
         ),
         "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
+        "admin_team_phone": ("admin", f"/admin/teams/{a.team_id}/phone", {"phone": "89401234"}),
         "logout": ("worker", "/logout", {}),  # last: the worker's other forms need the session
     }
 

@@ -70,10 +70,12 @@ async def test_a_worker_makes_a_goal_with_steps_and_changes_it(web, world, db):
 async def test_the_citizen_ticks_steps_with_one_tap_and_a_reached_goal_is_celebrated(web, world, db):
     a = world.a
     await web.open_link(a.citizen.link_token)
-    home = await web.page("/me")
+    assert 'href="/me/goals"' in await web.page("/me")  # the start page's menu leads to them
+    home = await web.page("/me/goals")
     assert "Your goals" in text_of(home) and "Gå til postkassen" in home
-    first = await web.post(f"/me/steps/{a.step_id}/tick", {"done": "1"}, from_page="/me")
+    first = await web.post(f"/me/steps/{a.step_id}/tick", {"done": "1"}, from_page="/me/goals")
     assert first.status == 303 and "done=step_done" in first.headers["Location"]
+    assert first.headers["Location"].startswith("/me/goals?")  # back on the page the tap was made on
     assert "Well done! The step is ticked off." in text_of(await web.page(first.headers["Location"]))
     assert await goal_state(db, a.goal_id) == (
         GoalStatus.UNDER_WAY,
@@ -82,14 +84,14 @@ async def test_the_citizen_ticks_steps_with_one_tap_and_a_reached_goal_is_celebr
     second_step = (
         await db.execute(select(GoalStep.id).where(GoalStep.goal_id == a.goal_id, GoalStep.position == 2))
     ).scalar_one()
-    last = await web.post(f"/me/steps/{second_step}/tick", {"done": "1"}, from_page="/me")
-    assert "done=goal_achieved" in last.headers["Location"]
+    last = await web.post(f"/me/steps/{second_step}/tick", {"done": "1"}, from_page="/me/goals")
+    assert last.headers["Location"] == f"/me/goals?done=goal_achieved&goal={a.goal_id}#goal-{a.goal_id}"
     page = await web.page(last.headers["Location"])
     assert 'class="celebration" role="status"' in page
     assert "You have reached your goal: Gå en tur hver dag" in text_of(page)
     assert (await goal_state(db, a.goal_id))[0] == GoalStatus.ACHIEVED
     # Undo is possible, and the goal is under way again; the history has it all, by the citizen.
-    await web.post(f"/me/steps/{second_step}/tick", {"done": "0"}, from_page="/me")
+    await web.post(f"/me/steps/{second_step}/tick", {"done": "0"}, from_page="/me/goals")
     assert (await goal_state(db, a.goal_id))[0] == GoalStatus.UNDER_WAY
     assert await events(db, a.goal_id) == [
         ("citizen", "step_done", None),
@@ -106,10 +108,10 @@ async def test_a_citizen_ticks_only_their_own_steps(web, world, db):
     await web.open_link(a.other_citizen.link_token)
     before = await goal_state(db, a.goal_id)
     for step_id in (a.step_id, world.b.step_id, 99999):
-        response = await web.post(f"/me/steps/{step_id}/tick", {"done": "1"}, from_page="/me")
+        response = await web.post(f"/me/steps/{step_id}/tick", {"done": "1"}, from_page="/me/goals")
         assert response.status == 404, step_id
     assert await goal_state(db, a.goal_id) == before
-    assert "Gå en tur hver dag" not in await web.page("/me")
+    assert "Gå en tur hver dag" not in await web.page("/me/goals")
 
 
 async def test_a_dropped_goal_is_not_shown_to_the_citizen_and_cannot_be_ticked(web, other_web, world, db):
@@ -119,8 +121,8 @@ async def test_a_dropped_goal_is_not_shown_to_the_citizen_and_cannot_be_ticked(w
         f"/goals/{a.goal_id}", {"title": "Gå en tur hver dag", "status": "dropped"}, from_page=f"/goals/{a.goal_id}"
     )
     await other_web.open_link(a.citizen.link_token)
-    assert "Gå en tur hver dag" not in await other_web.page("/me")
-    refused = await other_web.post(f"/me/steps/{a.step_id}/tick", {"done": "1"}, from_page="/me")
+    assert "Gå en tur hver dag" not in await other_web.page("/me/goals")
+    refused = await other_web.post(f"/me/steps/{a.step_id}/tick", {"done": "1"}, from_page="/me/goals")
     assert refused.status == 409
 
 

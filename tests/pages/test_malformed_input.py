@@ -224,7 +224,7 @@ FORMS = {
         "/worker",
     ),
     "citizen's consent": Form(
-        "citizen", "/me/consents", {"kind": ("choice", "video"), "action": ("choice", "withdraw")}, "/me"
+        "citizen", "/me/consents", {"kind": ("choice", "video"), "action": ("choice", "withdraw")}, "/me/consents"
     ),
     "new consent kind": Form(
         "admin",
@@ -287,13 +287,15 @@ FORMS = {
     "citizen's answer": Form(
         "citizen", "/me/appointments/{appointment}/respond", {"response": ("choice", "confirmed")}, "/me"
     ),
-    "check-in": Form("citizen", "/me/checkins", {"level": ("choice", "3"), "words": ("optional text", "Fint")}, "/me"),
-    "day task": Form(
-        "citizen", "/me/day-plan", {"title": ("text", "Drik vand"), "remind_at": ("optional time", "20:00")}, "/me"
+    "check-in": Form(
+        "citizen", "/me/checkins", {"level": ("choice", "3"), "words": ("optional text", "Fint")}, "/me/wellbeing"
     ),
-    "day task done": Form("citizen", "/me/day-plan/{day_task}/done", {"done": ("choice", "1")}, "/me"),
-    "remove day task": Form("citizen", "/me/day-plan/{day_task}/remove", {}, "/me"),
-    "day grade": Form("citizen", "/me/day-plan/grade", {"grade": ("choice", "4")}, "/me"),
+    "day task": Form(
+        "citizen", "/me/day-plan", {"title": ("text", "Drik vand"), "remind_at": ("optional time", "20:00")}, "/me/day"
+    ),
+    "day task done": Form("citizen", "/me/day-plan/{day_task}/done", {"done": ("choice", "1")}, "/me/day"),
+    "remove day task": Form("citizen", "/me/day-plan/{day_task}/remove", {}, "/me/day"),
+    "day grade": Form("citizen", "/me/day-plan/grade", {"grade": ("choice", "4")}, "/me/day"),
     "worker's day task": Form(
         "worker",
         "/citizens/{citizen}/day-plan",
@@ -354,7 +356,7 @@ FORMS = {
         "worker", "/goals/{goal}/steps", {"text": ("text", "Gå til bageren")}, "/worker", re_rendered=True
     ),
     "tick step": Form("worker", "/goals/steps/{step}/tick", {"done": ("choice", "1")}, "/worker"),
-    "citizen ticks a step": Form("citizen", "/me/steps/{step}/tick", {"done": ("choice", "1")}, "/me"),
+    "citizen ticks a step": Form("citizen", "/me/steps/{step}/tick", {"done": ("choice", "1")}, "/me/goals"),
 }
 
 

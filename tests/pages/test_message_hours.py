@@ -25,9 +25,13 @@ async def test_message_hours_and_the_crisis_line(world, web, db, clock):
     await db.commit()
     clock.now = dt.datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday 09.30 in Copenhagen
     await web.open_link(world.a.citizen.link_token)
-    page = text_of(await web.page("/me"))
+    assert 'href="/me/contact"' in await web.page("/me")  # the start page's menu leads to them
+    page = text_of(await web.page("/me/contact"))
     assert "Worker svarer på beskeder nu." in page and "mandag 09.00–10.00" in page
-    assert CRISIS not in page
+    assert CRISIS not in page and CRISIS not in text_of(await web.page("/me"))
     clock.now = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11.00: outside the hours
-    page = text_of(await web.page("/me"))
+    page = text_of(await web.page("/me/contact"))
     assert "svarer på beskeder nu" not in page and CRISIS in page and "Hvis du har brug for hjælp nu" in page
+    # Nobody answers now: the start page itself says where to turn.
+    home = text_of(await web.page("/me"))
+    assert CRISIS in home and "Hvis du har brug for hjælp nu" in home

@@ -255,12 +255,14 @@ async def test_a_citizen_reads_only_shared_notes_on_their_own_page_latest_signed
     a = world.a
     await other_web.open_link(a.citizen.link_token)
     assert (await other_web.get(f"/notes/{a.signed_note_id}")).status == 403  # staff pages are not theirs
-    home = text_of(await other_web.page("/me"))
-    assert "Vi talte om at sove bedre" not in home and "Notes from your support worker" not in home  # not shared
+    assert 'href="/me/notes"' in await other_web.page("/me")  # the start page's menu leads to them
+    home = text_of(await other_web.page("/me/notes"))
+    assert "Vi talte om at sove bedre" not in home  # not shared
+    assert "Your support worker has not shared any notes with you yet." in home
     await web.login(a.worker)
     await web.post(f"/notes/{a.note_id}/sign", {**TEXT, "shared": "1"}, from_page=f"/notes/{a.note_id}")
     before = await audit_count(db)
-    home = text_of(await other_web.page("/me"))
+    home = text_of(await other_web.page("/me/notes"))
     assert TEXT["talked_about"] in home and TEXT["agreements"] in home
     assert "Vi talte om at sove bedre" not in home  # the other note is still not shared
     await reread(db)
@@ -275,14 +277,14 @@ async def test_a_citizen_reads_only_shared_notes_on_their_own_page_latest_signed
         {**TEXT, "agreements": "Kladde, ikke færdig", "shared": "1"},
         from_page=f"/notes/{a.note_id}",
     )
-    home = text_of(await other_web.page("/me"))
+    home = text_of(await other_web.page("/me/notes"))
     assert TEXT["agreements"] in home and "Kladde, ikke færdig" not in home
     await web.post(
         f"/notes/{a.note_id}/sign",
         {**TEXT, "agreements": "Mette handler fredag", "shared": "1"},
         from_page=f"/notes/{a.note_id}",
     )
-    home = text_of(await other_web.page("/me"))
+    home = text_of(await other_web.page("/me/notes"))
     assert "Mette handler fredag" in home and TEXT["agreements"] not in home
 
 
@@ -294,4 +296,4 @@ async def test_another_citizen_never_sees_a_shared_note(web, world, db, aiohttp_
     await web.post(f"/notes/{a.note_id}/sign", {**TEXT, "shared": "1"}, from_page=f"/notes/{a.note_id}")
     stranger = WebClient(await aiohttp_client(app), clock)
     await stranger.open_link(a.other_citizen.link_token)
-    assert TEXT["talked_about"] not in await stranger.page("/me")
+    assert TEXT["talked_about"] not in await stranger.page("/me/notes")

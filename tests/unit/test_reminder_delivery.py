@@ -282,7 +282,7 @@ async def test_no_message_on_a_channel_the_citizen_withdrew_after_planning(
     appointment = await book(db, world, clock)
     # Withdrawn without dropping the planned rows (as when a sender had already claimed them): the check at
     # send time must catch it on its own.
-    monkeypatch.setattr(consent.outbox, "drop_channel", lambda *args, **kw: asyncio.sleep(0))
+    monkeypatch.setattr(consent, "drop_reminders", lambda *args, **kw: asyncio.sleep(0))
     await consent.withdraw(
         db, citizen_actor(world), world.a.citizen.id, consent.Kind.SMS_REMINDERS, "citizen_page", clock()
     )

@@ -13,7 +13,7 @@ would end cleanly. So the server writes each chain's head — ``(last id or numb
 ``vbostotte verify-audit`` reads the anchor file (and any other ``--anchors`` file: another replica's, or the
 log collector's export, whose lines carry the object in ``anchor``) and reports an anchored entry that is
 missing (truncation) or has another hash (replacement). What was appended after the last anchor can still be
-cut unseen: the interval bounds that.
+cut unseen: the interval bounds that. The server runs :class:`Anchoring` (``vbostotte/app.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -141,22 +140,6 @@ class Anchoring:
                 await asyncio.wait_for(stop.wait(), interval_seconds)
             except TimeoutError:
                 await self.anchor_quietly()
-
-
-async def anchoring(app: web.Application) -> AsyncIterator[None]:
-    """The app's anchoring (a cleanup context after the database's): at start, every VB_AUDIT_ANCHOR_MINUTES,
-    and at shutdown once the requests are done."""
-    from vbostotte.web.keys import SESSIONMAKER, SETTINGS, SQLITE_LOCK
-
-    settings = app[SETTINGS]
-    writer = Anchoring(app[SESSIONMAKER], Path(settings.data_dir) / ANCHOR_FILE, app.get(SQLITE_LOCK))
-    await writer.anchor_quietly(STOP_SECONDS, force=True)
-    stop = asyncio.Event()
-    task = asyncio.create_task(writer.run(settings.audit_anchor_minutes * 60, stop), name="audit-anchors")
-    yield
-    stop.set()
-    await task
-    await writer.anchor_quietly(STOP_SECONDS, force=True)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vbostotte.config import Settings, SettingsError
+from vbostotte.config import Settings, SettingsError, load_settings
 
 KEY_FILE = "audit_keys"
 SESSION_INFO = "vbostotte.audit_keyring"  # where a database session carries its keyring (db.sessionmaker)
@@ -166,8 +166,6 @@ def _from_environment(audit_key: str, retired_keys: str, data_dir: str) -> Keyri
 
 def from_environment() -> Keyring:
     """The keyring the process's ``VB_*`` variables give (for sessions made without one: tools and tests)."""
-    from vbostotte.config import load_settings
-
     settings = load_settings()
     return _from_environment(settings.audit_key, settings.audit_retired_keys, str(Path(settings.data_dir).resolve()))
 

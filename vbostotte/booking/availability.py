@@ -172,8 +172,8 @@ async def availability(db: AsyncSession, worker_id: int, first_day: dt.date, day
             )
         )
     ).all()
-    windows = subtract(working_windows(hours, first_day, days), [tuple(a) for a in absences])
-    return Availability(windows=windows, busy=[tuple(b) for b in busy])
+    windows = subtract(working_windows(hours, first_day, days), [(start, end) for start, end in absences])
+    return Availability(windows=windows, busy=[(start, end) for start, end in busy])
 
 
 async def hours_of(db: AsyncSession, worker_id: int) -> list[tuple[str, int, int, int]]:
@@ -183,7 +183,7 @@ async def hours_of(db: AsyncSession, worker_id: int) -> list[tuple[str, int, int
         .where(WorkingHours.staff_id == worker_id)
         .order_by(WorkingHours.kind, WorkingHours.weekday, WorkingHours.start_minute)
     )
-    return [tuple(row) for row in rows]
+    return [(kind, weekday, start, end) for kind, weekday, start, end in rows]
 
 
 async def set_working_hours(

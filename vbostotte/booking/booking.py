@@ -72,13 +72,15 @@ async def _check_fits(
     busy = free.busy
     if ignore_id is not None:
         own = await db.get(Appointment, ignore_id)
+        if own is None:
+            raise NotFound()
         busy = [b for b in busy if b != (own.starts_at, own.ends_at)]
     if any(b_start < ends and starts < b_end for b_start, b_end in busy):
         raise SlotTaken()
 
 
 async def _booking_worker(db: AsyncSession, actor: Actor, citizen_id: int, worker_id: int | None) -> int:
-    worker_id = worker_id or actor.id
+    worker_id = worker_id or actor.known_id
     if await db.get(Caseload, (worker_id, citizen_id)) is None:
         raise InvalidInput({"worker_id": N_("Choose one of the options.")})
     return worker_id
@@ -169,6 +171,19 @@ async def appointment_for(db: AsyncSession, actor: Actor, appointment_id: int, a
     return appointment
 
 
+TAKEN_PLACE = N_("This session has already taken place.")
+
+
+def taken_place(appointment: Appointment) -> bool:
+    """Attendance is recorded (by the worker, or by the call when the citizen joined it): nobody cancels it now."""
+    return appointment.attendance is not None
+
+
+def can_answer(appointment: Appointment, now: dt.datetime) -> bool:
+    """May the citizen still say "I'm coming" or "I can't come"? Not once it is cancelled, over or has taken place."""
+    return appointment.cancelled_at is None and appointment.ends_at > now and not taken_place(appointment)
+
+
 async def respond(
     db: AsyncSession, actor: Actor, appointment_id: int, response: CitizenResponse, now: dt.datetime
 ) -> Appointment:
@@ -177,8 +192,8 @@ async def respond(
     if not actor.is_citizen:
         raise NotFound()
     appointment = await appointment_for(db, actor, appointment_id, "appointment.respond")
-    if appointment.cancelled_at is not None or appointment.ends_at <= now:
-        raise Conflict(N_("This appointment can no longer be changed."))
+    if not can_answer(appointment, now):
+        raise Conflict(TAKEN_PLACE if taken_place(appointment) else N_("This appointment can no longer be changed."))
     appointment.response, appointment.responded_at = response.value, now
     if response == CitizenResponse.CANT_COME:
         appointment.cancelled_at, appointment.cancelled_by = now, "citizen"
@@ -194,6 +209,8 @@ async def cancel(db: AsyncSession, actor: Actor, appointment_id: int, reason: st
     appointment = await appointment_for(db, actor, appointment_id, "appointment.cancel")
     if appointment.cancelled_at is not None:
         return appointment
+    if taken_place(appointment):
+        raise Conflict(TAKEN_PLACE)
     if appointment.ends_at <= now:
         raise Conflict(N_("This appointment can no longer be changed."))
     appointment.cancelled_at = now
@@ -218,6 +235,8 @@ async def reschedule(
     """Move an appointment; its reminders (the interpreter's too) are planned again for the new time."""
     access.require_role(actor, StaffRole.WORKER)
     appointment = await appointment_for(db, actor, appointment_id, "appointment.reschedule")
+    if taken_place(appointment):
+        raise Conflict(TAKEN_PLACE)
     if appointment.cancelled_at is not None or appointment.ends_at <= now:
         raise Conflict(N_("This appointment can no longer be changed."))
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:

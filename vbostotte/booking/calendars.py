@@ -192,6 +192,8 @@ async def for_staff(
     access.require_role(actor, StaffRole.WORKER, StaffRole.SUPERVISOR)
     appointment = await booking.appointment_for(db, actor, appointment_id, "appointment.calendar")
     citizen = await db.get(Citizen, appointment.citizen_id)  # authorised and logged just above
+    if citizen is None:
+        raise NotFound()
     return _calendar([staff_event(appointment, citizen, settings, now, link)])
 
 
@@ -203,6 +205,8 @@ async def for_citizen(
         raise NotFound()
     appointment = await booking.appointment_for(db, actor, appointment_id, "appointment.calendar")
     worker = await db.get(Staff, appointment.worker_id)
+    if worker is None:
+        raise NotFound()
     return _calendar([citizen_event(appointment, worker, settings, now, link)])
 
 
@@ -217,7 +221,7 @@ async def active_feed(db: AsyncSession, staff_id: int) -> CalendarFeed | None:
 async def revoke_feed(db: AsyncSession, actor: Actor, now: dt.datetime) -> bool:
     """Stop the worker's feed address: calendars that use it get 404 from now on. True if there was one."""
     access.require_role(actor, StaffRole.WORKER)
-    feed = await active_feed(db, actor.id)
+    feed = await active_feed(db, actor.known_id)
     if feed is None:
         return False
     feed.revoked_at = now
@@ -253,7 +257,7 @@ async def _feed_owner(db: AsyncSession, token: str) -> tuple[CalendarFeed, Staff
         CalendarFeed.token_hash == sessions.token_hash(token), CalendarFeed.revoked_at.is_(None)
     )
     feed = (await db.execute(stmt)).scalar_one_or_none()
-    staff = feed and await db.get(Staff, feed.staff_id)
+    staff = await db.get(Staff, feed.staff_id) if feed is not None else None
     if feed is None or staff is None or not staff.active or staff.role != StaffRole.WORKER:
         raise NotFound()
     return feed, staff

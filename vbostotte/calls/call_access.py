@@ -143,7 +143,7 @@ async def _joiners(
                         role=calls.GUEST,
                         name=citizen.preferred_name,
                     )
-            if joiner is not None and touch:
+            if joiner is not None and touch and session is not None:  # a joiner here had a live session
                 sessions.touch(session, now)
         if joiner is not None:
             joiners[grant.id] = joiner

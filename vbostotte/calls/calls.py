@@ -9,36 +9,35 @@ import datetime as dt
 import secrets
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling import Event, ice
+from signaling import ice
+from signaling.types import Event
 from vbostotte.actors import Actor
 from vbostotte.booking import booking
 from vbostotte.config import Settings
 from vbostotte.errors import Conflict, NotFound, Throttled
 from vbostotte.i18n import N_
 from vbostotte.identity import sessions
-from vbostotte.models import Appointment, AppointmentKind, Attendance, CallEvent, CallTicket, Citizen
+from vbostotte.models import (
+    Appointment,
+    AppointmentKind,
+    Attendance,
+    CallEvent,
+    CallEventName,
+    CallTicket,
+    Citizen,
+    PrincipalKind,
+    parse_participant,
+)
+from vbostotte.models import participant_id as participant_id  # re-exported: calls.participant_id(kind, id)
 
 TICKET_SECONDS = 60  # long enough to open the socket, short enough to be useless if it leaks
 TICKETS_PER_WINDOW, TICKET_WINDOW = 30, dt.timedelta(minutes=10)  # generous for reconnects, a wall for scripts
 HOST, GUEST = "host", "guest"  # roles in a call
 ROOM_PREFIX = "appointment-"
-
-
-class PrincipalKind(StrEnum):
-    """Who a ticket is for, and the first part of their participant id in a call ("citizen-7")."""
-
-    STAFF = "staff"
-    CITIZEN = "citizen"
-    GUEST = "guest"
-
-
-def participant_id(kind: str, principal_id: int) -> str:
-    return f"{kind}-{principal_id}"
 
 
 class CallNotOpen(Conflict):
@@ -102,7 +101,7 @@ async def issue_ticket(
     lives (:mod:`vbostotte.calls.call_access`)."""
     appointment = await call_for(db, actor, appointment_id, "call.join")
     check_joinable(appointment, settings, now)
-    return await new_ticket(db, appointment, actor.kind, actor.id, now, session_hash=session_hash)
+    return await new_ticket(db, appointment, actor.kind, actor.known_id, now, session_hash=session_hash)
 
 
 async def new_ticket(
@@ -192,7 +191,9 @@ async def set_up(
     and nobody ever receives, her own addresses. This is the one place citizen and worker tickets are made."""
     token = await issue_ticket(db, actor, appointment_id, settings, now, session_hash=session_hash)
     appointment = await db.get(Appointment, appointment_id)
-    citizen = await db.get(Citizen, appointment.citizen_id)
+    citizen = await db.get(Citizen, appointment.citizen_id) if appointment is not None else None
+    if appointment is None or citizen is None:  # issue_ticket found both
+        raise NotFound()
     if relay_missing(citizen, settings):
         raise RelayMissing(RELAY_MISSING_FOR_CITIZEN if actor.is_citizen else None)
     relay = actor.is_citizen and citizen.force_relay
@@ -266,17 +267,20 @@ async def record_events(db: AsyncSession, events: list[Event]) -> None:
         appointment_id = appointment_of(e.participant.room)
         if appointment_id is None:
             continue
+        kind, ref = parse_participant(e.participant.id) or (None, None)
         rows.append(
             {
                 "appointment_id": appointment_id,
                 "at": dt.datetime.fromtimestamp(e.at, dt.UTC),
                 "participant": e.participant.id[:30],
+                "participant_kind": kind,
+                "participant_ref": ref,
                 "role": e.participant.role[:10],
                 "event": e.event[:20],
                 "details": {k: v for k, v in e.details.items() if isinstance(v, (str, int, float, bool))},
             }
         )
-        if e.event in ("joined", "admitted") and e.participant.id.startswith("citizen-"):
+        if e.event in (CallEventName.JOINED, CallEventName.ADMITTED) and kind == PrincipalKind.CITIZEN:
             attended.add(appointment_id)
     if rows:
         await db.execute(insert(CallEvent), rows)

@@ -204,7 +204,10 @@ async def needing_attention(db: AsyncSession, actor: Actor, now: dt.datetime) ->
     for citizen_id in sorted(latest, key=lambda c: latest[c], reverse=True):
         if not await worker_may_see(db, citizen_id):
             continue
-        flagged.append((await db.get(Citizen, citizen_id), latest[citizen_id]))
+        citizen = await db.get(Citizen, citizen_id)
+        if citizen is None:  # the query joined it: never
+            continue
+        flagged.append((citizen, latest[citizen_id]))
         await audit.record(
             db,
             actor,

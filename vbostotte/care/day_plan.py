@@ -67,7 +67,7 @@ async def own_plan(db: AsyncSession, actor: Actor, now: dt.datetime) -> DayPlan:
     """The citizen's plan for today, for their start page."""
     if not actor.is_citizen:
         raise PermissionDenied()
-    return await _plan(db, actor.id, checkins.local_day(now))
+    return await _plan(db, actor.known_id, checkins.local_day(now))
 
 
 async def plan_for_worker(db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datetime) -> DayPlan | None:

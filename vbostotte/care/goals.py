@@ -170,9 +170,10 @@ async def tick(db: AsyncSession, actor: Actor, step_id: int, done: bool, now: dt
     if not actor.is_citizen:
         access.require_role(actor, StaffRole.WORKER)
     step = await db.get(GoalStep, step_id)
-    goal_id = step.goal_id if step is not None else 0
     try:
-        goal = await goal_for(db, actor, goal_id, "goal.step_tick")
+        if step is None:
+            raise NotFound()
+        goal = await goal_for(db, actor, step.goal_id, "goal.step_tick")
     except NotFound as exc:  # report the step id asked for, not the goal it might belong to
         event = audit.AuditEvent(
             "goal.step_tick", _purpose(actor), audit.DENIED, object_type="goal_step", object_id=step_id
@@ -228,5 +229,9 @@ async def history(db: AsyncSession, actor: Actor, goal: Goal) -> tuple[list[Goal
         .where(NoteVersionGoal.goal_id == goal.id, NoteVersion.status == NoteStatus.SIGNED)
         .order_by(NoteVersion.signed_at)
     )
-    touched = [TouchedBy(note_id, signed_at, note_id in readable) for note_id, signed_at in rows]
+    touched = [
+        TouchedBy(note_id, signed_at, note_id in readable)
+        for note_id, signed_at in rows
+        if signed_at is not None  # a signed version has its time
+    ]
     return events, touched

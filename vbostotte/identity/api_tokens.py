@@ -38,9 +38,9 @@ async def create(db: AsyncSession, actor: Actor, label: str, days: int, now: dt.
     access.require_role(actor, *ROLES)
     if days not in LIFETIMES_DAYS:
         raise InvalidInput({"days": N_("Choose one of the options.")})
-    count = await db.scalar(
-        select(func.count()).select_from(ApiToken).where(ApiToken.staff_id == actor.id, *_live(now))
-    )
+    count = (
+        await db.execute(select(func.count()).select_from(ApiToken).where(ApiToken.staff_id == actor.id, *_live(now)))
+    ).scalar_one()
     if count >= MAX_ACTIVE:
         raise InvalidInput({"label": N_("You have 5 active keys. Revoke one before you make another.")})
     token = PREFIX + secrets.token_urlsafe(32)

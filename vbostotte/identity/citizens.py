@@ -67,7 +67,12 @@ async def register(
 async def _assign(db: AsyncSession, actor: Actor, citizen: Citizen, worker_id: int) -> None:
     worker = await db.get(Staff, worker_id)
     in_team = worker is not None and await db.get(TeamMember, (citizen.team_id, worker_id)) is not None
-    if not in_team or worker.role != StaffRole.WORKER or worker.municipality_id != citizen.municipality_id:
+    if (
+        worker is None
+        or not in_team
+        or worker.role != StaffRole.WORKER
+        or worker.municipality_id != citizen.municipality_id
+    ):
         raise InvalidInput({"worker_id": N_("Choose one of the options.")})
     if await db.get(Caseload, (worker_id, citizen.id)) is None:
         db.add(Caseload(staff_id=worker_id, citizen_id=citizen.id))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vbostotte import audit
 from vbostotte.actors import Actor
 from vbostotte.config import Settings
+from vbostotte.errors import NotFound
 from vbostotte.identity import sessions
 from vbostotte.models import Citizen, PersonalLink
 
@@ -74,3 +75,31 @@ async def redeem(db: AsyncSession, token: str, now: dt.datetime) -> PersonalLink
     if link is not None:
         link.last_used_at = now
     return link
+
+
+async def sign_in(
+    db: AsyncSession, token: str, previous: str | None, settings: Settings, now: dt.datetime
+) -> str | None:
+    """A citizen opens their personal link: this device's session (the cookie token), or None if the link does not
+    work. Whatever session the browser had ends."""
+    link = await redeem(db, token, now)
+    if link is None:
+        return None
+    await sessions.end(db, previous)
+    session = await sessions.start_citizen_session(db, link.citizen_id, link.id, settings, now)
+    citizen = await db.get(Citizen, link.citizen_id)
+    if citizen is None:
+        raise NotFound()
+    actor = Actor(kind="citizen", id=citizen.id, municipality_id=citizen.municipality_id, role="citizen")
+    await audit.record(
+        db,
+        actor,
+        audit.AuditEvent(
+            "link.open",
+            audit.Purpose.AUTHENTICATION,
+            citizen_id=citizen.id,
+            object_type="personal_link",
+            object_id=link.id,
+        ),
+    )
+    return session

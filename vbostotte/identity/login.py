@@ -7,27 +7,30 @@ an unknown e-mail costs the same argon2 work as a known one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from vbostotte import audit
 from vbostotte.actors import ANONYMOUS, Actor
 from vbostotte.config import Settings
-from vbostotte.errors import DomainError, Throttled
+from vbostotte.errors import DomainError, NotAuthenticated, Throttled
 from vbostotte.i18n import N_
 from vbostotte.identity import sessions
-from vbostotte.models import LoginFailure, Staff
+from vbostotte.models import LoginFailure, Staff, WebSession
 
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = HASHER.hash("not a real password, only equalises timing")
 ISSUER = "Virtuel Bostøtte"
 CODE_DIGITS = 6
 DRIFT_STEPS = 1  # a code of the step before or after the current one is accepted too (phone clocks drift)
@@ -35,6 +38,13 @@ DRIFT_STEPS = 1  # a code of the step before or after the current one is accepte
 
 class InvalidCredentials(DomainError):
     message = N_("The e-mail, password or code is not correct.")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """What an unknown e-mail's password is checked against, so it costs the same argon2 work as a known one. Made
+    once per process, by ``create_app`` (so the first unknown e-mail is not slower than the next), not at import."""
+    return HASHER.hash("not a real password, only equalises timing")
 
 
 def hash_password(password: str) -> str:
@@ -94,7 +104,7 @@ async def check_password(
     staff = (await db.execute(select(Staff).where(Staff.email == normalise_email(email)))).scalar_one_or_none()
     ok = False
     try:
-        ok = HASHER.verify(staff.password_hash if staff else _DUMMY_HASH, password)
+        ok = HASHER.verify(staff.password_hash if staff else dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or staff is None or not staff.active:
@@ -143,11 +153,14 @@ async def _use_step(db: AsyncSession, staff: Staff, step: int) -> bool:
     One conditional UPDATE, so two logins racing with the same code cannot both win: the database lets one
     through and the other sees no row to change (SQLite serialises writers; PostgreSQL re-checks the WHERE
     on the row the first one committed)."""
-    result = await db.execute(
-        update(Staff)
-        .where(Staff.id == staff.id, or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+    result = cast(  # an UPDATE's result is a CursorResult, which has the rowcount
+        CursorResult[Any],
+        await db.execute(
+            update(Staff)
+            .where(Staff.id == staff.id, or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         return False
@@ -175,3 +188,118 @@ async def login_succeeded(db: AsyncSession, staff: Staff, now: dt.datetime) -> N
     await audit.record(
         db, staff_actor(staff), audit.AuditEvent("auth.login", audit.Purpose.AUTHENTICATION), clock=lambda: now
     )
+
+
+# --- The login flow: password, then the second factor (or its enrolment); each step a fresh session --------------
+
+
+class Next(StrEnum):
+    """Where a browser goes after a login step."""
+
+    CODE = "code"  # give the six-digit code
+    ENROL = "enrol"  # set up the authenticator app first
+    IN = "in"  # signed in
+
+
+@dataclass(frozen=True)
+class Step:
+    """A login step done: the new session's cookie token (the browser's earlier session has ended) and what next."""
+
+    token: str
+    next: Next
+
+
+async def password_step(
+    db: AsyncSession, email: str, password: str, ip: str, previous: str | None, settings: Settings, now: dt.datetime
+) -> Step:
+    """First step. Raises InvalidCredentials/Throttled. Session rotation: whatever session the browser had ends, and
+    a new one starts, pending the second factor when one is required."""
+    if not email or not password:
+        raise InvalidCredentials()
+    staff = await check_password(db, email, password, ip, settings, now)
+    await sessions.end(db, previous)
+    if totp_required(staff, settings):
+        token = await sessions.start_staff_session(db, staff.id, settings, now, mfa_passed=False)
+        return Step(token, Next.CODE if staff.totp_secret else Next.ENROL)
+    return Step(await _signed_in(db, staff, previous, settings, now), Next.IN)
+
+
+async def pending_staff(db: AsyncSession, session: WebSession | None) -> Staff:
+    """The staff member of a session waiting for its second factor; NotAuthenticated for any other session."""
+    if session is None or session.staff_id is None or session.mfa_passed:
+        raise NotAuthenticated()
+    staff = await db.get(Staff, session.staff_id)
+    if staff is None or not staff.active:
+        raise NotAuthenticated()
+    return staff
+
+
+async def code_step(
+    db: AsyncSession,
+    session: WebSession | None,
+    previous: str | None,
+    code: str,
+    ip: str,
+    settings: Settings,
+    now: dt.datetime,
+) -> Step:
+    """Second step: the six-digit code. Raises InvalidCredentials/Throttled; Next.ENROL if no app is set up yet."""
+    staff = await pending_staff(db, session)
+    if staff.totp_secret is None:
+        return Step(previous or "", Next.ENROL)
+    await check_totp(db, staff, staff.totp_secret, code, ip, settings, now)
+    return Step(await _signed_in(db, staff, previous, settings, now), Next.IN)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the enrolment page shows: the new secret, as a QR code and as text."""
+
+    secret: str
+    qr_svg: str
+
+
+async def enrolment(db: AsyncSession, session: WebSession | None) -> Enrolment | None:
+    """The secret being set up for a pending session (made once, kept on the session); None if the staff member
+    already has an app set up (they give a code instead)."""
+    staff = await pending_staff(db, session)
+    if staff.totp_secret is not None:
+        return None
+    assert session is not None  # pending_staff checked it
+    if session.pending_totp_secret is None:
+        session.pending_totp_secret = new_totp_secret()
+    secret = session.pending_totp_secret
+    return Enrolment(secret, qr_svg(provisioning_uri(secret, staff.email)))
+
+
+async def enrol_step(
+    db: AsyncSession,
+    session: WebSession | None,
+    previous: str | None,
+    code: str,
+    ip: str,
+    settings: Settings,
+    now: dt.datetime,
+) -> Step:
+    """The first code from the newly set-up app confirms it. Raises InvalidCredentials/Throttled."""
+    staff = await pending_staff(db, session)
+    enrolling = await enrolment(db, session)
+    if enrolling is None:
+        return Step(previous or "", Next.CODE)
+    await check_totp(db, staff, enrolling.secret, code, ip, settings, now)
+    staff.totp_secret = enrolling.secret
+    await audit.record(db, staff_actor(staff), audit.AuditEvent("auth.mfa_enrol", audit.Purpose.AUTHENTICATION))
+    return Step(await _signed_in(db, staff, previous, settings, now), Next.IN)
+
+
+async def _signed_in(db: AsyncSession, staff: Staff, previous: str | None, settings: Settings, now: dt.datetime) -> str:
+    await sessions.end(db, previous)
+    await login_succeeded(db, staff, now)
+    return await sessions.start_staff_session(db, staff.id, settings, now, mfa_passed=True)
+
+
+async def logout(db: AsyncSession, actor: Actor, token: str | None) -> None:
+    """End the server-side session (not only the cookie), with a trace for a signed-in person."""
+    await sessions.end(db, token)
+    if actor.kind in ("staff", "citizen"):
+        await audit.record(db, actor, audit.AuditEvent("auth.logout", audit.Purpose.AUTHENTICATION))

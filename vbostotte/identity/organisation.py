@@ -43,7 +43,7 @@ async def create_staff(
     """Create a staff account. E-mail addresses are unique across the whole service."""
     if actor.kind != "system":
         require_role(actor, StaffRole.ADMIN)
-        municipality_id = actor.municipality_id  # an administrator creates staff in their own municipality only
+        municipality_id = actor.known_municipality_id  # an administrator creates staff in their own municipality only
     email = normalise_email(email)
     if (await db.execute(select(Staff.id).where(Staff.email == email))).first():
         raise InvalidInput({"email": N_("An account with this e-mail already exists.")})
@@ -105,6 +105,20 @@ async def create_team(db: AsyncSession, actor: Actor, name: str) -> Team:
     await audit.record(
         db, actor, audit.AuditEvent("team.create", audit.Purpose.ADMINISTRATION, object_type="team", object_id=team.id)
     )
+    return team
+
+
+async def set_team_phone(db: AsyncSession, actor: Actor, team_id: int, phone: str | None) -> Team:
+    """Set (or, with None, remove) the number the team's citizens call to reach it (administrator)."""
+    require_role(actor, StaffRole.ADMIN)
+    team = await db.get(Team, team_id)
+    if team is None or team.municipality_id != actor.municipality_id:
+        raise NotFound()
+    team.phone = phone
+    await audit.record(
+        db, actor, audit.AuditEvent("team.phone", audit.Purpose.ADMINISTRATION, object_type="team", object_id=team.id)
+    )
+    await db.flush()
     return team
 
 
@@ -176,3 +190,11 @@ async def update_booking_settings(
         ),
     )
     return settings
+
+
+async def staff_names(db: AsyncSession, staff_ids: set[int]) -> dict[int, str]:
+    """Staff members' names by id (for showing who wrote or changed something)."""
+    if not staff_ids:
+        return {}
+    rows = await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
+    return {staff_id: name for staff_id, name in rows.tuples()}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.config import Settings
@@ -65,8 +66,11 @@ async def start_citizen_session(
     return token
 
 
-async def load(db: AsyncSession, token: str | None, settings: Settings, now: dt.datetime) -> WebSession | None:
-    """The live session for a cookie token, or None (unknown, expired or idle too long: then it is deleted)."""
+async def load(
+    db: AsyncSession, token: str | None, settings: Settings, now: dt.datetime, *, activity: bool = True
+) -> WebSession | None:
+    """The live session for a cookie token, or None (unknown, expired or idle too long: then it is deleted).
+    ``activity=False``: a request the page makes by itself (a poll), which does not keep an idle session alive."""
     if not token or len(token) > 100:
         return None
     session = await db.get(WebSession, token_hash(token))
@@ -75,7 +79,8 @@ async def load(db: AsyncSession, token: str | None, settings: Settings, now: dt.
     if not is_live(session, settings, now):
         await db.delete(session)
         return None
-    touch(session, now)
+    if activity:
+        touch(session, now)
     return session
 
 
@@ -107,5 +112,6 @@ async def end_for_staff(db: AsyncSession, staff_id: int) -> None:
 
 
 async def purge_expired(db: AsyncSession, now: dt.datetime) -> int:
-    result = await db.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    # a DELETE's result is a CursorResult, which has the rowcount
+    result = cast(CursorResult[Any], await db.execute(delete(WebSession).where(WebSession.expires_at <= now)))
     return result.rowcount or 0

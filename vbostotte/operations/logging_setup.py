@@ -61,8 +61,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", REQUEST_ID.get()),
         }
-        if isinstance(getattr(record, "anchor", None), dict):  # an audit chain anchor (vbostotte/audit/anchors.py)
-            entry["anchor"] = record.anchor
+        anchor = getattr(record, "anchor", None)
+        if isinstance(anchor, dict):  # an audit chain anchor (vbostotte/audit/anchors.py)
+            entry["anchor"] = anchor
         for key, value in getattr(record, FIELDS, {}).items():
             entry.setdefault(key, value)  # never over the standard keys
         if record.exc_info and record.exc_info[0] is not None:

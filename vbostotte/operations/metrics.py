@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vbostotte.config import Settings
-from vbostotte.models import OutboxMessage
+from vbostotte.models import OutboxMessage, OutboxStatus
 
 SCRAPE_TIMEOUT = 1.0  # seconds for the outbox query; a slow database gives vb_database_up 0, not a slow scrape
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -67,7 +67,7 @@ class Metrics:
             registry=self.registry,
         )
         self.snapshot = _Snapshot()
-        self.registry.register(self.snapshot)  # type: ignore[arg-type] - a collector is anything with collect()
+        self.registry.register(self.snapshot)  # a collector is anything with collect()
 
     def observe(self, route: str, method: str, status: int, seconds: float | None) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -148,15 +148,15 @@ async def _outbox_counts(engine: AsyncEngine, now: dt.datetime):
                 select(func.count())
                 .select_from(OutboxMessage)
                 .where(
-                    ((OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now))
-                    | (OutboxMessage.status == "sending")
+                    ((OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now))
+                    | (OutboxMessage.status == OutboxStatus.SENDING)
                 )
             )
         ).scalar_one()
         failed = (
             await conn.execute(
                 select(OutboxMessage.channel, func.count())
-                .where(OutboxMessage.status == "failed", OutboxMessage.purpose == "reminder")
+                .where(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.purpose == "reminder")
                 .group_by(OutboxMessage.channel)
             )
         ).all()

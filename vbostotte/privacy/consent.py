@@ -13,8 +13,10 @@ hash-chained events from which the current state is derived. The code asks :func
   fields, its key's id and the previous event's hash, and ``consent_heads`` holds the last one, so
   :func:`verify_chain` finds an edited, deleted, inserted or reordered event, and, against the anchors
   (``vbostotte/audit/anchors.py``), a tail cut off with the head moved back.
-* Withdrawing takes effect at once: the citizen's pending reminders on that channel are dropped in
-  the same transaction, and the sender checks again at send time.
+* Which channels a citizen may be reminded on is consent's answer (:func:`reminder_channels`), read by the
+  outbox when planning and by the sender again at send time. Withdrawing takes effect at once: the citizen's
+  pending reminders on that channel are dropped in the same transaction (:func:`drop_reminders`). The
+  dependency runs one way, ``reminders`` → ``privacy``: this module never imports the outbox.
 
 Authorisation of *which* citizen is the caller's (``access.citizen_for``); :func:`give` and
 :func:`withdraw` still refuse a citizen outside the actor's municipality or a citizen acting for another.
@@ -31,7 +33,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -41,15 +43,18 @@ from vbostotte.audit.keys import Keyring
 from vbostotte.errors import InvalidInput, NotFound, PermissionDenied
 from vbostotte.i18n import N_
 from vbostotte.models import (
+    Appointment,
     Citizen,
     ConsentEvent,
     ConsentHead,
     ConsentKind,
     ConsentVersion,
+    DayTask,
+    OutboxMessage,
+    OutboxStatus,
     Staff,
     StaffRole,
 )
-from vbostotte.reminders import outbox
 
 GENESIS = "0" * 64
 GIVEN, WITHDRAWN, NEVER = "given", "withdrawn", "never"
@@ -254,13 +259,13 @@ async def latest_versions(db: AsyncSession, municipality_id: int) -> list[tuple[
         .where(ConsentKind.municipality_id == municipality_id)
         .order_by(ConsentKind.position, ConsentKind.id)
     )
-    return [tuple(row) for row in (await db.execute(stmt)).all()]
+    return [(kind, version) for kind, version in (await db.execute(stmt)).all()]
 
 
 async def list_kinds(db: AsyncSession, actor: Actor) -> list[tuple[ConsentKind, ConsentVersion]]:
     """For the administrator: the municipality's kinds and their current texts."""
     _require_admin(actor)
-    return await latest_versions(db, actor.municipality_id)
+    return await latest_versions(db, actor.known_municipality_id)
 
 
 async def history(db: AsyncSession, actor: Actor, kind_id: int) -> tuple[ConsentKind, list[ConsentVersion]]:
@@ -290,7 +295,7 @@ async def add_kind(db: AsyncSession, actor: Actor, code: str, text: Text, now: d
             select(func.max(ConsentKind.position)).where(ConsentKind.municipality_id == actor.municipality_id)
         )
     ).scalar() or 0
-    kind = await _add_kind(db, actor.municipality_id, code, text, last + 1, now, created_by_id=actor.id)
+    kind = await _add_kind(db, actor.known_municipality_id, code, text, last + 1, now, created_by_id=actor.id)
     await audit.record(
         db,
         actor,
@@ -421,6 +426,34 @@ async def has(db: AsyncSession, citizen_id: int, kind: str) -> bool:
     return (await db.execute(stmt)).scalar() == GIVEN
 
 
+async def reminder_channels(db: AsyncSession, citizen_id: int) -> list[str]:
+    """The channels the citizen consents to be reminded on now, e-mail first: the one place the outbox reads
+    consent (``reminders.outbox`` when planning, ``reminders.sender`` again at send time)."""
+    return [
+        channel
+        for kind, channel in sorted(CHANNEL_OF.items(), key=lambda item: item[1])
+        if await has(db, citizen_id, kind)
+    ]
+
+
+async def drop_reminders(db: AsyncSession, citizen_id: int, channel: str, reason: str) -> None:
+    """Drop the citizen's pending reminders on a channel they no longer agree to (at once, in the caller's
+    transaction), keeping the reason on each row. The outbox's rows, marked here so that withdrawing needs no
+    import of ``reminders`` (which depends on consent, not the other way round)."""
+    appointments = select(Appointment.id).where(Appointment.citizen_id == citizen_id)
+    day_tasks = select(DayTask.id).where(DayTask.citizen_id == citizen_id)
+    await db.execute(
+        update(OutboxMessage)
+        .where(
+            or_(OutboxMessage.appointment_id.in_(appointments), OutboxMessage.day_task_id.in_(day_tasks)),
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient_kind == "citizen",
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.DROPPED, last_error=reason)
+    )
+
+
 async def current(db: AsyncSession, citizen_id: int) -> list[ConsentState]:
     """Every kind of the citizen's municipality with its current state (given, withdrawn or never)."""
     citizen = await db.get(Citizen, citizen_id)
@@ -448,7 +481,9 @@ async def current(db: AsyncSession, citizen_id: int) -> list[ConsentState]:
                 event.at,
                 event.how,
                 event.recorded_by_kind,
-                names.get(event.recorded_by_id) if event.recorded_by_kind == "staff" else None,
+                names.get(event.recorded_by_id)
+                if event.recorded_by_kind == "staff" and event.recorded_by_id is not None
+                else None,
             )
         )
     return states
@@ -494,7 +529,7 @@ async def withdraw(
     event = await _record(db, actor, citizen_id, _code(kind), WITHDRAWN, _code(how), now)
     channel = CHANNEL_OF.get(_code(kind))
     if event is not None and channel:
-        await outbox.drop_channel(db, citizen_id, channel, reason="consent withdrawn")
+        await drop_reminders(db, citizen_id, channel, reason="consent withdrawn")
     return event
 
 
@@ -627,8 +662,10 @@ async def verify_chain(
     hashes to it (a text edited in place is found too)."""
     keyring = keyring or audit_keys.of_session(db)
     anchors = list(anchors)
-    heads = (await db.execute(select(ConsentHead).order_by(ConsentHead.municipality_id))).scalars().all()
-    heads = [(h.municipality_id, h.last_seq, h.last_hash) for h in heads]
+    heads = [
+        (h.municipality_id, h.last_seq, h.last_hash)
+        for h in (await db.execute(select(ConsentHead).order_by(ConsentHead.municipality_id))).scalars().all()
+    ]
     orphan = (
         await db.execute(
             select(ConsentEvent)

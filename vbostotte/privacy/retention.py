@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, or_
+from sqlalchemy import CursorResult, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
 from vbostotte.actors import SYSTEM
 from vbostotte.config import Settings
-from vbostotte.models import CallEvent, CallTicket, LoginFailure, OutboxMessage, WebSession
+from vbostotte.models import CallEvent, CallTicket, LoginFailure, OutboxMessage, OutboxStatus, WebSession
 
-FINISHED = ("sent", "dropped", "failed")  # outbox rows nobody will send any more
+FINISHED = (OutboxStatus.SENT, OutboxStatus.DROPPED, OutboxStatus.FAILED)  # outbox rows nobody will send any more
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,11 @@ async def run(db: AsyncSession, settings: Settings, now: dt.datetime) -> dict[st
     """Delete every kind's rows older than its retention; the number deleted per kind. Audited as one entry."""
     deleted = {}
     for rule in rules(settings):
-        result = await db.execute(
-            _statement(rule.kind, now - dt.timedelta(days=rule.days)).execution_options(synchronize_session=False)
+        result = cast(  # a DELETE's result is a CursorResult, which has the rowcount
+            CursorResult[Any],
+            await db.execute(
+                _statement(rule.kind, now - dt.timedelta(days=rule.days)).execution_options(synchronize_session=False)
+            ),
         )
         deleted[rule.kind] = result.rowcount or 0
     await audit.record(db, SYSTEM, audit.AuditEvent("retention.run", audit.Purpose.ADMINISTRATION), clock=lambda: now)

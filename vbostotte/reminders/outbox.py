@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vbostotte.models import Appointment, DayTask, MunicipalitySettings, OutboxMessage
+from vbostotte.models import Appointment, DayTask, MunicipalitySettings, OutboxMessage, OutboxStatus
 from vbostotte.privacy import consent
 
-DEFAULT_SETTINGS = MunicipalitySettings(
-    reminder_offsets_minutes="1440,60", confirm_cutoff_minutes=180, crisis_line_text=""
-)
+
+def default_settings() -> MunicipalitySettings:
+    """A municipality's settings until its administrator saves some (a new, unsaved object each time: nothing
+    built at import, nothing shared between requests)."""
+    return MunicipalitySettings(reminder_offsets_minutes="1440,60", confirm_cutoff_minutes=180, crisis_line_text="")
 
 
 async def municipality_settings(db: AsyncSession, municipality_id: int) -> MunicipalitySettings:
     found = await db.get(MunicipalitySettings, municipality_id)
-    return found or DEFAULT_SETTINGS
+    return found or default_settings()
 
 
 def reminder_offsets(settings: MunicipalitySettings) -> list[int]:
@@ -33,28 +35,13 @@ def reminder_offsets(settings: MunicipalitySettings) -> list[int]:
     )
 
 
-async def citizen_channels(db: AsyncSession, citizen_id: int) -> list[str]:
-    """The channels the citizen consents to be reminded on now (``services.consent``), e-mail first."""
-    return [
-        channel
-        for kind, channel in sorted(consent.CHANNEL_OF.items(), key=lambda item: item[1])
-        if await consent.has(db, citizen_id, kind)
-    ]
-
-
 def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def planned_start(message: OutboxMessage) -> dt.datetime:
-    """The appointment's start when the message was planned (every key is ``purpose:appointment:start:…``)."""
-    stamp = message.dedupe_key.split(":")[2]
-    return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-
-
 def planned_for_current_start(message: OutboxMessage, appointment: Appointment) -> bool:
     """Whether the appointment still starts when it did as the message was planned (not moved since)."""
-    return message.dedupe_key.split(":")[2] == _stamp(appointment.starts_at)
+    return message.planned_for == appointment.starts_at
 
 
 def _add(
@@ -76,7 +63,8 @@ def _add(
             recipient_kind=recipient,
             dedupe_key=key,
             due_at=due,
-            status="pending",
+            planned_for=appointment.starts_at,
+            status=OutboxStatus.PENDING,
             attempts=0,
             next_attempt_at=due,
             created_at=now,
@@ -103,7 +91,7 @@ async def plan_for_appointment(
     ``invite_interpreter`` is false: a move tells the interpreter with its own notice) and the interpreter's
     one reminder, at the schedule's last reminder time (default an hour before)."""
     settings = await municipality_settings(db, appointment.municipality_id)
-    channels = await citizen_channels(db, appointment.citizen_id)
+    channels = await consent.reminder_channels(db, appointment.citizen_id)
     start = _stamp(appointment.starts_at)
     offsets = reminder_offsets(settings)
     for minutes in offsets:
@@ -173,7 +161,7 @@ async def invitation_unsent(db: AsyncSession, appointment_id: int) -> bool:
         .where(
             OutboxMessage.appointment_id == appointment_id,
             OutboxMessage.purpose == "interpreter_invite",
-            OutboxMessage.status.in_(("pending", "sending")),
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
         )
         .limit(1)
     )
@@ -187,9 +175,9 @@ async def drop_pending(db: AsyncSession, appointment_id: int) -> None:
         .where(
             OutboxMessage.appointment_id == appointment_id,
             OutboxMessage.purpose.in_(("reminder", INTERPRETER_REMINDER)),
-            OutboxMessage.status == "pending",
+            OutboxMessage.status == OutboxStatus.PENDING,
         )
-        .values(status="dropped")
+        .values(status=OutboxStatus.DROPPED)
     )
 
 
@@ -200,26 +188,9 @@ async def drop_interpreter_reminder(db: AsyncSession, appointment_id: int, reaso
         .where(
             OutboxMessage.appointment_id == appointment_id,
             OutboxMessage.purpose == INTERPRETER_REMINDER,
-            OutboxMessage.status == "pending",
+            OutboxMessage.status == OutboxStatus.PENDING,
         )
-        .values(status="dropped", last_error=reason)
-    )
-
-
-async def drop_channel(db: AsyncSession, citizen_id: int, channel: str, reason: str) -> None:
-    """Drop the citizen's pending reminders on a channel they no longer agree to (at once, in the caller's
-    transaction), keeping the reason on each row."""
-    appointments = select(Appointment.id).where(Appointment.citizen_id == citizen_id)
-    day_tasks = select(DayTask.id).where(DayTask.citizen_id == citizen_id)
-    await db.execute(
-        update(OutboxMessage)
-        .where(
-            or_(OutboxMessage.appointment_id.in_(appointments), OutboxMessage.day_task_id.in_(day_tasks)),
-            OutboxMessage.channel == channel,
-            OutboxMessage.recipient_kind == "citizen",
-            OutboxMessage.status == "pending",
-        )
-        .values(status="dropped", last_error=reason)
+        .values(status=OutboxStatus.DROPPED, last_error=reason)
     )
 
 
@@ -228,21 +199,16 @@ async def drop_channel(db: AsyncSession, citizen_id: int, channel: str, reason: 
 DAY_TASK_REMINDER = "day_task_reminder"
 
 
-def day_task_stamp(message: OutboxMessage) -> str:
-    """The reminder time a day task's message was planned for (keys are ``day_task_reminder:task:time:channel``)."""
-    return message.dedupe_key.split(":")[2]
-
-
 def planned_for_current_reminder(message: OutboxMessage, task: DayTask) -> bool:
     """Whether the task still asks for a reminder at the time the message was planned for."""
-    return task.remind_at is not None and day_task_stamp(message) == _stamp(task.remind_at)
+    return task.remind_at is not None and message.planned_for == task.remind_at
 
 
 async def plan_for_day_task(db: AsyncSession, task: DayTask, now: dt.datetime) -> None:
     """Plan a day task's reminder on each channel the citizen agreed to (nothing without a time, or one past)."""
     if task.remind_at is None or task.remind_at <= now:
         return
-    for channel in await citizen_channels(db, task.citizen_id):
+    for channel in await consent.reminder_channels(db, task.citizen_id):
         db.add(
             OutboxMessage(
                 municipality_id=task.municipality_id,
@@ -252,7 +218,8 @@ async def plan_for_day_task(db: AsyncSession, task: DayTask, now: dt.datetime) -
                 recipient_kind="citizen",
                 dedupe_key=f"{DAY_TASK_REMINDER}:{task.id}:{_stamp(task.remind_at)}:{channel}",
                 due_at=task.remind_at,
-                status="pending",
+                planned_for=task.remind_at,
+                status=OutboxStatus.PENDING,
                 attempts=0,
                 next_attempt_at=task.remind_at,
                 created_at=now,
@@ -265,6 +232,6 @@ async def drop_day_task(db: AsyncSession, task_id: int, reason: str) -> None:
     """Drop a day task's unsent reminders (the task is removed)."""
     await db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.day_task_id == task_id, OutboxMessage.status == "pending")
-        .values(status="dropped", last_error=reason)
+        .where(OutboxMessage.day_task_id == task_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DROPPED, last_error=reason)
     )

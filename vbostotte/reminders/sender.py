@@ -17,15 +17,17 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vbostotte.booking import calendars
 from vbostotte.calls import guests
 from vbostotte.config import Settings
 from vbostotte.db import transaction
-from vbostotte.models import Appointment, AppointmentKind, Citizen, DayTask, OutboxMessage, Staff
+from vbostotte.models import Appointment, AppointmentKind, Citizen, DayTask, OutboxMessage, OutboxStatus, Staff
+from vbostotte.privacy import consent
 from vbostotte.reminders import messages, outbox
 from vbostotte.reminders.channels import Attachment, Channel, DeliveryFailed, Outgoing
 
@@ -59,7 +61,7 @@ class Claim:
 class Verdict:
     """What the check before sending decided for a message that is not to be sent."""
 
-    status: str  # dropped | failed
+    status: OutboxStatus  # DROPPED or FAILED
     reason: str
 
 
@@ -72,9 +74,9 @@ def _claimable(now: dt.datetime, channels: Iterable[str]):
     return and_(
         OutboxMessage.channel.in_(list(channels)),
         or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
             # 'sending' past its lease: the sender that claimed it died or hung mid-send.
-            and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+            and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
         ),
     )
 
@@ -103,7 +105,7 @@ async def claim_due(
     claimed = await db.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), _claimable(now, channels))
-        .values(status="sending", lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
+        .values(status=OutboxStatus.SENDING, lease_until=now + lease, attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id, OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
     )
@@ -126,7 +128,7 @@ async def deliver(
         # Locked (PostgreSQL; SQLite's transaction already is), so a sender taking the row over after its
         # lease ended either waits for this check or makes it see the new attempt count.
         message = await db.get(OutboxMessage, claim.id, with_for_update=True, populate_existing=True)
-        if message is None or message.status != "sending" or message.attempts != claim.attempt:
+        if message is None or message.status != OutboxStatus.SENDING or message.attempts != claim.attempt:
             return "lost"
         now = clock()
         decided = await _check(db, message, settings, now)
@@ -149,21 +151,28 @@ async def deliver(
     except Exception as exc:  # noqa: BLE001 - a channel's bug or odd data: retry with back-off, then give up
         failure = DeliveryFailed(f"{channel_name} {type(exc).__name__}", permanent=False)
         return await _record_failure(sessions, clock, claim, channel_name, failure, lock)
-    return await _record(sessions, claim, channel_name, lock, status="sent", sent_at=clock(), last_error=None)
+    return await _record(
+        sessions, claim, channel_name, lock, status=OutboxStatus.SENT, sent_at=clock(), last_error=None
+    )
 
 
 async def _record(sessions: Sessions, claim: Claim, channel: str, lock: asyncio.Lock | None, **values) -> str:
     """Write the outcome, but only if this sender still owns the message."""
     async with transaction(sessions, lock) as db:
-        result = await db.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claim.id, OutboxMessage.status == "sending", OutboxMessage.attempts == claim.attempt
-            )
-            .values(lease_until=None, **values)
-            .execution_options(synchronize_session=False)
+        result = cast(  # an UPDATE's result is a CursorResult, which has the rowcount
+            CursorResult[Any],
+            await db.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claim.id,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.attempts == claim.attempt,
+                )
+                .values(lease_until=None, **values)
+                .execution_options(synchronize_session=False)
+            ),
         )
-    outcome = "retry" if values["status"] == "pending" else values["status"]
+    outcome = "retry" if values["status"] == OutboxStatus.PENDING else values["status"]
     if result.rowcount != 1:
         log.warning("outbox %s via %s: %s, but another sender had taken it over", claim.id, channel, outcome)
         return "lost"
@@ -181,13 +190,13 @@ async def _record_failure(
     sessions: Sessions, clock: Clock, claim: Claim, channel: str, exc: DeliveryFailed, lock: asyncio.Lock | None
 ) -> str:
     if exc.permanent or claim.attempt >= MAX_ATTEMPTS:
-        return await _record(sessions, claim, channel, lock, status="failed", last_error=exc.reason[:200])
+        return await _record(sessions, claim, channel, lock, status=OutboxStatus.FAILED, last_error=exc.reason[:200])
     return await _record(
         sessions,
         claim,
         channel,
         lock,
-        status="pending",
+        status=OutboxStatus.PENDING,
         last_error=exc.reason[:200],
         next_attempt_at=clock() + backoff(claim.attempt),
     )
@@ -196,35 +205,37 @@ async def _record_failure(
 async def _check(db: AsyncSession, message: OutboxMessage, settings: Settings, now: dt.datetime) -> Outgoing | Verdict:
     """Is the message still to be sent, to whom, saying what? Checked at send time, not only when planned."""
     if message.attempts > MAX_ATTEMPTS:  # taken over again and again: each time its sender died
-        return Verdict("failed", "too many attempts")
+        return Verdict(OutboxStatus.FAILED, "too many attempts")
     if message.purpose == outbox.DAY_TASK_REMINDER:
         return await _check_day_task_reminder(db, message, settings, now)
     appointment = await db.get(Appointment, message.appointment_id) if message.appointment_id else None
     if appointment is None:
-        return Verdict("dropped", "no appointment")
+        return Verdict(OutboxStatus.DROPPED, "no appointment")
     if message.recipient_kind == "citizen":
         return await _check_reminder(db, message, appointment, settings, now)
     if message.recipient_kind == "interpreter":
         return await _check_interpreter_notice(db, message, appointment, settings, now)
-    return Verdict("failed", "unknown recipient")
+    return Verdict(OutboxStatus.FAILED, "unknown recipient")
 
 
 async def _check_reminder(
     db: AsyncSession, message: OutboxMessage, appointment: Appointment, settings: Settings, now: dt.datetime
 ) -> Outgoing | Verdict:
     if message.purpose != "reminder":
-        return Verdict("failed", "unknown purpose")
+        return Verdict(OutboxStatus.FAILED, "unknown purpose")
     if appointment.cancelled_at is not None:
-        return Verdict("dropped", "cancelled")
+        return Verdict(OutboxStatus.DROPPED, "cancelled")
     if not outbox.planned_for_current_start(message, appointment):
-        return Verdict("dropped", "moved")
+        return Verdict(OutboxStatus.DROPPED, "moved")
     if appointment.starts_at <= now:
-        return Verdict("dropped", "too late")
+        return Verdict(OutboxStatus.DROPPED, "too late")
     if await _later_reminder_due(db, message, now):
-        return Verdict("dropped", "superseded")  # after an outage: one reminder, not two at once
-    if message.channel not in await outbox.citizen_channels(db, appointment.citizen_id):
-        return Verdict("dropped", "not agreed")
+        return Verdict(OutboxStatus.DROPPED, "superseded")  # after an outage: one reminder, not two at once
+    if message.channel not in await consent.reminder_channels(db, appointment.citizen_id):
+        return Verdict(OutboxStatus.DROPPED, "not agreed")
     citizen = await db.get(Citizen, appointment.citizen_id)
+    if citizen is None:
+        return Verdict(OutboxStatus.FAILED, "unknown recipient")
     contact = _contact(message.channel, citizen.email, citizen.phone)
     if isinstance(contact, Verdict):
         return contact
@@ -245,16 +256,18 @@ async def _check_day_task_reminder(
     only on a channel the citizen still agrees to."""
     task = await db.get(DayTask, message.day_task_id) if message.day_task_id else None
     if task is None:
-        return Verdict("dropped", "task removed")
+        return Verdict(OutboxStatus.DROPPED, "task removed")
     if task.done_at is not None:
-        return Verdict("dropped", "task done")
-    if not outbox.planned_for_current_reminder(message, task):
-        return Verdict("dropped", "moved")
+        return Verdict(OutboxStatus.DROPPED, "task done")
+    if task.remind_at is None or not outbox.planned_for_current_reminder(message, task):
+        return Verdict(OutboxStatus.DROPPED, "moved")
     if now - task.remind_at > DAY_TASK_LATE:
-        return Verdict("dropped", "too late")  # after an outage: "drink water" hours late is noise
-    if message.channel not in await outbox.citizen_channels(db, task.citizen_id):
-        return Verdict("dropped", "not agreed")
+        return Verdict(OutboxStatus.DROPPED, "too late")  # after an outage: "drink water" hours late is noise
+    if message.channel not in await consent.reminder_channels(db, task.citizen_id):
+        return Verdict(OutboxStatus.DROPPED, "not agreed")
     citizen = await db.get(Citizen, task.citizen_id)
+    if citizen is None:
+        return Verdict(OutboxStatus.FAILED, "unknown recipient")
     contact = _contact(message.channel, citizen.email, citizen.phone)
     if isinstance(contact, Verdict):
         return contact
@@ -268,18 +281,18 @@ async def _check_interpreter_notice(
     db: AsyncSession, message: OutboxMessage, appointment: Appointment, settings: Settings, now: dt.datetime
 ) -> Outgoing | Verdict:
     if message.purpose not in messages.INTERPRETER_NOTICES:
-        return Verdict("failed", "unknown purpose")
+        return Verdict(OutboxStatus.FAILED, "unknown purpose")
     if appointment.ends_at <= now:
-        return Verdict("dropped", "too late")
+        return Verdict(OutboxStatus.DROPPED, "too late")
     if appointment.interpreter_released_at is not None and message.purpose != "interpreter_released":
-        return Verdict("dropped", "interpreter released")
+        return Verdict(OutboxStatus.DROPPED, "interpreter released")
     if appointment.cancelled_at is not None and message.purpose not in AFTER_CANCEL:
-        return Verdict("dropped", "cancelled")
+        return Verdict(OutboxStatus.DROPPED, "cancelled")
     if message.purpose == outbox.INTERPRETER_REMINDER:
         if not outbox.planned_for_current_start(message, appointment):
-            return Verdict("dropped", "moved")
+            return Verdict(OutboxStatus.DROPPED, "moved")
         if appointment.starts_at <= now:
-            return Verdict("dropped", "too late")
+            return Verdict(OutboxStatus.DROPPED, "too late")
     contact = _contact(message.channel, appointment.interpreter_email, appointment.interpreter_phone)
     if isinstance(contact, Verdict):
         return contact
@@ -289,7 +302,7 @@ async def _check_interpreter_notice(
         link = await guests.interpreter_link(db, appointment, settings, now)
         stale = link is None or str(link.id) != outbox.notice_ref(message)
         if message.purpose == outbox.INTERPRETER_NEW_LINK and stale:
-            return Verdict("dropped", "superseded")  # stopped again, or a newer link has its own notice
+            return Verdict(OutboxStatus.DROPPED, "superseded")  # stopped again, or a newer link has its own notice
         call_link = guests.url_for(link, settings) if link else None
     worker = await db.get(Staff, appointment.worker_id)
     # The time the notice was planned for: an invitation sent late still names the time it invited to,
@@ -297,14 +310,14 @@ async def _check_interpreter_notice(
     text = messages.interpreter_notice(
         message.purpose,
         kind=appointment.kind.value,
-        starts_at=outbox.planned_start(message),
+        starts_at=message.planned_for or appointment.starts_at,
         minutes=round((appointment.ends_at - appointment.starts_at).total_seconds() / 60),
         language=appointment.interpreter_language or "",
         worker_name=worker.name if worker else "",
         call_link=call_link,
         opens_minutes=settings.call_opens_minutes,
     )
-    attachments = ()
+    attachments: tuple[Attachment, ...] = ()
     if message.channel == "email" and message.purpose in CALENDAR_REQUEST + CALENDAR_CANCEL:
         method = "REQUEST" if message.purpose in CALENDAR_REQUEST else "CANCEL"
         attachments = (
@@ -328,7 +341,7 @@ async def _later_reminder_due(db: AsyncSession, message: OutboxMessage, now: dt.
             OutboxMessage.channel == message.channel,
             OutboxMessage.due_at > message.due_at,
             OutboxMessage.due_at <= now,
-            OutboxMessage.status.in_(("pending", "sending", "sent")),
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)),
         )
         .limit(1)
     )
@@ -337,10 +350,10 @@ async def _later_reminder_due(db: AsyncSession, message: OutboxMessage, now: dt.
 
 def _contact(channel: str, email: str | None, phone: str | None) -> str | Verdict:
     if channel == "email":
-        return email or Verdict("failed", "no e-mail address")
+        return email or Verdict(OutboxStatus.FAILED, "no e-mail address")
     if channel == "sms":
-        return phone or Verdict("failed", "no phone number")
-    return Verdict("failed", "unknown channel")
+        return phone or Verdict(OutboxStatus.FAILED, "no phone number")
+    return Verdict(OutboxStatus.FAILED, "unknown channel")
 
 
 def _outgoing(

@@ -1,136 +1,123 @@
-"""Bar charts drawn on the server as accessible, inline SVG (matplotlib's SVG backend).
+"""The geometry of the statistics page's bar charts, drawn server-side as SVG (``web/templates/supervisor/_charts.html``).
 
-The SVG has ``role="img"`` and is labelled by its own ``<title>`` and ``<desc>``; every bar is one
-series, named on its axis and carrying its value as text, so nothing is told by colour (there is no
-legend to match colours against). Pages show the same numbers in a table beside each chart.
+A pure function of the bars, so it is tested without a browser. Each bar is named on its own line above it and
+carries its value as text at its end, so nothing is told by colour (there is no legend), and the page shows the
+same numbers in a table beside each chart. Numbers are written in the page's language (Babel: "1.234", "83 %").
 
-The strict Content-Security-Policy allows no inline styles, so matplotlib's ``style`` attributes are
-turned into SVG presentation attributes (which are not styles), and element ids are prefixed so that
-several charts on one page never share an id.
+Lengths along the bars are percentages of the chart's width and heights are ``em``: the SVG has no ``viewBox``,
+so on a phone the bars get shorter while the text keeps the page's size (and grows with it).
 """
 
 from __future__ import annotations
 
-import io
-import re
-import xml.etree.ElementTree as ET
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib
+from vbostotte import i18n
 
-matplotlib.use("svg")  # no GUI backend, ever (the server has no display)
-
-from markupsafe import Markup  # noqa: E402
-from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
-BAR, INK = "#c9d7ea", "#1a1a1a"  # light bars with a dark outline; text in near-black (contrast > 15:1)
-FONT = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 11, "svg.hashsalt": "vbostotte"}
-URL_RE = re.compile(r"url\(#([^)]+)\)")
+SCALE = 80.0  # % of the width where the scale ends; the rest holds the value written after the longest bar
+ROW = 3.4  # em per bar: its name, then the bar
+NAME, BAR_TOP, BAR_HEIGHT = 1.05, 1.4, 1.3  # em from a row's top: the name's baseline, the bar's top, its height
+AXIS_GAP, TICK_LINE, BELOW_TICKS = 0.3, 1.25, 0.45  # em: last bar to axis, axis to its numbers' baseline, below them
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: float
-    shown: str  # the value as text beside the bar ("83 %", "12")
+    value: float | None  # None: nothing to show (no appointments in the group), written as "–"
 
 
-def bar_chart(chart_id: str, title: str, description: str, bars: list[Bar], *, maximum: float | None = None) -> Markup:
-    """A horizontal bar chart, each bar named on the axis and labelled with its value."""
-    height = 0.42 * len(bars) + 0.4
-    longest = max((len(b.label) for b in bars), default=1)
-    with matplotlib.rc_context(FONT):
-        figure = Figure(figsize=(6.4, height), dpi=72)
-        FigureCanvasSVG(figure)
-        # Margins by hand: tight_layout would measure every text and double the drawing time.
-        figure.subplots_adjust(
-            left=min(0.55, 0.03 + longest * 0.0135), right=0.97, top=1 - 0.15 / height, bottom=0.15 / height
+@dataclass(frozen=True)
+class DrawnBar:
+    label: str
+    shown: str  # the value as text at the bar's end ("12", "83 %", "–")
+    name_y: float  # em
+    top: float  # em
+    middle: float  # em: where the value is written
+    length: float  # % of the width
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float  # % of the width
+    text: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    id: str
+    title: str
+    description: str
+    bars: list[DrawnBar]
+    ticks: list[Tick]
+    bar_height: float  # em
+    plot_top: float  # em: the first bar's top, where the grid starts
+    axis_y: float  # em
+    tick_y: float  # em: the baseline of the scale's numbers
+    height: float  # em
+
+
+def bar_chart(
+    chart_id: str,
+    title: str,
+    bars: list[Bar],
+    *,
+    description: str | None = None,
+    percent: bool = False,
+    maximum: float | None = None,
+) -> BarChart:
+    """Horizontal bars from zero, on a scale of round steps up to at least the largest value (or ``maximum``).
+
+    ``percent``: values are percentages (0–100) and are written as such; otherwise they are counts. The
+    ``description`` (the SVG's ``<desc>``) is every bar's name and value unless one is given."""
+    write: Callable[[float], str] = (lambda v: i18n.format_percent(v / 100)) if percent else i18n.format_number
+    largest = max([maximum or 0] + [b.value or 0 for b in bars])
+    top, step = _scale(largest, 4, whole=not percent)
+    if max(len(write(top)), len(write(step))) > 3:  # "100 %", "1.500": three numbers fit a phone's width, five do not
+        top, step = _scale(largest, 2, whole=not percent)
+    drawn = [
+        DrawnBar(
+            bar.label,
+            "–" if bar.value is None else write(bar.value),
+            round(row * ROW + NAME, 3),
+            round(row * ROW + BAR_TOP, 3),
+            round(row * ROW + BAR_TOP + BAR_HEIGHT / 2, 3),
+            round(SCALE * (bar.value or 0) / top, 2),
         )
-        axes = figure.add_subplot()
-        positions = list(range(len(bars)))[::-1]
-        drawn = axes.barh(positions, [b.value for b in bars], height=0.6, color=BAR, edgecolor=INK, linewidth=1)
-        axes.bar_label(drawn, labels=[b.shown for b in bars], padding=4, color=INK)
-        axes.set_yticks(positions, [b.label for b in bars], color=INK)
-        top = max([maximum or 0] + [b.value for b in bars]) or 1
-        axes.set_xlim(0, top * 1.2)
-        # No value axis: every bar carries its value as text, so a scale would only repeat it (and drawing its
-        # ticks took half of the chart's time).
-        axes.set_xticks([])
-        for side in ("top", "right", "bottom"):
-            axes.spines[side].set_visible(False)
-        out = io.StringIO()
-        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    return Markup(accessible_svg(out.getvalue(), chart_id, title, description))
+        for row, bar in enumerate(bars)
+    ]
+    axis_y = round(len(bars) * ROW + AXIS_GAP, 3)
+    count = round(top / step)
+    ticks = [Tick(round(SCALE * n / count, 2), write(step * n)) for n in range(count + 1)]
+    if description is None:
+        description = "; ".join(f"{bar.label}: {bar.shown}" for bar in drawn) + "."
+    return BarChart(
+        chart_id,
+        title,
+        description,
+        drawn,
+        ticks,
+        bar_height=BAR_HEIGHT,
+        plot_top=BAR_TOP,
+        axis_y=axis_y,
+        tick_y=round(axis_y + TICK_LINE, 3),
+        height=round(axis_y + TICK_LINE + BELOW_TICKS, 3),
+    )
 
 
-def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str:
-    """matplotlib's SVG made fit for the page: labelled for assistive technology, no styles, unique ids."""
-    root = ET.fromstring(svg)
-    _drop(root, {"metadata", "style"})
-    root.set("stroke-linejoin", "round")
-    root.set("stroke-linecap", "butt")
-    for element in root.iter():
-        _style_to_attributes(element)
-        _prefix_ids(element, chart_id)
-    for name in ("width", "height"):
-        root.attrib.pop(name, None)
-    root.set("id", chart_id)
-    root.set("role", "img")
-    root.set("aria-labelledby", f"{chart_id}-title {chart_id}-desc")
-    root.set("class", "chart")
-    root.set("focusable", "false")
-    desc = ET.Element(f"{{{SVG_NS}}}desc", {"id": f"{chart_id}-desc"})
-    desc.text = description
-    heading = ET.Element(f"{{{SVG_NS}}}title", {"id": f"{chart_id}-title"})
-    heading.text = title
-    root.insert(0, desc)
-    root.insert(0, heading)
-    return ET.tostring(root, encoding="unicode")
-
-
-def _drop(root: ET.Element, names: set[str]) -> None:
-    for parent in list(root.iter()):
-        for child in list(parent):
-            if child.tag.split("}")[-1] in names:
-                parent.remove(child)
-
-
-def _style_to_attributes(element: ET.Element) -> None:
-    style = element.attrib.pop("style", None)
-    if not style:
-        return
-    for declaration in style.split(";"):
-        name, _, value = declaration.partition(":")
-        name, value = name.strip(), value.strip()
-        if not name:
-            continue
-        if name == "font":
-            _font(element, value)
-        else:
-            element.set(name, value)
-
-
-def _font(element: ET.Element, value: str) -> None:
-    """The ``font`` shorthand ("bold 11px 'DejaVu Sans'") as the attributes SVG knows."""
-    words = value.split()
-    for i, word in enumerate(words):
-        if word.endswith("px"):
-            element.set("font-size", word)
-            element.set("font-family", " ".join(words[i + 1 :]) + ", sans-serif")
-            if "bold" in words[:i]:
-                element.set("font-weight", "bold")
-            return
-
-
-def _prefix_ids(element: ET.Element, prefix: str) -> None:
-    if "id" in element.attrib:
-        element.set("id", f"{prefix}-{element.get('id')}")
-    for name, value in list(element.attrib.items()):
-        if "url(#" in value:
-            element.set(name, URL_RE.sub(lambda m: f"url(#{prefix}-{m.group(1)})", value))
-        elif name == f"{{{XLINK_NS}}}href" and value.startswith("#"):
-            element.set(name, f"#{prefix}-{value[1:]}")
+def _scale(largest: float, steps: int, *, whole: bool) -> tuple[float, float]:
+    """The scale's end and step: at most ``steps`` round steps (1, 2, 2.5 or 5 times a power of ten) covering
+    ``largest``; whole steps for counts."""
+    if largest <= 0:
+        return 1.0, 1.0
+    raw = largest / steps
+    power = 10 ** math.floor(math.log10(raw))
+    step = 10 * power
+    for factor in (1, 2, 2.5, 5):
+        if factor * power >= raw and not (whole and factor * power != int(factor * power)):
+            step = factor * power
+            break
+    if whole:
+        step = max(step, 1)
+    return step * math.ceil(largest / step - 1e-9), step

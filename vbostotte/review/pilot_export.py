@@ -180,7 +180,7 @@ def hidden(stats: Statistics) -> dict[str, str]:
             # smallest other part that is not zero (a zero hides nothing).
             others = [p for p in parts if p not in marks and counts[p]]
             if others:
-                marks[min(others, key=lambda p: counts[p])] = WITHHELD
+                marks[min(others, key=lambda p: counts[p] or 0)] = WITHHELD  # others are not zero (nor None)
                 changed = True
     for key, _, _, kind, rests_on, computed_from in FIGURES:
         if kind == "count" or key in marks:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,24 +23,58 @@ from vbostotte.models import (
     Appointment,
     AppointmentKind,
     CallEvent,
+    CallEventName,
     Citizen,
     ConsentEvent,
+    Municipality,
     Note,
     NoteStatus,
     NoteVersion,
     OutboxMessage,
+    PrincipalKind,
     Staff,
     StaffRole,
     Team,
     TeamMember,
+    parse_participant,
 )
 from vbostotte.privacy import consent
+from vbostotte.review import statistics
 
 MAX_TRAVEL_MINUTES = 600
 
 
 def require_reviewer(actor: Actor) -> None:
     access.require_role(actor, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+async def statistics_for(
+    db: AsyncSession, actor: Actor, scope: statistics.Scope, period: statistics.Period, team_id: int | None
+) -> statistics.Statistics:
+    """The statistics of a reviewer's selection (a team's when ``team_id``); the read is audit-logged."""
+    require_reviewer(actor)
+    stats = await statistics.compute(db, scope, period)
+    await audit.record(
+        db,
+        actor,
+        audit.AuditEvent(
+            "statistics.view", audit.Purpose.SUPERVISION, object_type="team" if team_id else None, object_id=team_id
+        ),
+    )
+    return stats
+
+
+async def pilot_export_for(
+    db: AsyncSession, actor: Actor, scope: statistics.Scope, period: statistics.Period
+) -> tuple[statistics.Statistics, str]:
+    """The statistics behind the anonymised pilot export, and the municipality's name; the export is audit-logged."""
+    require_reviewer(actor)
+    municipality = await db.get(Municipality, actor.municipality_id)
+    if municipality is None:
+        raise NotFound()
+    stats = await statistics.compute(db, scope, period)
+    await audit.record(db, actor, audit.AuditEvent("statistics.export", audit.Purpose.SUPERVISION))
+    return stats, municipality.name
 
 
 async def teams_in_scope(db: AsyncSession, actor: Actor) -> list[Team]:
@@ -173,8 +208,12 @@ async def session_log(db: AsyncSession, actor: Actor, appointment_id: int) -> Se
         )
     ).all()
     staff_ids = {appointment.worker_id, appointment.created_by_id, *(by for _, by, _ in signed)}
-    staff_ids |= {_staff_id(e.details.get("by")) for e in events} | {_staff_id(e.participant) for e in events}
-    names = dict((await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids - {None})))).all())
+    staff_ids |= {_staff_id(e.details.get("by")) for e in events}
+    staff_ids |= {e.participant_ref for e in events if e.participant_kind == PrincipalKind.STAFF}
+    # names by staff id; an entry by nobody (None) looks up no name
+    names: dict[int | None, str] = dict(
+        (await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids - {None})))).all()
+    )
     entries = _booking_entries(appointment, names) + [_message_entry(m) for m in messages]
     entries += [_call_entry(e, names) for e in events]
     entries += [Entry(at, "note_signed", {"by": names.get(by, ""), "version": number}) for at, by, number in signed]
@@ -185,12 +224,12 @@ async def session_log(db: AsyncSession, actor: Actor, appointment_id: int) -> Se
 
 
 def _staff_id(participant: object) -> int | None:
-    if isinstance(participant, str) and participant.startswith("staff-") and participant[6:].isdigit():
-        return int(participant[6:])
-    return None
+    """The staff member's id in a participant id named in an event's details (who let someone in), else None."""
+    kind, ref = parse_participant(participant) or (None, None)
+    return ref if kind == PrincipalKind.STAFF else None
 
 
-def _booking_entries(a: Appointment, names: dict[int, str]) -> list[Entry]:
+def _booking_entries(a: Appointment, names: dict[int | None, str]) -> list[Entry]:
     entries = [
         Entry(
             a.created_at,
@@ -225,45 +264,47 @@ def _message_entry(m: OutboxMessage) -> Entry:
     )
 
 
-def _who(participant: str) -> str:
-    return (
-        "worker" if participant.startswith("staff-") else "citizen" if participant.startswith("citizen-") else "guest"
-    )
+# anyone else: "guest"
+WHO_BY_KIND: dict[str | None, str] = {PrincipalKind.STAFF: "worker", PrincipalKind.CITIZEN: "citizen"}
 
 
-def _call_entry(e: CallEvent, names: dict[int, str]) -> Entry:
-    details = {"who": _who(e.participant)}
-    if e.event == "admitted":
+def _is_citizen(e: CallEvent) -> bool:
+    return e.participant_kind == PrincipalKind.CITIZEN
+
+
+def _call_entry(e: CallEvent, names: dict[int | None, str]) -> Entry:
+    details: dict[str, Any] = {"who": WHO_BY_KIND.get(e.participant_kind, "guest")}
+    if e.event == CallEventName.ADMITTED:
         details["by"] = names.get(_staff_id(e.details.get("by")), "")
         details["waited_seconds"] = round(float(e.details.get("waited_seconds") or 0))
-    elif e.event == "left":
+    elif e.event == CallEventName.LEFT:
         details["reason"] = str(e.details.get("reason", ""))
-    elif e.event == "connection_type":
+    elif e.event == CallEventName.CONNECTION_TYPE:
         details["type"] = str(e.details.get("type", ""))
-    elif e.event == "ended":
+    elif e.event == CallEventName.ENDED:
         details["participants"] = e.details.get("participants")
     return Entry(e.at, f"call_{e.event}", details)
 
 
 def summarise_call(events: list[CallEvent]) -> CallSummary:
     """Duration (from the citizen being let in to the end), waiting time, connection, reconnects, how it ended."""
-    citizen_in = [e.at for e in events if e.participant.startswith("citizen-") and e.event in ("joined", "admitted")]
-    over = [e.at for e in events if e.event in ("left", "ended")]
+    citizen_in = [e.at for e in events if _is_citizen(e) and e.event in (CallEventName.JOINED, CallEventName.ADMITTED)]
+    over = [e.at for e in events if e.event in (CallEventName.LEFT, CallEventName.ENDED)]
     duration = None
     if citizen_in and over and max(over) > min(citizen_in):
         duration = (max(over) - min(citizen_in)).total_seconds() / 60
     waits = [
         float(e.details.get("waited_seconds") or 0)
         for e in events
-        if e.event == "admitted" and e.participant.startswith("citizen-")
+        if e.event == CallEventName.ADMITTED and _is_citizen(e)
     ]
-    types = [str(e.details.get("type")) for e in events if e.event == "connection_type"]
+    types = [str(e.details.get("type")) for e in events if e.event == CallEventName.CONNECTION_TYPE]
     return CallSummary(
         joined=bool(citizen_in),
         duration_minutes=duration,
         waited_seconds=waits[0] if waits else None,
         connection=types[-1] if types else None,
-        reconnects=sum(1 for e in events if e.event == "reconnected"),
+        reconnects=sum(1 for e in events if e.event == CallEventName.RECONNECTED),
         ended_how=_ended_how(events),
     )
 
@@ -271,15 +312,15 @@ def summarise_call(events: list[CallEvent]) -> CallSummary:
 def _ended_how(events: list[CallEvent]) -> str | None:
     """The first event that ended the call: the worker ending it, or someone hanging up or losing the connection."""
     for e in events:
-        if e.event == "ended":
+        if e.event == CallEventName.ENDED:
             return "time_over" if e.details.get("by") == ENDED_BY_SERVER else "worker_ended"
-        reason = e.details.get("reason") if e.event == "left" else None
+        reason = e.details.get("reason") if e.event == CallEventName.LEFT else None
         if reason == "network_lost":
             return "network_lost"
         if reason == "removed":
             return "access_ended"
         if reason == "hung_up":
-            return "citizen_hung_up" if e.participant.startswith("citizen-") else "worker_hung_up"
+            return "citizen_hung_up" if _is_citizen(e) else "worker_hung_up"
     return None
 
 
@@ -315,7 +356,7 @@ async def appointments_in(
     if worker_id is not None:
         stmt = stmt.where(Appointment.worker_id == worker_id)
     await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.SUPERVISION))
-    return [tuple(row) for row in (await db.execute(stmt)).all()]
+    return [(appointment, citizen, worker) for appointment, citizen, worker in (await db.execute(stmt)).all()]
 
 
 # Consents whose absence changes what happens around appointments.

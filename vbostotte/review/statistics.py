@@ -11,7 +11,7 @@ Definitions (see docs/review-and-statistics.md):
 * *cancelled*: cancelled in the system, or attendance recorded as a late or timely cancellation;
 * *held*: not cancelled and attendance "attended"; *no-show*: not cancelled and attendance "did not come";
 * *attendance rate*: held / (held + no-shows);
-* *reminded*: a reminder to the citizen was sent (an outbox row with status "sent").
+* *reminded*: a reminder to the citizen was sent (an outbox row with status "sent", ``OutboxStatus.SENT``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import models
 from vbostotte.i18n import TZ
-from vbostotte.models import Appointment, AppointmentKind, CallEvent, Citizen, OutboxMessage, Staff, Team
+from vbostotte.models import (
+    Appointment,
+    AppointmentKind,
+    CallEvent,
+    CallEventName,
+    Citizen,
+    OutboxMessage,
+    OutboxStatus,
+    PrincipalKind,
+    Staff,
+    Team,
+)
 
 MAX_DAYS = 400
 
@@ -184,7 +195,7 @@ REMINDED = exists().where(
     OutboxMessage.appointment_id == Appointment.id,
     OutboxMessage.purpose == "reminder",
     OutboxMessage.recipient_kind == "citizen",
-    OutboxMessage.status == "sent",
+    OutboxMessage.status == OutboxStatus.SENT,
 )
 
 
@@ -333,8 +344,8 @@ def _seconds(db: AsyncSession, later, earlier):
 
 async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
     """The calls of the video sessions not cancelled: one grouped pass over their events gives one row per call."""
-    citizen = CallEvent.participant.like("citizen-%")
-    citizen_in = and_(CallEvent.event.in_(("joined", "admitted")), citizen)  # the cheaper test first
+    citizen = CallEvent.participant_kind == PrincipalKind.CITIZEN
+    citizen_in = and_(CallEvent.event.in_((CallEventName.JOINED, CallEventName.ADMITTED)), citizen)  # cheaper first
 
     def anywhere(condition):  # 1 if any event of the call meets the condition
         return func.max(case((condition, 1), else_=0))
@@ -345,17 +356,20 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
         select(
             _seconds(
                 db,
-                func.max(case((CallEvent.event.in_(("left", "ended")), CallEvent.at))),
+                func.max(case((CallEvent.event.in_((CallEventName.LEFT, CallEventName.ENDED)), CallEvent.at))),
                 func.min(case((citizen_in, CallEvent.at))),
             ).label("seconds"),
             anywhere(citizen_in).label("admitted"),
-            anywhere(and_(CallEvent.event == "waiting", citizen)).label("waited"),
-            anywhere(and_(CallEvent.event == "left", CallEvent.details["reason"].as_string() == "network_lost")).label(
-                "lost"
-            ),
-            anywhere(CallEvent.event == "connection_type").label("reported"),
+            anywhere(and_(CallEvent.event == CallEventName.WAITING, citizen)).label("waited"),
             anywhere(
-                and_(CallEvent.event == "connection_type", CallEvent.details["type"].as_string() == "relayed")
+                and_(CallEvent.event == CallEventName.LEFT, CallEvent.details["reason"].as_string() == "network_lost")
+            ).label("lost"),
+            anywhere(CallEvent.event == CallEventName.CONNECTION_TYPE).label("reported"),
+            anywhere(
+                and_(
+                    CallEvent.event == CallEventName.CONNECTION_TYPE,
+                    CallEvent.details["type"].as_string() == "relayed",
+                )
             ).label("relayed"),
         )
         .select_from(Appointment)
@@ -373,7 +387,10 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
                 select(CallEvent.details["waited_seconds"].as_float())
                 .select_from(Appointment)
                 .join(Citizen, Citizen.id == Appointment.citizen_id)
-                .join(CallEvent, and_(CallEvent.appointment_id == Appointment.id, CallEvent.event == "admitted"))
+                .join(
+                    CallEvent,
+                    and_(CallEvent.appointment_id == Appointment.id, CallEvent.event == CallEventName.ADMITTED),
+                )
                 .where(*where, VIDEO, ~CANCELLED, citizen)
             )
         )
@@ -396,12 +413,12 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
 
 
 async def _interpreters(db: AsyncSession, scope: Scope, where: list, groups: list[_Group]) -> InterpreterStats:
-    cutoff = await db.scalar(
+    minutes = await db.scalar(
         select(models.MunicipalitySettings.confirm_cutoff_minutes).where(
             models.MunicipalitySettings.municipality_id == scope.municipality_id
         )
     )
-    cutoff = dt.timedelta(minutes=180 if cutoff is None else cutoff)
+    cutoff = dt.timedelta(minutes=180 if minutes is None else minutes)
     # Compared in Python: exact on both backends (SQLite keeps times as text), over a handful of rows.
     cancellations = (
         await db.execute(
@@ -410,7 +427,11 @@ async def _interpreters(db: AsyncSession, scope: Scope, where: list, groups: lis
             .where(*where, Appointment.interpreter_name.is_not(None), Appointment.cancelled_at.is_not(None))
         )
     ).all()
-    in_time = sum(1 for cancelled_at, starts_at in cancellations if cancelled_at <= starts_at - cutoff)
+    in_time = sum(
+        1
+        for cancelled_at, starts_at in cancellations
+        if cancelled_at is not None and cancelled_at <= starts_at - cutoff
+    )
     return InterpreterStats(
         sum(g.interpreter_booked for g in groups),
         sum(g.interpreter_held for g in groups),

@@ -123,7 +123,7 @@ async def read_json(request: web.Request, limit: int = MAX_JSON) -> object:
     """The request's JSON body (at most ``limit`` bytes), not yet validated."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType()
-    if (request.content_length or 0) > limit:
+    if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     raw = await request.read()
     if len(raw) > limit:

@@ -203,7 +203,7 @@ class Operation:
     responses: dict[int, str] = field(default_factory=dict)
 
 
-def openapi(operations: list[Operation], base_url: str, describe: Callable[[int], str]) -> dict[str, Any]:
+def openapi(operations: list[Operation], base_url: str, describe: Callable[[int], str | None]) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``operations``."""
     paths: dict[str, Any] = {}
     for op in operations:

@@ -24,7 +24,7 @@ SQLITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("sqlite_lock", asyncio.Lock)
 SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 # The connection test's echo peers (signaling.echo.EchoPeers); built at start-up, closed on shutdown.
 ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers", EchoPeers)
-CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock", object)
+CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock")
 # The origins our pages are served from (security.allowed_origins): VB_BASE_URL's and VB_EXTRA_ORIGINS.
 ALLOWED_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("allowed_origins", frozenset)
 # Prometheus metrics of this application (vbostotte.operations.metrics.Metrics); built in create_app.

@@ -68,6 +68,9 @@ NO_DATABASE = (
     "/metrics",
     "/ws/",
 )  # a WebSocket lives long: it opens its own short transactions
+# Requests a page makes by itself every few seconds: they do not count as the person's activity, so an open page
+# does not keep an idle staff session alive past VB_SESSION_IDLE_MINUTES.
+PASSIVE = ("/worker/waiting",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -244,8 +247,8 @@ async def authentication(request: web.Request, handler):
     if authorization is not None and request.path.startswith(API_TOKEN_PATHS):
         return await _bearer(request, handler, authorization, now)
     token = request.cookies.get(sessions.COOKIE)
-    session = await sessions.load(db, token, request.app[SETTINGS], now)
-    if session is not None:
+    session = await sessions.load(db, token, request.app[SETTINGS], now, activity=request.path not in PASSIVE)
+    if session is not None and token is not None:  # a session is only found by its token
         request[SESSION_TOKEN], request[WEB_SESSION] = token, session
         if session.staff_id is not None:
             staff = await db.get(Staff, session.staff_id)

@@ -9,6 +9,7 @@ from aiohttp import web
 from vbostotte.booking.views import appointments, calendars
 from vbostotte.calls.views import calls, connection_test
 from vbostotte.calls.views import guests as guest_views
+from vbostotte.calls.views import waiting as waiting_views
 from vbostotte.care.views import caseworker_export as caseworker_views
 from vbostotte.care.views import checkins as checkin_views
 from vbostotte.care.views import goals as goal_views
@@ -33,9 +34,19 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get("/l/{token}", auth.open_link, name="personal_link")
 
     r.add_get("/me", citizen.home, name="citizen_home")
+    # The start page's menu: a short page for each thing (their forms post to the routes further down).
+    r.add_get("/me/appointments", citizen.appointments_page, name="citizen_appointments")
+    r.add_get("/me/wellbeing", citizen.checkin_page, name="citizen_checkin")
+    r.add_get("/me/day", citizen.day_page, name="citizen_day")
+    r.add_get("/me/goals", citizen.goals_page, name="citizen_goals")
+    r.add_get("/me/notes", citizen.notes_page, name="citizen_notes")
+    r.add_get("/me/contact", citizen.contact_page, name="citizen_contact")
+    r.add_get("/me/consents", citizen.consents_page, name="citizen_consents")
     r.add_post(f"/me/appointments/{ID}/respond", appointments.respond, name="appointment_respond")
 
     r.add_get("/worker", staff.worker_home, name="worker_home")
+    # Who waits in the worker's open calls (JSON, asked for every few seconds by every staff page of a worker).
+    r.add_get("/worker/waiting", waiting_views.waiting_now, name="worker_waiting")
     r.add_route("*", "/citizens/new", staff.citizen_new, name="citizen_new")
     r.add_get(f"/citizens/{ID}", staff.citizen_detail, name="citizen_detail")
     r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
@@ -69,6 +80,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/admin/staff/{ID}/active", admin.staff_active, name="admin_staff_active")
     r.add_post("/admin/teams", admin.team_new, name="admin_team_new")
     r.add_post(f"/admin/teams/{ID}/members", admin.team_member, name="admin_team_member")
+    r.add_post(f"/admin/teams/{ID}/phone", admin.team_phone, name="admin_team_phone")
 
     # Calendars (iCalendar files). The feed has no session: calendar apps cannot log in, so its
     # token is the key (hashed in the database, masked in the access log, revocable).

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -22,6 +22,8 @@ UNREADABLE_BODY = (ValueError, LookupError, RuntimeError, TypeError, HttpProcess
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number is no id (and PostgreSQL would refuse it)
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ]{8,16}$")
+
+T = TypeVar("T")
 
 
 async def read_form(request: web.Request) -> MultiDictProxy:
@@ -142,3 +144,11 @@ class Form:
         """Raise InvalidInput if any field failed."""
         if self.errors:
             raise InvalidInput(dict(self.errors))
+
+    def checked(self, value: T | None) -> T:
+        """The value of a field read as required, once :meth:`check` passed: a required field that is missing or
+        invalid is an error, so its value is never None then (None here is a bug: a field read as optional)."""
+        if value is None:
+            self.check()
+            raise ValueError("a required form field has no value")
+        return value

@@ -11,7 +11,7 @@ from aiohttp import web
 from vbostotte import access, i18n
 from vbostotte.booking import availability, booking, calendars
 from vbostotte.calls import calls
-from vbostotte.errors import Conflict, InvalidInput
+from vbostotte.errors import Conflict, InvalidInput, NotFound
 from vbostotte.i18n import N_, TZ
 from vbostotte.identity import citizens
 from vbostotte.models import AppointmentKind, Attendance, Citizen, CitizenResponse, StaffRole
@@ -58,7 +58,7 @@ async def _new_context(request: web.Request, values: dict) -> dict:
     who, db, now = base.actor(request), base.db(request), base.now(request)
     caseload = await citizens.list_visible(db, who)
     first_day = now.astimezone(TZ).date()
-    free = await availability.availability(db, who.id, first_day, 14)
+    free = await availability.availability(db, who.known_id, first_day, 14)
     slots = availability.free_slots(free.windows, free.busy, dt.timedelta(minutes=45), now)[:12]
     return {"caseload": caseload, "slots": slots, "values": values, "errors": {}, "durations": DURATIONS}
 
@@ -90,10 +90,10 @@ async def new(request: web.Request) -> web.Response:
             base.db(request),
             who,
             booking.BookingRequest(
-                citizen_id=citizen_id,
+                citizen_id=form.checked(citizen_id),
                 kind=AppointmentKind(kind),
-                starts_at=starts_at,
-                duration_minutes=int(duration),
+                starts_at=form.checked(starts_at),
+                duration_minutes=int(form.checked(duration)),
                 note_to_citizen=note,
                 interpreter=interpreter,
                 idempotency_key=key,
@@ -114,6 +114,8 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
     db, now = base.db(request), base.now(request)
     appointment = await booking.appointment_for(db, who, base.object_id(request), "appointment.view")
     citizen = await db.get(Citizen, appointment.citizen_id)  # the read was authorised and logged just above
+    if citizen is None:
+        raise NotFound()
     settings = await outbox.municipality_settings(db, appointment.municipality_id)
     context = {
         "a": appointment,
@@ -154,7 +156,7 @@ async def _act(request: web.Request, work) -> web.Response:
     except InvalidInput as exc:
         return await _page(request, status=422, errors={k: i18n.gettext(v) for k, v in exc.errors.items()})
     raise base.redirect(
-        request, "appointment", query={"done": request.match_info.route.name}, id=base.object_id(request)
+        request, "appointment", query={"done": request.match_info.route.name or ""}, id=base.object_id(request)
     )
 
 
@@ -162,7 +164,7 @@ async def cancel(request: web.Request) -> web.Response:
     async def work(who, form: Form):
         reason = form.text("reason", max_len=300)
         form.check()
-        await booking.cancel(base.db(request), who, base.object_id(request), reason, base.now(request))
+        await booking.cancel(base.db(request), who, base.object_id(request), form.checked(reason), base.now(request))
 
     return await _act(request, work)
 
@@ -175,7 +177,13 @@ async def reschedule(request: web.Request) -> web.Response:
         form.check()
         try:
             await booking.reschedule(
-                base.db(request), who, base.object_id(request), starts_at, int(duration), reason, base.now(request)
+                base.db(request),
+                who,
+                base.object_id(request),
+                form.checked(starts_at),
+                int(form.checked(duration)),
+                form.checked(reason),
+                base.now(request),
             )
         except booking.SlotTaken as exc:
             raise InvalidInput({"time": exc.message}) from None
@@ -207,8 +215,11 @@ async def respond(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     answer = form.choice("response", (CitizenResponse.CONFIRMED.value, CitizenResponse.CANT_COME.value))
     form.check()
+    answer = form.checked(answer)
     await booking.respond(base.db(request), who, base.object_id(request), CitizenResponse(answer), base.now(request))
-    raise base.redirect(request, "citizen_home", query={"done": answer})
+    # Back where the tap was: the start page (the next appointment) or the page of all appointments.
+    back = "citizen_appointments" if form.data.get("back") == "appointments" else "citizen_home"
+    raise base.redirect(request, back, query={"done": answer})
 
 
 async def working_hours(request: web.Request) -> web.Response:
@@ -247,14 +258,14 @@ async def working_hours(request: web.Request) -> web.Response:
 
 async def _feed_context(request: web.Request, feed_url: str | None = None) -> dict:
     """The calendar feed section at the end of the page (see booking/views/calendars.py)."""
-    return {"feed": await calendars.active_feed(base.db(request), base.actor(request).id), "feed_url": feed_url}
+    return {"feed": await calendars.active_feed(base.db(request), base.actor(request).known_id), "feed_url": feed_url}
 
 
 async def hours_page(request: web.Request, feed_url: str | None = None) -> web.Response:
     """The working-hours page as saved; ``feed_url`` is a new calendar feed address, shown only now."""
     who = base.actor(request)
     access.require_role(who, StaffRole.WORKER)
-    saved = await availability.hours_of(base.db(request), who.id)
+    saved = await availability.hours_of(base.db(request), who.known_id)
     return base.render(
         request,
         "worker/availability.html",
@@ -298,8 +309,13 @@ async def absences(request: web.Request) -> web.Response:
         form.errors["last_day"] = N_("The last day must be on or after the first day, and within a year.")
     try:
         form.check()
+        first, last = form.checked(first), form.checked(last)
         await availability.add_absence(
-            db, who, reason, availability.to_utc(first, 0), availability.to_utc(last + dt.timedelta(days=1), 0)
+            db,
+            who,
+            form.checked(reason),
+            availability.to_utc(first, 0),
+            availability.to_utc(last + dt.timedelta(days=1), 0),
         )
     except InvalidInput as exc:
         context["values"] = {k: v for k, v in data.items() if k in ("first_day", "last_day", "reason")}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from vbostotte.calls import calls, guests
+from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, Citizen
 from vbostotte.web import base
 from vbostotte.web.keys import SIGNALING
@@ -56,7 +59,9 @@ async def page(request: web.Request) -> web.Response:
     appointment = await calls.call_for(db, who, base.object_id(request), "call.page")
     # A relay-only citizen's call cannot start without TURN: the page says why instead of offering Join.
     citizen = await db.get(Citizen, appointment.citizen_id)
-    extra = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
+    if citizen is None:
+        raise NotFound()
+    extra: dict[str, Any] = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
     if who.is_staff:
         settings, now = base.settings(request), base.now(request)
         extra |= {

@@ -26,7 +26,13 @@ async def create(request: web.Request) -> web.Response:
     name = form.text("name", max_len=guests.MAX_NAME)
     form.check()
     link = await guests.create_link(
-        base.db(request), who, base.object_id(request), kind, name, base.settings(request), base.now(request)
+        base.db(request),
+        who,
+        base.object_id(request),
+        form.checked(kind),
+        form.checked(name),
+        base.settings(request),
+        base.now(request),
     )
     if _wants_json(request):
         return web.json_response({"kind": link.kind, "name": link.name, "url": link.url})
@@ -39,7 +45,7 @@ async def revoke(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     kind = form.choice("kind", KINDS)
     form.check()
-    await guests.revoke(base.db(request), who, base.object_id(request), kind, base.now(request))
+    await guests.revoke(base.db(request), who, base.object_id(request), form.checked(kind), base.now(request))
     if _wants_json(request):
         return web.json_response({"kind": kind, "revoked": True})
     raise base.redirect(request, "call", query={"done": "guest_link_revoked"}, id=base.object_id(request))

@@ -1,20 +1,15 @@
-"""Wellbeing check-ins and the day plan: the citizen's forms on their start page, and the worker's section
+"""Wellbeing check-ins and the day plan: the citizen's forms on their own pages, and the worker's section
 on the citizen's page (only with the citizen's consent, see ``services.checkins``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import access, audit
 from vbostotte.actors import Actor
-from vbostotte.care import checkins, day_plan, wellbeing_chart
-from vbostotte.errors import PermissionDenied
+from vbostotte.care import checkins, day_plan
+from vbostotte.errors import NotFound, PermissionDenied
 from vbostotte.models import Citizen, StaffRole
-from vbostotte.reminders import outbox
 from vbostotte.web import base
 from vbostotte.web.validation import Form
 
@@ -29,44 +24,10 @@ def _citizen(request: web.Request) -> Actor:
     return who
 
 
-def _back_home(request: web.Request, done: str, section: str) -> web.HTTPSeeOther:
-    """Back to the start page, at the section just used, with its confirmation."""
-    return web.HTTPSeeOther(f"{base.url(request, 'citizen_home')}?done={done}#{section}")
-
-
-async def home_context(db: AsyncSession, who: Actor, now: dt.datetime) -> dict[str, Any]:
-    """What the citizen's start page shows of check-ins and the day plan."""
-    latest = await checkins.latest_today(db, who, now)
-    crisis = (await outbox.municipality_settings(db, who.municipality_id)).crisis_line_text
-    return {
-        "checkin": latest,
-        "checkin_levels": checkins.LABELS,
-        "checkin_lowest": checkins.LOWEST,
-        "checkin_crisis_text": crisis,
-        "worker_sees_checkins": await checkins.worker_may_see(db, who.id),
-        "day_plan": await day_plan.own_plan(db, who, now),
-        "grade_labels": day_plan.GRADE_LABELS,
-    }
-
-
-async def worker_context(db: AsyncSession, who: Actor, citizen: Citizen, now: dt.datetime) -> dict[str, Any]:
-    """The wellbeing section of the worker's citizen page: nothing read unless the citizen consents."""
-    if not who.has_role(StaffRole.WORKER):
-        return {"wellbeing": {"for_worker": False}}
-    trend = await checkins.trend(db, who, citizen, now)
-    if trend is None:
-        return {"wellbeing": {"for_worker": True, "allowed": False}}
-    return {
-        "wellbeing": {
-            "for_worker": True,
-            "allowed": True,
-            "trend": trend,
-            "chart": wellbeing_chart.chart(trend),
-            "plan": await day_plan.plan_for_worker(db, who, citizen, now),
-            "levels": checkins.LABELS,
-            "grades": day_plan.GRADE_LABELS,
-        }
-    }
+def _back(request: web.Request, page: str, done: str, section: str) -> web.HTTPSeeOther:
+    """Back to the citizen's page the form is on (``citizen_checkin``, ``citizen_day``), at the section just used,
+    with its confirmation."""
+    return web.HTTPSeeOther(f"{base.url(request, page)}?done={done}#{section}")
 
 
 async def check_in(request: web.Request) -> web.Response:
@@ -76,16 +37,19 @@ async def check_in(request: web.Request) -> web.Response:
     level = form.choice("level", LEVEL_CHOICES)
     words = form.text("words", max_len=checkins.MAX_WORDS, required=False)
     form.check()
-    await checkins.check_in(base.db(request), who, int(level), words, base.now(request))
-    raise _back_home(request, "checkin", "checkin")
+    await checkins.check_in(base.db(request), who, int(form.checked(level)), words, base.now(request))
+    raise _back(request, "citizen_checkin", "checkin", "checkin")
 
 
 async def task_add(request: web.Request) -> web.Response:
     who = _citizen(request)
     db = base.db(request)
     title, minute = _task_form(await base.form(request))
-    await day_plan.add_task(db, who, await db.get(Citizen, who.id), title, minute, base.now(request))
-    raise _back_home(request, "task_added", "day-plan")
+    citizen = await db.get(Citizen, who.known_id)
+    if citizen is None:
+        raise NotFound()
+    await day_plan.add_task(db, who, citizen, title, minute, base.now(request))
+    raise _back(request, "citizen_day", "task_added", "day-plan")
 
 
 def _task_form(data) -> tuple[str, int | None]:
@@ -93,7 +57,7 @@ def _task_form(data) -> tuple[str, int | None]:
     title = form.text("title", max_len=day_plan.MAX_TITLE)
     minute = form.clock_time("remind_at", required=False)
     form.check()
-    return title, minute
+    return form.checked(title), minute
 
 
 async def task_done(request: web.Request) -> web.Response:
@@ -102,13 +66,13 @@ async def task_done(request: web.Request) -> web.Response:
     done = form.choice("done", ("1", "0"))
     form.check()
     await day_plan.set_done(base.db(request), who, base.object_id(request), done == "1", base.now(request))
-    raise _back_home(request, "task_done" if done == "1" else "task_undone", "day-plan")
+    raise _back(request, "citizen_day", "task_done" if done == "1" else "task_undone", "day-plan")
 
 
 async def task_remove(request: web.Request) -> web.Response:
     who = _citizen(request)
     await day_plan.remove_task(base.db(request), who, base.object_id(request), base.now(request))
-    raise _back_home(request, "task_removed", "day-plan")
+    raise _back(request, "citizen_day", "task_removed", "day-plan")
 
 
 async def grade(request: web.Request) -> web.Response:
@@ -116,8 +80,8 @@ async def grade(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     value = form.choice("grade", GRADE_CHOICES)
     form.check()
-    await day_plan.grade_day(base.db(request), who, int(value), base.now(request))
-    raise _back_home(request, "graded", "day-grade")
+    await day_plan.grade_day(base.db(request), who, int(form.checked(value)), base.now(request))
+    raise _back(request, "citizen_day", "graded", "day-grade")
 
 
 async def worker_task_add(request: web.Request) -> web.Response:

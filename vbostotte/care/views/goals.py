@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
-from sqlalchemy import select
 
 from vbostotte import access, audit, i18n
 from vbostotte.actors import Actor
-from vbostotte.care import goals, notes
+from vbostotte.care import goals
 from vbostotte.care.views.notes import NoteForm
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.i18n import N_
-from vbostotte.models import Citizen, GoalStatus, Staff, StaffRole
+from vbostotte.identity import organisation
+from vbostotte.models import Citizen, GoalStatus, StaffRole
 from vbostotte.web import base
 
 STATUSES = tuple(s.value for s in GoalStatus)
@@ -61,8 +61,8 @@ async def _page(request: web.Request, *, status: int = 200, errors: dict | None 
     goal = await goals.goal_for(db, who, base.object_id(request), "goal.view")
     events, touched = await goals.history(db, who, goal)
     steps = (await goals.steps_of(db, [goal.id]))[goal.id]
-    staff_ids = {e.actor_id for e in events if e.actor_kind == "staff"}
-    names = dict((await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))).all())
+    staff_ids = {e.actor_id for e in events if e.actor_kind == "staff" and e.actor_id is not None}
+    names = await organisation.staff_names(db, staff_ids)
     return base.render(
         request,
         "goals/goal.html",
@@ -115,7 +115,7 @@ async def step_new(request: web.Request) -> web.Response:
     async def work(who: Actor, form: NoteForm):
         text = form.text("text", max_len=200)
         form.check()
-        await goals.add_step(base.db(request), who, base.object_id(request), text, base.now(request))
+        await goals.add_step(base.db(request), who, base.object_id(request), form.checked(text), base.now(request))
 
     return await _change(request, work)
 
@@ -143,27 +143,5 @@ async def citizen_step_tick(request: web.Request) -> web.Response:
     done = _done(NoteForm(await base.form(request)))
     result = await goals.tick(base.db(request), who, base.object_id(request), done, base.now(request))
     outcome = "goal_achieved" if done and result.finished else "step_done" if done else "step_undone"
-    location = base.url(request, "citizen_home") + f"?done={outcome}&goal={result.goal.id}#goal-{result.goal.id}"
+    location = base.url(request, "citizen_goals") + f"?done={outcome}&goal={result.goal.id}#goal-{result.goal.id}"
     raise web.HTTPSeeOther(location)
-
-
-async def citizen_context(request: web.Request, who: Actor) -> dict:
-    """What the citizen's own page shows of goals and shared notes."""
-    db = base.db(request)
-    celebrated = request.query.get("goal", "")
-    return {
-        "goals": await goals.for_citizen(db, who.id, include_dropped=False),
-        "shared_notes": await notes.shared_with(db, who),
-        "celebrated_goal": int(celebrated)
-        if celebrated.isascii() and celebrated.isdecimal() and len(celebrated) < 10
-        else None,
-    }
-
-
-async def staff_citizen_context(request: web.Request, who: Actor, citizen: Citizen) -> dict:
-    """What the staff page of a citizen shows: the goals, and the notes the viewer may read (no note text)."""
-    db = base.db(request)
-    return {
-        "goals": await goals.for_citizen(db, citizen.id),
-        "notes": await notes.list_for_citizen(db, who, citizen.id),
-    }

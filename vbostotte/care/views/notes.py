@@ -7,14 +7,14 @@ import datetime as dt
 import unicodedata
 
 from aiohttp import web
-from sqlalchemy import select
 
 from vbostotte import access, audit, i18n
 from vbostotte.booking import booking
 from vbostotte.care import goals, notes
-from vbostotte.errors import InvalidInput
+from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_
-from vbostotte.models import Appointment, Citizen, NoteStatus, Staff, StaffRole
+from vbostotte.identity import organisation
+from vbostotte.models import Appointment, Citizen, NoteStatus, StaffRole
 from vbostotte.web import api, base
 from vbostotte.web.api_schema import NOTE_DRAFT, validate
 from vbostotte.web.validation import Form
@@ -58,6 +58,8 @@ async def appointment_note(request: web.Request) -> web.Response:
     db = base.db(request)
     appointment = await booking.appointment_for(db, who, base.object_id(request), "note.open")
     citizen = await db.get(Citizen, appointment.citizen_id)
+    if citizen is None:
+        raise NotFound()
     note = await notes.for_appointment(db, who, appointment, citizen, base.now(request))
     raise base.redirect(request, "note", id=note.id)
 
@@ -85,7 +87,7 @@ async def _page(
     touched = await notes.goals_of(db, [v.id for v in versions])
     editing = latest.status == NoteStatus.DRAFT and note.author_id == who.id
     people = {note.author_id} | {v.signed_by_id for v in versions if v.signed_by_id}
-    authors = dict((await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(people)))).all())
+    authors = await organisation.staff_names(db, people)
     context = {
         "note": note,
         "versions": versions,
@@ -177,7 +179,7 @@ async def amend(request: web.Request) -> web.Response:
     except InvalidInput as exc:
         errors = {name: i18n.gettext(message) for name, message in exc.errors.items()}
         return await _page(request, status=422, errors=errors)
-    await notes.amend(base.db(request), who, base.object_id(request), reason, base.now(request))
+    await notes.amend(base.db(request), who, base.object_id(request), form.checked(reason), base.now(request))
     raise base.redirect(request, "note", query={"done": "amending"}, id=base.object_id(request))
 
 

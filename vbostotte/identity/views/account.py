@@ -36,7 +36,9 @@ async def api_keys(request: web.Request) -> web.Response:
     label, days = form.text("label", max_len=80), form.choice("days", LIFETIMES)
     try:
         form.check()
-        token = await api_tokens.create(base.db(request), base.actor(request), label, int(days), base.now(request))
+        token = await api_tokens.create(
+            base.db(request), base.actor(request), form.checked(label), int(form.checked(days)), base.now(request)
+        )
     except InvalidInput as exc:
         return base.render_invalid(request, TEMPLATE, await _page(request, values=dict(form.data)), exc)
     return base.render(request, TEMPLATE, await _page(request, new_token=token))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from vbostotte import access, i18n
@@ -31,7 +33,11 @@ async def home(request: web.Request) -> web.Response:
 async def staff_new(request: web.Request) -> web.Response:
     who = base.actor(request)
     access.require_role(who, StaffRole.ADMIN)
-    context = {"role_options": [(role, i18n.role_label(role), None) for role in ROLES], "values": {}, "errors": {}}
+    context: dict[str, Any] = {
+        "role_options": [(role, i18n.role_label(role), None) for role in ROLES],
+        "values": {},
+        "errors": {},
+    }
     if request.method != "POST":
         return base.render(request, "admin/staff_new.html", context)
     data = await base.form(request)
@@ -46,11 +52,11 @@ async def staff_new(request: web.Request) -> web.Response:
         await organisation.create_staff(
             base.db(request),
             who,
-            who.municipality_id,
-            email=email,
-            name=name,
+            who.known_municipality_id,
+            email=form.checked(email),
+            name=form.checked(name),
             role=StaffRole(role),
-            password=password,
+            password=form.checked(password),
             now=base.now(request),
         )
     except InvalidInput as exc:
@@ -73,7 +79,7 @@ async def team_new(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     name = form.text("name", max_len=100)
     form.check()
-    await organisation.create_team(base.db(request), who, name)
+    await organisation.create_team(base.db(request), who, form.checked(name))
     raise base.redirect(request, "admin_home", query={"done": "team_created"})
 
 
@@ -82,8 +88,18 @@ async def team_member(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     staff_id = form.integer("staff_id")
     form.check()
-    await organisation.add_member(base.db(request), who, base.object_id(request), staff_id)
+    await organisation.add_member(base.db(request), who, base.object_id(request), form.checked(staff_id))
     raise base.redirect(request, "admin_home", query={"done": "member_added"})
+
+
+async def team_phone(request: web.Request) -> web.Response:
+    """The number the team's citizens call to reach it; an empty field removes it."""
+    who = base.actor(request)
+    form = Form(await base.form(request))
+    phone = form.phone("phone")
+    form.check()
+    await organisation.set_team_phone(base.db(request), who, base.object_id(request), phone)
+    raise base.redirect(request, "admin_home", query={"done": "team_phone"})
 
 
 REMINDER_CHOICES = ("2880", "1440", "180", "60")  # minutes before: 2 days, 1 day, 3 hours, 1 hour
@@ -94,7 +110,7 @@ async def booking_settings(request: web.Request) -> web.Response:
     who = base.actor(request)
     access.require_role(who, StaffRole.ADMIN)
     db = base.db(request)
-    current = await outbox.municipality_settings(db, who.municipality_id)
+    current = await outbox.municipality_settings(db, who.known_municipality_id)
     values = {
         "offsets": outbox.reminder_offsets(current),
         "cutoff": str(current.confirm_cutoff_minutes // 60),
@@ -120,7 +136,11 @@ async def booking_settings(request: web.Request) -> web.Response:
     try:
         form.check()
         await organisation.update_booking_settings(
-            db, who, reminder_offsets_minutes=offsets, confirm_cutoff_minutes=cutoff * 60, crisis_line_text=crisis
+            db,
+            who,
+            reminder_offsets_minutes=offsets,
+            confirm_cutoff_minutes=form.checked(cutoff) * 60,
+            crisis_line_text=crisis,
         )
     except InvalidInput as exc:
         context["values"] = {"offsets": offsets, "cutoff": data.get("cutoff", ""), "crisis_line_text": crisis}

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aiohttp import web
 
 from vbostotte import access, audit, i18n
 from vbostotte.booking import appointments, availability, booking
 from vbostotte.calls import calls
-from vbostotte.care import checkins
-from vbostotte.care.views import checkins as checkin_views
-from vbostotte.care.views import goals as goal_views
+from vbostotte.care import checkins, sections
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import LOCALES, TZ
 from vbostotte.identity import citizens, links, organisation
@@ -37,7 +36,7 @@ async def worker_home(request: web.Request) -> web.Response:
     rows = await appointments.worker_calendar(
         db, who, min(start, now - dt.timedelta(hours=2)), max(end, now + dt.timedelta(days=1))
     )
-    cutoff = (await outbox.municipality_settings(db, who.municipality_id)).confirm_cutoff_minutes
+    cutoff = (await outbox.municipality_settings(db, who.known_municipality_id)).confirm_cutoff_minutes
     caseload = await citizens.list_visible(db, who)
     return base.render(
         request,
@@ -47,7 +46,7 @@ async def worker_home(request: web.Request) -> web.Response:
             "follow_up": [(a, c) for a, c in rows if booking.needs_follow_up(a, cutoff, now)],
             "caseload": caseload,
             "missing_consents": await consent.read_missing(db, who, [c.id for c in caseload]),
-            "consent_titles": await consent.titles(db, who.municipality_id, i18n.get_locale()),
+            "consent_titles": await consent.titles(db, who.known_municipality_id, i18n.get_locale()),
             "attention": await checkins.needing_attention(db, who, now),
             "monday": monday,
             "sunday": monday + dt.timedelta(days=6),
@@ -82,7 +81,7 @@ async def citizen_new(request: web.Request) -> web.Response:
         if who.has_role(StaffRole.SUPERVISOR)
         else []
     )
-    context = {"teams": teams, "values": {}, "errors": {}}
+    context: dict[str, Any] = {"teams": teams, "values": {}, "errors": {}}
     if request.method != "POST":
         return base.render(request, "worker/citizen_new.html", context)
     data = await base.form(request)
@@ -113,8 +112,7 @@ async def _citizen_page(request: web.Request, issued_link: str | None = None, do
         "verbal_ways": [(how, i18n.gettext(consent.HOW_LABELS[how]), "") for how in consent.VERBAL],
         "how_labels": consent.HOW_LABELS,
         "relay_available": calls.relay_available(base.settings(request)),  # the relay-only setting needs TURN
-        **await goal_views.staff_citizen_context(request, who, citizen),
-        **await checkin_views.worker_context(db, who, citizen, now),
+        **await sections.on_staff_citizen_page(db, who, citizen, now),
     }
     return base.render(request, "worker/citizen.html", context)
 

@@ -31,11 +31,11 @@ async def citizen_change(request: web.Request) -> web.Response:
         raise PermissionDenied()
     db = base.db(request)
     form = Form(await base.form(request))
-    kind = form.choice("kind", await _codes(db, who.municipality_id))
+    kind = form.choice("kind", await _codes(db, who.known_municipality_id))
     action = form.choice("action", ACTIONS)
     form.check()
-    await _change(action)(db, who, who.id, kind, consent.How.CITIZEN_PAGE, base.now(request))
-    location = base.url(request, "citizen_home") + f"?done=consent_{action}#consents"
+    await _change(form.checked(action))(db, who, who.id, kind, consent.How.CITIZEN_PAGE, base.now(request))
+    location = base.url(request, "citizen_consents") + f"?done=consent_{action}#consents"
     raise web.HTTPSeeOther(location)
 
 
@@ -50,7 +50,7 @@ async def worker_record(request: web.Request) -> web.Response:
     action = form.choice("action", ACTIONS)
     how = form.choice("how", consent.VERBAL)
     form.check()
-    await _change(action)(db, who, citizen.id, kind, how, base.now(request))
+    await _change(form.checked(action))(db, who, citizen.id, kind, how, base.now(request))
     raise base.redirect(request, "citizen_detail", query={"done": "consent"}, id=citizen.id)
 
 
@@ -91,7 +91,7 @@ async def admin_kinds(request: web.Request) -> web.Response:
     text = _text(form)
     try:
         form.check()
-        kind = await consent.add_kind(db, who, code, text, base.now(request))
+        kind = await consent.add_kind(db, who, form.checked(code), text, base.now(request))
     except InvalidInput as exc:
         return base.render_invalid(request, "admin/consents.html", context, exc)
     raise base.redirect(request, "admin_consent_kind", query={"done": "added"}, id=kind.id)

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from vbostotte import access, audit
 from vbostotte.care import checkins, day_plan
-from vbostotte.errors import PermissionDenied
+from vbostotte.errors import NotFound, PermissionDenied
 from vbostotte.models import Citizen, StaffRole
 from vbostotte.privacy import data_export
 from vbostotte.web import base
@@ -18,7 +18,10 @@ async def _own(request: web.Request, fmt: str) -> dict:
     if not who.is_citizen:
         raise PermissionDenied()
     db = base.db(request)
-    return await data_export.gather(db, who, await db.get(Citizen, who.id), base.now(request), fmt)
+    citizen = await db.get(Citizen, who.known_id)
+    if citizen is None:
+        raise NotFound()
+    return await data_export.gather(db, who, citizen, base.now(request), fmt)
 
 
 async def _on_behalf(request: web.Request, fmt: str) -> dict:

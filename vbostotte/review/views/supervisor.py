@@ -14,7 +14,7 @@ from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.i18n import gettext as _
 from vbostotte.identity import citizens, organisation
-from vbostotte.models import Municipality, StaffRole
+from vbostotte.models import OutboxStatus, StaffRole
 from vbostotte.review import audit_review, charts, pilot_export, review, statistics
 from vbostotte.web import base
 from vbostotte.web.validation import Form
@@ -37,7 +37,7 @@ async def assign(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     worker_id = form.integer("worker_id")
     form.check()
-    await citizens.assign_worker(db, who, citizen, worker_id)
+    await citizens.assign_worker(db, who, citizen, form.checked(worker_id))
     raise base.redirect(request, "citizen_detail", query={"done": "assigned"}, id=citizen.id)
 
 
@@ -53,7 +53,7 @@ def _period(form: Form, today: dt.date) -> statistics.Period:
         if first and last and not 0 <= (last - first).days < statistics.MAX_DAYS:
             form.errors["to"] = N_("Choose an end date after the start, at most 400 days later.")
         form.check()
-        return statistics.Period(first, last)
+        return statistics.Period(form.checked(first), form.checked(last))
     form.check()
     return statistics.Period.week_of(day) if kind == "week" else statistics.Period.month_of(day)
 
@@ -70,7 +70,7 @@ async def _selection(request: web.Request, action: str):
     workers = await review.workers_in(db, [t.id for t in chosen])
     if worker_id is not None and worker_id not in {w.id for w in workers}:
         raise InvalidInput({"worker": N_("Choose one of the options.")})
-    scope = statistics.Scope(who.municipality_id, tuple(t.id for t in chosen), worker_id)
+    scope = statistics.Scope(who.known_municipality_id, tuple(t.id for t in chosen), worker_id)
     return {
         "teams": teams,
         "team_id": team_id,
@@ -93,17 +93,7 @@ async def statistics_page(request: web.Request) -> web.Response:
     who, db = base.actor(request), base.db(request)
     review.require_reviewer(who)
     selection = await _selection(request, "statistics.view")
-    stats = await statistics.compute(db, selection["scope"], selection["period"])
-    await audit.record(
-        db,
-        who,
-        audit.AuditEvent(
-            "statistics.view",
-            audit.Purpose.SUPERVISION,
-            object_type="team" if selection["team_id"] else None,
-            object_id=selection["team_id"],
-        ),
-    )
+    stats = await review.statistics_for(db, who, selection["scope"], selection["period"], selection["team_id"])
     if request.query.get("format") == "csv":
         period = selection["period"]
         return _download(
@@ -125,11 +115,11 @@ async def statistics_page(request: web.Request) -> web.Response:
     )
 
 
-def statistics_charts(stats: statistics.Statistics) -> list:
-    """The page's two charts: outcomes, and attendance by reminder and confirmation."""
+def statistics_charts(stats: statistics.Statistics) -> list[charts.BarChart]:
+    """The page's two charts: outcomes, and attendance by reminder and confirmation (drawn by supervisor/_charts.html)."""
     t = stats.totals
     outcomes = [
-        charts.Bar(_(label), n, str(n))
+        charts.Bar(_(label), n)
         for label, n in (
             (N_("Held"), t.held),
             (N_("No-shows"), t.no_show),
@@ -140,29 +130,29 @@ def statistics_charts(stats: statistics.Statistics) -> list:
     groups = [
         charts.Bar(
             _(GROUP_LABELS[(g.reminded, g.confirmed)]),
-            round((g.attendance_rate or 0) * 100),
-            "–" if g.attendance_rate is None else f"{round(g.attendance_rate * 100)} %",
+            None if g.attendance_rate is None else g.attendance_rate * 100,
         )
         for g in stats.reminders
     ]
+    number = i18n.format_number
     return [
         charts.bar_chart(
             "chart-outcomes",
             _("Appointments by outcome"),
-            _(
-                "Held %(held)s, no-shows %(no_show)s, cancelled %(cancelled)s, not recorded %(open)s.",
-                held=t.held,
-                no_show=t.no_show,
-                cancelled=t.cancelled,
-                open=t.unrecorded,
-            ),
             outcomes,
+            description=_(
+                "Held %(held)s, no-shows %(no_show)s, cancelled %(cancelled)s, not recorded %(open)s.",
+                held=number(t.held),
+                no_show=number(t.no_show),
+                cancelled=number(t.cancelled),
+                open=number(t.unrecorded),
+            ),
         ),
         charts.bar_chart(
             "chart-reminders",
             _("Attendance rate by reminder and confirmation"),
-            "; ".join(f"{bar.label}: {bar.shown}" for bar in groups) + ".",
             groups,
+            percent=True,
             maximum=100,
         ),
     ]
@@ -181,9 +171,7 @@ async def pilot_export_file(request: web.Request) -> web.Response:
     who, db = base.actor(request), base.db(request)
     review.require_reviewer(who)
     selection = await _selection(request, "statistics.export")
-    stats = await statistics.compute(db, selection["scope"], selection["period"])
-    municipality = (await db.get(Municipality, who.municipality_id)).name
-    await audit.record(db, who, audit.AuditEvent("statistics.export", audit.Purpose.SUPERVISION))
+    stats, municipality = await review.pilot_export_for(db, who, selection["scope"], selection["period"])
     name = f"pilot-{stats.period.first.isoformat()}-{stats.period.last.isoformat()}"
     if request.query.get("format") == "json":
         return _download(
@@ -201,7 +189,7 @@ async def travel_minutes(request: web.Request) -> web.Response:
     form = Form(await base.form(request))
     minutes = form.integer("minutes")
     form.check()
-    await review.set_travel_minutes(base.db(request), who, base.object_id(request), minutes)
+    await review.set_travel_minutes(base.db(request), who, base.object_id(request), form.checked(minutes))
     raise base.redirect(request, "supervisor_statistics", query={"done": "travel"})
 
 
@@ -245,11 +233,11 @@ LEAVE_REASONS = {
 }
 NO_REASON = N_("no reason given")
 MESSAGE_STATUS = {
-    "sent": N_("sent"),
-    "failed": N_("failed"),
-    "dropped": N_("not sent (cancelled or moved)"),
-    "pending": N_("waiting to be sent"),
-    "sending": N_("being sent"),
+    OutboxStatus.SENT: N_("sent"),
+    OutboxStatus.FAILED: N_("failed"),
+    OutboxStatus.DROPPED: N_("not sent (cancelled or moved)"),
+    OutboxStatus.PENDING: N_("waiting to be sent"),
+    OutboxStatus.SENDING: N_("being sent"),
 }
 
 
@@ -281,7 +269,7 @@ def describe(e: review.Entry) -> str:
             "%(who)s was let in by %(by)s after %(seconds)s seconds", who=who, by=d["by"], seconds=d["waited_seconds"]
         ),
         "call_left": lambda: _(
-            "%(who)s left: %(reason)s", who=who, reason=_(LEAVE_REASONS.get(d.get("reason"), NO_REASON))
+            "%(who)s left: %(reason)s", who=who, reason=_(LEAVE_REASONS.get(d.get("reason", ""), NO_REASON))
         ),
         "call_reconnected": lambda: _("%(who)s reconnected", who=who),
         "call_ended": lambda: _("The worker ended the call"),

@@ -5,10 +5,12 @@ const $ = (id) => document.getElementById(id);
 
 export class WaitingRoom {
   // text(key, name, n) gives a translated text; send(message) goes to the signalling server; say() announces.
-  constructor(text, send, say) {
+  // counted(n) hears how many wait, for the count on the "People" button.
+  constructor(text, send, say, counted = () => {}) {
     this.text = text;
     this.send = send;
     this.say = say;
+    this.counted = counted;
     this.list = $("waiting-list");
     this.since = new Map(); // participant id -> epoch seconds they started waiting
     setInterval(() => this.tick(), 15000);
@@ -21,6 +23,7 @@ export class WaitingRoom {
     this.since.set(person.id, typeof since === "number" ? since : Date.now() / 1000);
     this.list.append(this.item(person));
     $("waiting-empty").hidden = true;
+    this.counted(this.since.size);
     this.tick();
     this.say(this.text("textSomeoneWaiting", person.name));
   }
@@ -30,6 +33,7 @@ export class WaitingRoom {
     if (item) item.remove();
     this.since.delete(id);
     $("waiting-empty").hidden = this.since.size > 0;
+    this.counted(this.since.size);
   }
 
   item(person) {
@@ -45,7 +49,7 @@ export class WaitingRoom {
 
     const admit = document.createElement("button");
     admit.type = "button";
-    admit.className = "button";
+    admit.className = "button call__admit";
     admit.textContent = this.text("textAdmit", person.name);
     admit.addEventListener("click", () => { this.send({ type: "admit", participant: person.id }); this.remove(person.id); });
 

@@ -1,10 +1,12 @@
 // The call page: pre-join (own camera, device choice, microphone level), join with a single-use ticket, waiting
 // room, a mesh of peer connections (up to four people), chat, mute / camera / sound only, connection quality,
-// one-click Leave, and reconnecting with the resume token. Protocol: docs/signaling.md. Plain JavaScript
-// modules, no build step. Text from other people is only ever set with textContent.
-import { LevelMeter, browserFamily, listDevices, openMedia } from "./media.js";
+// one-click Leave, and reconnecting with the resume token. Protocol: docs/signaling.md; the screen: docs/call-page.md.
+// Plain JavaScript modules, no build step. Text from other people is only ever set with textContent.
+import { LevelMeter, browserFamily, canChooseSpeaker, listDevices, openMedia, otherFacing } from "./media.js";
 import { QualityMeter } from "./quality.js";
 import { WaitingRoom, enhanceGuestForms } from "./host.js";
+import { KeepAwake, Overlays, showCount } from "./screen.js";
+import { Chat } from "./chat.js";
 
 const root = document.getElementById("call");
 const $ = (id) => document.getElementById(id);
@@ -13,40 +15,67 @@ const isHost = root.dataset.host === "true";
 const status = $("call-status");
 const videos = $("videos");
 const selfVideo = $("self-video");
-const peers = new Map(); // participant id -> {pc, name, tile, caption, state, videoSender}
+const peers = new Map(); // participant id -> {pc, name, tile, state, videoSender}
 const roster = new Map(); // participant id -> display name, as the server announced them
 const meter = new LevelMeter($("mic-level"));
 const quality = new QualityMeter();
-const waitingRoom = isHost ? new WaitingRoom(text, send, say) : null;
+const overlays = new Overlays(root);
+const awake = new KeepAwake();
+let waitingRoom = null;
+let chat = null;
 let socket = null;
+let socketUp = false; // a socket is open and has been answered with `joined`
 let self = null;
 let resumeToken = null;
 let localStream = null;
 let leaving = false;
 let retries = 0;
+let reconnectTimer = null;
+let pongDue = null; // the heartbeat ping not answered yet
 let admitted = false;
 let audioOnly = false;
+let micOff = false;
+let cameraOff = false;
+let previewing = Promise.resolve(); // the camera and microphone being opened for the pre-join preview
 let rtcConfig = { iceServers: [] }; // from the ticket: STUN/TURN with short-lived credentials, and the policy
 
-function say(message) { status.textContent = message; }
+// The one status line (role=status): quiet while all is well; "alert" shows it as a card over the video.
+// A quiet line in the call fades after a few seconds; it stays in the status line for screen readers.
+let quietTimer = null;
+function say(message, tone = "") {
+  status.textContent = message;
+  root.classList.toggle("call--alert", tone === "alert");
+  root.classList.remove("call--quiet");
+  clearTimeout(quietTimer);
+  if (!tone) quietTimer = setTimeout(() => { if (root.dataset.state === "incall" && peers.size) root.classList.add("call--quiet"); }, 4000);
+}
+
+function setState(state) { root.dataset.state = state; }
 
 // -- before joining ---------------------------------------------------------------------------------------------
-async function preview(withVideo = true) {
+async function preview(withVideo = true, facing = null) {
   if (localStream) localStream.getTracks().forEach((track) => track.stop());
   const camera = $("camera-select");
   const mic = $("mic-select");
-  const { stream, problem, denied } = await openMedia(camera && camera.value, mic && mic.value, withVideo);
+  const { stream, problem, denied } = await openMedia(camera && camera.value, mic && mic.value, withVideo, facing);
+  if (leaving) { // left while the browser was still asking: nothing may stay on
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    return;
+  }
   localStream = stream;
+  tracks("audio").forEach((t) => { t.enabled = !micOff; });
+  tracks("video").forEach((t) => { t.enabled = !cameraOff; });
   selfVideo.srcObject = stream;
   selfVideo.hidden = !stream || stream.getVideoTracks().length === 0;
-  meter.attach(stream);
-  await listDevices(camera, mic, stream).catch(() => {});
+  if (root.dataset.state === "prejoin") meter.attach(stream); // in the call the level meter is not shown
+  const found = await listDevices(camera, mic, stream, $("speaker-select")).catch(() => ({ cameras: 0, speakers: 0 }));
+  $("switch-camera").hidden = found.cameras < 2;
+  $("speaker-field").hidden = found.speakers === 0;
   explain(problem, denied);
 }
 
 function explain(problem, denied) {
   const help = $("media-help");
-  if (!help) return;
   help.hidden = !problem;
   $("join").hidden = Boolean(problem);
   $("join-audio").hidden = !problem;
@@ -58,8 +87,8 @@ function explain(problem, denied) {
   $("join-audio").textContent = text(problem === "no-camera" ? "textJoinAudio" : "textJoinWithout");
 }
 
-async function switchDevice() {
-  await preview(!audioOnly);
+async function switchDevice(facing = null) {
+  await preview(!audioOnly, facing);
   // In a call, the peers get the new tracks without renegotiating.
   peers.forEach((entry) => {
     entry.pc.getSenders().forEach((sender) => {
@@ -68,6 +97,19 @@ async function switchDevice() {
       if (track) sender.replaceTrack(track).catch(() => {});
     });
   });
+}
+
+// The front or back camera of a phone (facingMode); elsewhere the next camera in the list.
+async function switchCamera() {
+  const facing = otherFacing(tracks("video")[0]);
+  const select = $("camera-select");
+  if (!facing && select.options.length > 1) select.selectedIndex = (select.selectedIndex + 1) % select.options.length;
+  await switchDevice(facing);
+}
+
+function chooseSpeaker() {
+  const id = $("speaker-select").value;
+  videos.querySelectorAll("video:not(#self-video)").forEach((video) => { video.setSinkId(id).catch(() => {}); });
 }
 
 // -- the signalling socket -------------------------------------------------------------------------------------
@@ -85,23 +127,37 @@ async function ticket() {
 }
 
 function send(message) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify(message));
+  return true;
 }
 
 function open(first) {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  socket = new WebSocket(scheme + location.host + root.dataset.socket);
-  socket.onopen = () => { send(first); };
-  socket.onmessage = (event) => {
+  const ws = new WebSocket(scheme + location.host + root.dataset.socket);
+  socket = ws;
+  ws.onopen = () => { retries = 0; send(first); }; // a socket that opens starts the back-off afresh
+  ws.onmessage = (event) => {
     let message;
     try { message = JSON.parse(event.data); } catch (e) { return; }
     handle(message).catch(() => {});
   };
-  socket.onclose = (event) => closed(event.code);
+  ws.onclose = (event) => { if (ws === socket) closed(event.code); };
+}
+
+// A socket that stopped answering (the network went away without a close): give it up and reconnect now.
+function abandon() {
+  const ws = socket;
+  socket = null;
+  if (ws) { ws.onclose = null; ws.close(); }
+  closed(1006);
 }
 
 // What a closed socket means (docs/signaling.md, close codes): stop, join again, or resume after a back-off.
 function closed(code) {
+  socketUp = false;
+  pongDue = null;
+  if (chat) chat.cutOff();
   if (leaving || code === 1000) return;
   if (code === 4005) { finish(); return; }
   if (code === 4004) { stop(text("textElsewhere")); return; }
@@ -109,15 +165,55 @@ function closed(code) {
   if (code === 4006) { stop(text("textFull")); return; }
   if (code === 4001 || !resumeToken) { stop(text("textRefused")); return; }
   root.classList.add("call--reconnecting");
-  say(text("textReconnecting"));
+  say(navigator.onLine ? text("textReconnecting") : text("textOffline"), "alert");
   const delay = Math.min(8000, 300 * 2 ** retries++);
-  setTimeout(async () => {
-    if (code === 4002) {  // our place was given up: join again (a guest waits to be let in again)
-      try { open({ type: "join", ticket: await ticket() }); } catch (e) { closed(1006); }
-    } else {
-      open({ type: "resume", token: resumeToken });
-    }
-  }, delay);
+  clearTimeout(reconnectTimer);
+  reconnectTimer = setTimeout(() => reconnect(code), delay);
+}
+
+async function reconnect(code) {
+  reconnectTimer = null;
+  if (leaving) return;
+  if (code === 4002) { // our place was given up: join again (a guest waits to be let in again)
+    try { open({ type: "join", ticket: await ticket() }); } catch (e) { closed(1006); }
+  } else {
+    open({ type: "resume", token: resumeToken });
+  }
+}
+
+// Our own network: when it goes, say so (not that the others lost theirs); when it is back, reconnect at once, or
+// check that the socket still answers.
+window.addEventListener("offline", () => {
+  if (!leaving && socket && !["prejoin", "ended"].includes(root.dataset.state)) say(text("textOffline"), "alert");
+});
+window.addEventListener("online", () => {
+  if (leaving) return;
+  if (reconnectTimer) {
+    clearTimeout(reconnectTimer);
+    retries = 0;
+    reconnect(1006);
+    return;
+  }
+  if (socket && socketUp) probeServer(() => { if (status.textContent === text("textOffline")) say(text("textReconnected")); }, abandon);
+});
+
+// Does the server still answer? A ping with its own number; silent() when no pong comes within 3 s.
+let probe = null;
+function probeServer(answered, silent) {
+  const number = Date.now();
+  const timer = setTimeout(() => { if (probe && probe.number === number) { probe = null; silent(); } }, 3000);
+  probe = { number, answered: () => { clearTimeout(timer); answered(); } };
+  if (!send({ type: "ping", ts: number })) { clearTimeout(timer); probe = null; silent(); }
+}
+
+// A peer connection went "disconnected": is it them or us? Offline, or no answer from the server, means us.
+// Otherwise it is them (the server tells us too, with participant_reconnecting, when their socket drops).
+function whoseConnection(entry) {
+  const ours = () => say(text("textOffline"), "alert");
+  if (!navigator.onLine || !socketUp) { ours(); return; }
+  probeServer(() => {
+    if (entry.pc.connectionState === "disconnected") say(text("textOtherReconnecting", entry.name), "alert");
+  }, ours);
 }
 
 // -- the mesh ----------------------------------------------------------------------------------------------------
@@ -125,16 +221,21 @@ function tile(id, name) {
   const figure = document.createElement("figure");
   figure.className = "call__tile";
   figure.id = "tile-" + id;
+  figure.dataset.initial = (name || "?").trim().charAt(0).toUpperCase();
   const video = document.createElement("video");
   video.autoplay = true;
   video.playsInline = true;
   video.setAttribute("aria-label", name);
+  const speaker = $("speaker-select");
+  if (speaker && speaker.value && canChooseSpeaker()) video.setSinkId(speaker.value).catch(() => {});
   const caption = document.createElement("figcaption");
   caption.textContent = name;
   figure.append(video, caption);
   videos.append(figure);
   return figure;
 }
+
+function countTiles() { videos.dataset.count = String(peers.size); }
 
 function peer(id) {
   let entry = peers.get(id);
@@ -143,6 +244,7 @@ function peer(id) {
   const pc = new RTCPeerConnection(rtcConfig);
   entry = { pc, name, tile: tile(id, name), state: {}, videoSender: null };
   peers.set(id, entry);
+  countTiles();
   const tracks = localStream ? localStream.getTracks() : [];
   tracks.forEach((track) => {
     const sender = pc.addTrack(track, localStream);
@@ -157,8 +259,11 @@ function peer(id) {
   };
   pc.ontrack = (event) => { entry.tile.querySelector("video").srcObject = event.streams[0] || new MediaStream([event.track]); };
   pc.onconnectionstatechange = async () => {
-    if (pc.connectionState === "connected") { root.classList.remove("call--reconnecting"); say(text("textInCall")); }
-    if (pc.connectionState === "disconnected") say(text("textOtherReconnecting", entry.name));
+    if (pc.connectionState === "connected") {
+      root.classList.remove("call--reconnecting");
+      say(text("textInCall"));
+    }
+    if (pc.connectionState === "disconnected") whoseConnection(entry);
     if (pc.connectionState === "failed" && self && self.id < id) {
       // The media path broke (network change): restart ICE; the lower id offers, so only one side does.
       await offer(id, { iceRestart: true });
@@ -180,12 +285,15 @@ function drop(id) {
   entry.tile.remove();
   peers.delete(id);
   quality.forget(id);
+  countTiles();
 }
 
 async function enterCall(people) {
   // The newly admitted participant offers to those already in the call (docs/signaling.md).
   admitted = true;
-  $("chat").hidden = false;
+  chat.admitted = true;
+  setState("incall");
+  $("open-chat").hidden = false;
   if (isHost) waitingRoom.show();
   for (const person of people || []) {
     if (!peers.has(person.id)) await offer(person.id);
@@ -216,9 +324,9 @@ async function handle(message) {
       const resumed = Boolean(self);
       self = message.self;
       resumeToken = message.resume || resumeToken;
-      retries = 0;
+      socketUp = true;
       root.classList.remove("call--reconnecting");
-      if (message.state === "waiting") say(text("textWaiting"));
+      if (message.state === "waiting") { setState("waiting"); say(text("textWaiting")); }
       else if (resumed && admitted) say(text("textReconnected"));
       else say(isHost && !(message.participants || []).length ? text("textWaitingHost") : text("textConnecting"));
       if (message.state === "admitted" && !(resumed && admitted)) await enterCall(message.participants);
@@ -251,12 +359,12 @@ async function handle(message) {
     case "participant_left": {
       const name = roster.get(message.participant) || "";
       if (isHost) waitingRoom.remove(message.participant);
-      if (peers.has(message.participant) || isHost) say(text("textLeft", name));
+      if (peers.has(message.participant) || isHost) say(text("textLeft", name), peers.has(message.participant) ? "alert" : "");
       drop(message.participant);
       present();
       break;
     }
-    case "participant_reconnecting": say(text("textOtherReconnecting", roster.get(message.participant))); break;
+    case "participant_reconnecting": say(text("textOtherReconnecting", roster.get(message.participant)), "alert"); break;
     case "participant_reconnected": say(text("textInCall")); break;
     case "notice": {
       const box = $("call-notice");
@@ -267,31 +375,18 @@ async function handle(message) {
       say(text("textNoticeFrom") + " " + (message.text || ""));
       break;
     }
-    case "chat": addChat(roster.get(from) || "", message.text || ""); break;
+    case "chat": chat.received(roster.get(from) || "", message.text || ""); break;
     case "media": showMedia(from, message); break;
+    case "pong":
+      pongDue = null;
+      if (probe && message.ts === probe.number) { const answered = probe.answered; probe = null; answered(); }
+      if (typeof message.ts === "number") chat.pong(message.ts);
+      break;
+    case "error": chat.error(message); break;
     case "ended": finish(); break;
     default: break;
   }
 }
-
-// -- chat (relayed, never stored) ---------------------------------------------------------------------------------
-function addChat(name, words) {
-  const item = document.createElement("li");
-  const who = document.createElement("strong");
-  who.textContent = name + ": ";
-  item.append(who, document.createTextNode(words));
-  $("chat-log").append(item);
-}
-
-$("chat-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = $("chat-text");
-  const words = input.value.trim().slice(0, 500);
-  if (!words || !admitted) return;
-  send({ type: "chat", text: words });
-  addChat(text("textChatYou"), words);
-  input.value = "";
-});
 
 // -- microphone, camera, sound only ------------------------------------------------------------------------------
 function tracks(kind) { return localStream ? localStream.getTracks().filter((t) => t.kind === kind) : []; }
@@ -314,11 +409,26 @@ function showMedia(id, state) {
   entry.tile.classList.toggle("call__tile--no-video", state.video === "off");
 }
 
-function toggle(button, kind, onKey, offKey) {
-  const off = button.getAttribute("aria-pressed") !== "true";
-  tracks(kind).forEach((t) => { t.enabled = !off; });
-  button.setAttribute("aria-pressed", String(off));
-  button.textContent = text(off ? onKey : offKey);
+// The microphone and camera buttons are named for what they do ("Turn microphone off"); the icon is crossed out
+// and the button light while the microphone or camera is off.
+function showToggle(button, off, onKey, offKey, icon) {
+  button.setAttribute("aria-label", text(off ? onKey : offKey));
+  button.classList.toggle("call__button--off", off);
+  button.querySelector("use").setAttribute("href", off ? `#i-${icon}-off` : `#i-${icon}`);
+}
+
+function toggleMic() {
+  micOff = !micOff;
+  tracks("audio").forEach((t) => { t.enabled = !micOff; });
+  showToggle($("mute"), micOff, "textUnmute", "textMute", "mic");
+  announceMedia();
+}
+
+function toggleCamera() {
+  cameraOff = !cameraOff;
+  tracks("video").forEach((t) => { t.enabled = !cameraOff; });
+  showToggle($("camera"), cameraOff, "textCameraOn", "textCameraOff", "camera");
+  $("self-tile").classList.toggle("call__tile--no-video", cameraOff || audioOnly);
   announceMedia();
 }
 
@@ -328,10 +438,12 @@ async function setAudioOnly(on) {
     tracks("video").forEach((track) => { track.stop(); localStream.removeTrack(track); });
     peers.forEach((entry) => { if (entry.videoSender) entry.videoSender.replaceTrack(null).catch(() => {}); });
   } else {
-    const { stream } = await openMedia($("camera-select") && $("camera-select").value, null, true);
+    const { stream } = await openMedia($("camera-select").value, null, true);
     const track = stream ? stream.getVideoTracks()[0] : null;
-    stream && stream.getAudioTracks().forEach((t) => t.stop());
-    if (!track) return;
+    if (stream) stream.getAudioTracks().forEach((t) => t.stop());
+    if (leaving && track) track.stop();
+    if (!track || leaving) return;
+    track.enabled = !cameraOff;
     if (!localStream) localStream = new MediaStream();
     localStream.addTrack(track);
     selfVideo.srcObject = localStream;
@@ -342,10 +454,11 @@ async function setAudioOnly(on) {
   }
   audioOnly = on;
   selfVideo.hidden = on;
-  $("camera").hidden = on;
+  $("camera").hidden = on || tracks("video").length === 0;
+  $("self-tile").classList.toggle("call__tile--no-video", on || cameraOff);
   $("self-caption").textContent = text("textYou") + (on ? ` (${text("textAudioOnlyState")})` : "");
   button.setAttribute("aria-pressed", String(on));
-  button.textContent = text(on ? "textVideoBack" : "textAudioOnly");
+  $("audio-only-word").textContent = text(on ? "textVideoBack" : "textAudioOnly");
   if (on) say(text("textYouAudioOnly"));
   announceMedia();
 }
@@ -371,6 +484,7 @@ async function join() {
   $("join").disabled = true;
   $("join-audio").disabled = true;
   say(text("textConnecting"));
+  await previewing.catch(() => {}); // a quick tap on Join still joins with the camera and microphone
   try {
     open({ type: "join", ticket: await ticket() });
   } catch (error) {
@@ -379,45 +493,108 @@ async function join() {
     $("join-audio").disabled = false;
     return;
   }
-  $("prejoin").hidden = true;
+  setState("connecting");
+  $("devices-in-call").append($("devices")); // the device choice moves into "More"
   $("controls").hidden = false;
   const hasVideo = tracks("video").length > 0;
   $("camera").hidden = !hasVideo;
   $("audio-only").hidden = !hasVideo;
   $("mute").hidden = tracks("audio").length === 0;
   meter.detach();
-  $("leave").focus();
+  awake.start();
+  const first = [$("mute"), $("camera"), $("more")].find((button) => !button.hidden);
+  first.focus();
 }
 
+// Everything off: peers, camera and microphone, the socket, the wake lock. Nothing turns them on again.
 function stop(message) {
   leaving = true;
+  clearTimeout(reconnectTimer);
+  overlays.close({ restore: false });
   peers.forEach((entry, id) => drop(id));
   if (localStream) localStream.getTracks().forEach((track) => track.stop());
+  localStream = null;
+  selfVideo.srcObject = null;
+  meter.detach();
+  awake.stop();
   if (socket) socket.close(1000);
+  setState("stopped");
   say(message);
+  if (!$("controls").hidden) $("leave").focus(); // the one button left: back to your page
 }
 
+// Leave the call for the page after it (the citizen's page, the session note). The call page is replaced in the
+// history, so Back does not open it again with the camera on.
 function finish() {
   stop(text("textEnded"));
-  window.location.assign(root.dataset.after);
+  window.location.replace(root.dataset.after);
 }
 
-if ($("prejoin")) {
+// -- the screen: "More", the chat, the worker's panel -------------------------------------------------------------
+function openChat() {
+  overlays.show("chat", $("chat"), { returnTo: $("more"), focus: $("chat-text") });
+  chat.seen();
+}
+
+function unread(n) {
+  const words = text("textUnread", "", n);
+  showCount($("more-unread"), n, words);
+  showCount($("chat-unread"), n, words);
+}
+
+function init() {
+  chat = new Chat({
+    log: $("chat-log"), form: $("chat-form"), input: $("chat-text"), text, send,
+    isOpen: () => overlays.isOpen("chat"), unread, announce: (words) => { $("chat-news").textContent = words; },
+  });
+  if (isHost) {
+    waitingRoom = new WaitingRoom(text, send, say, (n) => showCount($("panel-count"), n, text("textWaitingCount", "", n)));
+    enhanceGuestForms(root.dataset.csrf);
+    const panel = $("side-panel");
+    $("open-panel").addEventListener("click", (e) => overlays.toggle("panel", panel, { trigger: e.currentTarget, className: "call--panel-open" }));
+    $("panel-close").addEventListener("click", () => overlays.close());
+    $("end").addEventListener("click", () => { send({ type: "end" }); finish(); });
+  }
   $("join").addEventListener("click", join);
   $("join-audio").addEventListener("click", join);
-  $("camera-select").addEventListener("change", switchDevice);
-  $("mic-select").addEventListener("change", switchDevice);
+  $("camera-select").addEventListener("change", () => switchDevice());
+  $("mic-select").addEventListener("change", () => switchDevice());
+  $("speaker-select").addEventListener("change", chooseSpeaker);
+  $("switch-camera").addEventListener("click", () => switchCamera().catch(() => {}));
+  $("leave").addEventListener("click", () => { send({ type: "leave" }); finish(); });
+  $("mute").addEventListener("click", toggleMic);
+  $("camera").addEventListener("click", toggleCamera);
+  $("audio-only").addEventListener("click", () => setAudioOnly(!audioOnly).catch(() => {}));
+  $("more").addEventListener("click", (e) => {
+    const first = [...$("more-sheet").querySelectorAll(".call__item")].find((item) => !item.hidden);
+    overlays.toggle("more", $("more-sheet"), { trigger: e.currentTarget, focus: first });
+  });
+  $("more-close").addEventListener("click", () => overlays.close());
+  $("open-chat").addEventListener("click", openChat);
+  $("chat-close").addEventListener("click", () => overlays.close());
   document.addEventListener("pointerdown", () => meter.wake(), { once: true });
   document.addEventListener("keydown", () => meter.wake(), { once: true });
-  preview();
+  const again = $("join-again");
+  if (again) {
+    // After leaving, the page does not turn the camera on by itself: only "Join again" does.
+    again.addEventListener("click", () => {
+      again.parentElement.hidden = true;
+      $("prejoin").hidden = false;
+      setState("prejoin");
+      previewing = preview();
+      previewing.then(() => $("join").focus());
+    });
+  } else {
+    previewing = preview();
+  }
+  setInterval(() => {
+    if (!socketUp) return;
+    if (pongDue !== null && Date.now() - pongDue > 15000) { abandon(); return; } // no answer to the last ping
+    if (pongDue === null) pongDue = Date.now();
+    send({ type: "ping" });
+  }, 20000);
+  setInterval(() => { measure().catch(() => {}); }, 3000);
 }
-$("leave").addEventListener("click", () => { send({ type: "leave" }); finish(); });
-$("mute").addEventListener("click", (e) => toggle(e.currentTarget, "audio", "textUnmute", "textMute"));
-$("camera").addEventListener("click", (e) => toggle(e.currentTarget, "video", "textCameraOn", "textCameraOff"));
-$("audio-only").addEventListener("click", () => setAudioOnly(!audioOnly).catch(() => {}));
-if (isHost) {
-  $("end").addEventListener("click", () => { send({ type: "end" }); finish(); });
-  enhanceGuestForms(root.dataset.csrf);
-}
-setInterval(() => send({ type: "ping" }), 20000);
-setInterval(() => { measure().catch(() => {}); }, 3000);
+
+if (root.classList.contains("call--screen")) init();
+else if (isHost) enhanceGuestForms(root.dataset.csrf);

@@ -13,23 +13,24 @@ export function browserFamily(userAgent) {
 
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 } };
 
-function constraints(cameraId, micId, withVideo) {
-  return {
-    audio: micId ? { deviceId: { exact: micId } } : true,
-    video: withVideo ? (cameraId ? { ...VIDEO, deviceId: { exact: cameraId } } : VIDEO) : false,
-  };
+// facing: "user" or "environment" to ask for the front or back camera of a phone instead of a given one.
+function constraints(cameraId, micId, withVideo, facing) {
+  let video = false;
+  if (withVideo && facing) video = { ...VIDEO, facingMode: { exact: facing } };
+  else if (withVideo) video = cameraId ? { ...VIDEO, deviceId: { exact: cameraId } } : VIDEO;
+  return { audio: micId ? { deviceId: { exact: micId } } : true, video };
 }
 
 // The best we can get: camera and microphone, else the microphone alone, else nothing. Returns the stream (or
 // null) and what went wrong: "" (nothing), "no-camera", "no-media"; and whether it was a refusal or no device.
-export async function openMedia(cameraId, micId, withVideo = true) {
+export async function openMedia(cameraId, micId, withVideo = true, facing = null) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     return { stream: null, problem: "no-media", denied: false };
   }
   let firstError = null;
   if (withVideo) {
     try {
-      return { stream: await navigator.mediaDevices.getUserMedia(constraints(cameraId, micId, true)), problem: "" };
+      return { stream: await navigator.mediaDevices.getUserMedia(constraints(cameraId, micId, true, facing)), problem: "" };
     } catch (error) {
       firstError = error;
     }
@@ -46,13 +47,33 @@ function isDenial(error) {
   return Boolean(error) && (error.name === "NotAllowedError" || error.name === "SecurityError");
 }
 
-// Fill the camera and microphone selects (labels are only known once access was granted).
-export async function listDevices(cameraSelect, micSelect, stream) {
-  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+// Fill the camera and microphone selects (labels are only known once access was granted), and the speaker select
+// where the browser can choose where sound goes (setSinkId). Returns how many cameras and speakers there are.
+export async function listDevices(cameraSelect, micSelect, stream, speakerSelect = null) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return { cameras: 0, speakers: 0 };
   const devices = await navigator.mediaDevices.enumerateDevices();
   const inUse = new Set((stream ? stream.getTracks() : []).map((t) => t.getSettings().deviceId));
-  fill(cameraSelect, devices.filter((d) => d.kind === "videoinput"), inUse);
+  const cameras = devices.filter((d) => d.kind === "videoinput");
+  fill(cameraSelect, cameras, inUse);
   fill(micSelect, devices.filter((d) => d.kind === "audioinput"), inUse);
+  const speakers = canChooseSpeaker() ? devices.filter((d) => d.kind === "audiooutput" && d.deviceId) : [];
+  if (speakerSelect) {
+    const chosen = new Set([speakerSelect.value]);
+    fill(speakerSelect, speakers, chosen);
+  }
+  return { cameras: cameras.length, speakers: speakers.length };
+}
+
+export function canChooseSpeaker() {
+  return typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype;
+}
+
+// The other way round from the camera in use: the back camera of a phone after the front one, and back again.
+export function otherFacing(track) {
+  const facing = track && track.getSettings ? track.getSettings().facingMode : "";
+  if (facing === "user") return "environment";
+  if (facing === "environment") return "user";
+  return null; // not a phone's camera: the next camera in the list instead
 }
 
 function fill(select, devices, inUse) {
