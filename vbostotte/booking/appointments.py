@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from vbostotte import audit
 from vbostotte.access import require_role, visible_citizens
 from vbostotte.actors import Actor
+from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, Citizen, StaffRole
 
 
@@ -87,3 +88,11 @@ async def in_range_for_staff(db: AsyncSession, actor: Actor, start: dt.datetime,
     purpose = audit.Purpose.SUPPORT if actor.has_role(StaffRole.WORKER) else audit.Purpose.SUPERVISION
     await audit.record(db, actor, audit.AuditEvent("appointment.list", purpose))
     return result
+
+
+async def by_id(db: AsyncSession, appointment_id: int) -> Appointment:
+    """An appointment the caller may already see (the one a note was written after); NotFound if there is none."""
+    appointment = await db.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound()
+    return appointment

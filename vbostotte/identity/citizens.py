@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vbostotte import audit
 from vbostotte.access import require_role, visible_citizens
 from vbostotte.actors import Actor
-from vbostotte.errors import InvalidInput
+from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_
-from vbostotte.models import Caseload, Citizen, Staff, StaffRole, TeamMember
+from vbostotte.models import Caseload, Citizen, Staff, StaffRole, Team, TeamMember
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,19 @@ async def set_force_relay(db: AsyncSession, actor: Actor, citizen: Citizen, on: 
     await audit.record(
         db, actor, audit.AuditEvent("citizen.call_privacy", audit.Purpose.SUPPORT, citizen_id=citizen.id)
     )
+
+
+async def by_id(db: AsyncSession, citizen_id: int) -> Citizen:
+    """A citizen the caller may already see (their own page, or the citizen of an appointment, note or goal whose
+    read was authorised); NotFound if there is none."""
+    citizen = await db.get(Citizen, citizen_id)
+    if citizen is None:
+        raise NotFound()
+    return citizen
+
+
+async def team_to_call(db: AsyncSession, citizen_id: int) -> Team | None:
+    """The citizen's team, if it has a phone number the citizen can call (set by the administrator)."""
+    citizen = await by_id(db, citizen_id)
+    team = await db.get(Team, citizen.team_id) if citizen.team_id else None
+    return team if team is not None and team.phone else None

@@ -19,9 +19,9 @@ from vbostotte.booking import appointments, availability
 from vbostotte.calls import calls
 from vbostotte.care import sections
 from vbostotte.config import Settings
-from vbostotte.errors import NotFound, PermissionDenied
+from vbostotte.errors import PermissionDenied
 from vbostotte.identity import citizens
-from vbostotte.models import Appointment, AppointmentKind, Citizen, Team
+from vbostotte.models import Appointment, AppointmentKind
 from vbostotte.privacy import consent
 from vbostotte.reminders import outbox
 from vbostotte.web import base
@@ -49,18 +49,9 @@ def _opens_at(appointment: Appointment, settings: Settings) -> dt.datetime:
     return appointment.starts_at - dt.timedelta(minutes=settings.call_opens_minutes)
 
 
-async def _team(db: AsyncSession, who: Actor) -> Team | None:
-    """The citizen's team, if it has a phone number the citizen can call (set by the administrator)."""
-    citizen = await db.get(Citizen, who.known_id)
-    team = await db.get(Team, citizen.team_id) if citizen is not None and citizen.team_id else None
-    return team if team is not None and team.phone else None
-
-
 async def _contacts(db: AsyncSession, who: Actor, now: dt.datetime) -> tuple[list[dict[str, Any]], str]:
     """The citizen's workers' message hours, and the crisis line's text when none of them answers now."""
-    citizen = await db.get(Citizen, who.known_id)
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, who.known_id)
     workers = await citizens.workers_of(db, citizen)
     hours = await availability.message_hours(db, [w.id for w in workers])
     contacts = [
@@ -89,7 +80,9 @@ async def home(request: web.Request) -> web.Response:
             # Until the call opens, the page reloads itself then, so the button is there when it may be used.
             "reload_in": int((_opens_at(call, settings) - now).total_seconds()) + 1 if call and not call_open else 0,
             "next": None if call or not upcoming else upcoming[0],
-            "team": await _team(db, who) if call else None,  # whom to call if nobody lets them in
+            "team": await citizens.team_to_call(db, who.known_id)
+            if call
+            else None,  # whom to call if nobody lets them in
             "more_appointments": max(0, len(upcoming) - 1),  # besides the one shown
             "done": request.query.get("done", ""),
             "crisis_line_text": crisis,
@@ -156,7 +149,7 @@ async def contact_page(request: web.Request) -> web.Response:
     return base.render(
         request,
         "citizen/contact.html",
-        {"contacts": contacts, "crisis_line_text": crisis, "team": await _team(db, who)},
+        {"contacts": contacts, "crisis_line_text": crisis, "team": await citizens.team_to_call(db, who.known_id)},
     )
 
 

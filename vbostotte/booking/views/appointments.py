@@ -11,10 +11,10 @@ from aiohttp import web
 from vbostotte import access, i18n
 from vbostotte.booking import availability, booking, calendars
 from vbostotte.calls import calls
-from vbostotte.errors import Conflict, InvalidInput, NotFound
+from vbostotte.errors import Conflict, InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.identity import citizens
-from vbostotte.models import AppointmentKind, Attendance, Citizen, CitizenResponse, StaffRole
+from vbostotte.models import AppointmentKind, Attendance, CitizenResponse, StaffRole
 from vbostotte.privacy import consent
 from vbostotte.reminders import outbox
 from vbostotte.web import base
@@ -113,9 +113,7 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
     access.require_role(who, StaffRole.WORKER, StaffRole.SUPERVISOR)
     db, now = base.db(request), base.now(request)
     appointment = await booking.appointment_for(db, who, base.object_id(request), "appointment.view")
-    citizen = await db.get(Citizen, appointment.citizen_id)  # the read was authorised and logged just above
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, appointment.citizen_id)
     settings = await outbox.municipality_settings(db, appointment.municipality_id)
     context = {
         "a": appointment,

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from vbostotte.calls import calls, guests
-from vbostotte.errors import NotFound
-from vbostotte.models import Appointment, Citizen
+from vbostotte.identity import citizens
+from vbostotte.models import Appointment
 from vbostotte.web import base
 from vbostotte.web.keys import SIGNALING
 
@@ -58,9 +58,7 @@ async def page(request: web.Request) -> web.Response:
     who, db = base.actor(request), base.db(request)
     appointment = await calls.call_for(db, who, base.object_id(request), "call.page")
     # A relay-only citizen's call cannot start without TURN: the page says why instead of offering Join.
-    citizen = await db.get(Citizen, appointment.citizen_id)
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, appointment.citizen_id)
     extra: dict[str, Any] = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
     if who.is_staff:
         settings, now = base.settings(request), base.now(request)

@@ -8,8 +8,9 @@ from aiohttp import web
 from vbostotte import access, audit
 from vbostotte.actors import Actor
 from vbostotte.care import checkins, day_plan
-from vbostotte.errors import NotFound, PermissionDenied
-from vbostotte.models import Citizen, StaffRole
+from vbostotte.errors import PermissionDenied
+from vbostotte.identity import citizens
+from vbostotte.models import StaffRole
 from vbostotte.web import base
 from vbostotte.web.validation import Form
 
@@ -45,9 +46,7 @@ async def task_add(request: web.Request) -> web.Response:
     who = _citizen(request)
     db = base.db(request)
     title, minute = _task_form(await base.form(request))
-    citizen = await db.get(Citizen, who.known_id)
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, who.known_id)
     await day_plan.add_task(db, who, citizen, title, minute, base.now(request))
     raise _back(request, "citizen_day", "task_added", "day-plan")
 

@@ -13,8 +13,8 @@ from vbostotte.care import goals
 from vbostotte.care.views.notes import NoteForm
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.i18n import N_
-from vbostotte.identity import organisation
-from vbostotte.models import Citizen, GoalStatus, StaffRole
+from vbostotte.identity import citizens, organisation
+from vbostotte.models import GoalStatus, StaffRole
 from vbostotte.web import base
 
 STATUSES = tuple(s.value for s in GoalStatus)
@@ -73,7 +73,7 @@ async def _page(request: web.Request, *, status: int = 200, errors: dict | None 
             "events": events,
             "names": names,
             "touched": touched,
-            "citizen": await db.get(Citizen, goal.citizen_id),
+            "citizen": await citizens.by_id(db, goal.citizen_id),
             "statuses": STATUSES,
             "errors": errors or {},
             "done": request.query.get("done", ""),

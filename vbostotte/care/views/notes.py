@@ -9,12 +9,12 @@ import unicodedata
 from aiohttp import web
 
 from vbostotte import access, audit, i18n
-from vbostotte.booking import booking
+from vbostotte.booking import appointments, booking
 from vbostotte.care import goals, notes
-from vbostotte.errors import InvalidInput, NotFound
+from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_
-from vbostotte.identity import organisation
-from vbostotte.models import Appointment, Citizen, NoteStatus, StaffRole
+from vbostotte.identity import citizens, organisation
+from vbostotte.models import NoteStatus, StaffRole
 from vbostotte.web import api, base
 from vbostotte.web.api_schema import NOTE_DRAFT, validate
 from vbostotte.web.validation import Form
@@ -57,9 +57,7 @@ async def appointment_note(request: web.Request) -> web.Response:
     access.require_role(who, StaffRole.WORKER)
     db = base.db(request)
     appointment = await booking.appointment_for(db, who, base.object_id(request), "note.open")
-    citizen = await db.get(Citizen, appointment.citizen_id)
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, appointment.citizen_id)
     note = await notes.for_appointment(db, who, appointment, citizen, base.now(request))
     raise base.redirect(request, "note", id=note.id)
 
@@ -94,9 +92,9 @@ async def _page(
         "latest": latest,
         "touched": touched,
         "editing": editing,
-        "citizen": await db.get(Citizen, note.citizen_id),
+        "citizen": await citizens.by_id(db, note.citizen_id),
         "authors": authors,
-        "appointment": await db.get(Appointment, note.appointment_id) if note.appointment_id else None,
+        "appointment": await appointments.by_id(db, note.appointment_id) if note.appointment_id else None,
         "goals": await goals.for_citizen(db, note.citizen_id, include_dropped=False) if editing else [],
         "values": typed or {name: getattr(latest, name) for name in TEXT_FIELDS},
         "chosen_goals": set(typed.get("goal_ids", [])) if typed else {g.id for g in touched[latest.id]},

@@ -7,8 +7,9 @@ from aiohttp import web
 
 from vbostotte import access, audit
 from vbostotte.care import checkins, day_plan
-from vbostotte.errors import NotFound, PermissionDenied
-from vbostotte.models import Citizen, StaffRole
+from vbostotte.errors import PermissionDenied
+from vbostotte.identity import citizens
+from vbostotte.models import StaffRole
 from vbostotte.privacy import data_export
 from vbostotte.web import base
 
@@ -18,9 +19,7 @@ async def _own(request: web.Request, fmt: str) -> dict:
     if not who.is_citizen:
         raise PermissionDenied()
     db = base.db(request)
-    citizen = await db.get(Citizen, who.known_id)
-    if citizen is None:
-        raise NotFound()
+    citizen = await citizens.by_id(db, who.known_id)
     return await data_export.gather(db, who, citizen, base.now(request), fmt)
 
 
