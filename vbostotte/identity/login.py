@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -207,6 +208,11 @@ class Step:
 
     token: str
     next: Next
+
+
+CodeStep = Callable[
+    [AsyncSession, WebSession | None, str | None, str, str, Settings, dt.datetime], Awaitable["Step"]
+]  # a second-factor step: code_step or enrol_step
 
 
 async def password_step(

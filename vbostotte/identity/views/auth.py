@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from vbostotte import i18n
@@ -103,20 +105,7 @@ async def login_code(request: web.Request) -> web.Response:
         raise base.redirect(request, "login_enrol")
     if request.method != "POST":
         return base.render(request, "auth/code.html", {})
-    code = Form(await base.form(request)).text("code", max_len=20, required=False) or ""
-    try:
-        step = await login_service.code_step(
-            db,
-            session,
-            request.get(SESSION_TOKEN),
-            code,
-            client_ip(request),
-            base.settings(request),
-            base.now(request),
-        )
-    except (login_service.InvalidCredentials, Throttled) as exc:
-        return await _refused(request, exc, "auth/code.html", {})
-    raise _go_on(request, step)
+    return await _second_factor(request, login_service.code_step, "auth/code.html", {})
 
 
 async def login_enrol(request: web.Request) -> web.Response:
@@ -128,11 +117,18 @@ async def login_enrol(request: web.Request) -> web.Response:
     context = {"qr_svg": enrolling.qr_svg, "secret": enrolling.secret}
     if request.method != "POST":
         return base.render(request, "auth/enrol.html", context)
+    return await _second_factor(request, login_service.enrol_step, "auth/enrol.html", context)
+
+
+async def _second_factor(
+    request: web.Request, step: login_service.CodeStep, template: str, context: dict[str, Any]
+) -> web.Response:
+    """A posted six-digit code, for ``step`` (giving the code, or confirming a new app): on, or the page again."""
     code = Form(await base.form(request)).text("code", max_len=20, required=False) or ""
     try:
-        step = await login_service.enrol_step(
-            db,
-            session,
+        done = await step(
+            base.db(request),
+            request.get(WEB_SESSION),
             request.get(SESSION_TOKEN),
             code,
             client_ip(request),
@@ -140,8 +136,8 @@ async def login_enrol(request: web.Request) -> web.Response:
             base.now(request),
         )
     except (login_service.InvalidCredentials, Throttled) as exc:
-        return await _refused(request, exc, "auth/enrol.html", context)
-    raise _go_on(request, step)
+        return await _refused(request, exc, template, context)
+    raise _go_on(request, done)
 
 
 async def logout(request: web.Request) -> web.Response:
