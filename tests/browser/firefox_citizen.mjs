@@ -103,7 +103,7 @@ try {
   const opened = Date.now();
   await page.goto(`${base}/l/${linkToken}`);
   await page.goto(`${base}/calls/${appointment}`);
-  await until(page, "the own picture", `document.getElementById("self-video").videoWidth > 0`);
+  await until(page, "the own picture", `document.getElementById("self-video")?.videoWidth > 0`);
   await until(page, "the Join button", `!document.getElementById("join").hidden`);
   await page.click("#join");
   await until(page, "the waiting room", statusIs("Din medarbejder lukker dig ind om lidt."));

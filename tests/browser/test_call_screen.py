@@ -130,7 +130,7 @@ async def test_the_citizens_call_screen_fits_every_size_in_every_state(
 
     await citizen.route_web_socket(re.compile(r"/ws/calls$"), through)
     try:
-        await citizen.wait_for_function("() => document.getElementById('self-video').videoWidth > 0")
+        await citizen.wait_for_function("() => document.getElementById('self-video')?.videoWidth > 0")
         await expect(citizen.locator("#call")).to_have_attribute("data-state", "prejoin")
         await screenshot(citizen, "call-phone-prejoin.png")
         await citizen.set_viewport_size(LANDSCAPE)
@@ -224,7 +224,7 @@ async def test_a_keyboard_alone_joins_mutes_chats_and_leaves(browser, site, page
     try:
         await citizen.goto(f"/l/{world.a.citizen.link_token}")
         await citizen.goto(f"/calls/{world.a.citizen.appointment_id}")
-        await citizen.wait_for_function("() => document.getElementById('self-video').videoWidth > 0")
+        await citizen.wait_for_function("() => document.getElementById('self-video')?.videoWidth > 0")
         await tab_to("#join")
         await citizen.keyboard.press("Enter")
         await expect(citizen.locator("#call-status")).to_have_text("Din medarbejder lukker dig ind om lidt.")

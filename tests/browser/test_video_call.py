@@ -106,7 +106,7 @@ async def test_the_whole_call_from_pre_join_to_the_note(browser, site, page, wor
     context, citizen = await citizen_waiting(browser, site, world)
     try:
         # Pre-join: own picture, a labelled choice of camera and microphone, and a level meter that moves.
-        await citizen.wait_for_function("() => document.getElementById('self-video').videoWidth > 0")
+        await citizen.wait_for_function("() => document.getElementById('self-video')?.videoWidth > 0")
         await expect(citizen.get_by_label("Kamera", exact=True).locator("option")).not_to_have_count(0)
         await expect(citizen.get_by_label("Mikrofon", exact=True).locator("option")).not_to_have_count(0)
         await expect(citizen.get_by_label("Mikrofon", exact=True).locator("option").first).to_have_text(
