@@ -125,7 +125,6 @@ class Rooms:
         admitted if it was and its grace period is not over. Returns (the place taken over or None, the new
         place). Raises RoomFull."""
         now = self.clock()
-        await self._clear_lapsed(p.room, now)
 
         def take(current: Member | None) -> Member:
             admitted = p.role == HOST or (current is not None and current.admitted and not current.lapsed(now))
@@ -140,7 +139,12 @@ class Rooms:
                 token=token,
             )
 
-        return await self._change(p.room, p.id, take, limit=limit)  # type: ignore[return-value]
+        try:
+            return await self._change(p.room, p.id, take, limit=limit)  # type: ignore[return-value]
+        except RoomFull:  # full of live places, or of places left when every server stopped in a grace period?
+            if not await self._clear_lapsed(p.room, now):
+                raise
+            return await self._change(p.room, p.id, take, limit=limit)  # type: ignore[return-value]
 
     async def admit(self, room: str, pid: str) -> Member | None:
         """Admit a waiting participant; None if there is no such waiting participant."""
@@ -183,13 +187,18 @@ class Rooms:
         done = await self._change(room, pid, lambda m: None if m else _KEEP)
         return done[0] if done else None
 
-    async def _clear_lapsed(self, room: str, now: float) -> None:
-        """Give up dropped places whose grace period is over. Their timers give them up on time while a server runs;
-        this catches the ones left when every server stopped during a grace period (so none counts for the room's
-        limit, or lets its person skip the waiting room)."""
+    async def _clear_lapsed(self, room: str, now: float) -> bool:
+        """Give up dropped places whose grace period is over; True if there were any. Their timers give them up on
+        time while a server runs; this catches the ones left when every server stopped during a grace period, only
+        when they would make the room look full (elsewhere they are skipped as lapsed). Not on every join: that would
+        cost every call set-up one more read of the room."""
+        cleared = False
         for raw in (await self.broker.members(room)).values():
             if (place := Member.load(raw)).lapsed(now):
-                await self._change(room, place.id, lambda m: None if m and m.lapsed(now) else _KEEP)
+                cleared |= (
+                    await self._change(room, place.id, lambda m: None if m and m.lapsed(now) else _KEEP) is not None
+                )
+        return cleared
 
     async def end(self, room: str) -> list[Member]:
         """Empty the room at once; returns the places it had."""

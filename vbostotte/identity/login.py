@@ -269,13 +269,17 @@ async def enrolment(db: AsyncSession, session: WebSession | None) -> Enrolment |
     """The secret being set up for a pending session (made once, kept on the session); None if the staff member
     already has an app set up (they give a code instead)."""
     staff = await pending_staff(db, session)
-    if staff.totp_secret is not None:
+    secret = _secret_being_set_up(staff, session)
+    return Enrolment(secret, qr_svg(provisioning_uri(secret, staff.email))) if secret else None
+
+
+def _secret_being_set_up(staff: Staff, session: WebSession | None) -> str | None:
+    """The new secret of a pending session (made once, kept on the session); None if an app is set up already."""
+    if staff.totp_secret is not None or session is None:
         return None
-    assert session is not None  # pending_staff checked it
     if session.pending_totp_secret is None:
         session.pending_totp_secret = new_totp_secret()
-    secret = session.pending_totp_secret
-    return Enrolment(secret, qr_svg(provisioning_uri(secret, staff.email)))
+    return session.pending_totp_secret
 
 
 async def enrol_step(
@@ -289,11 +293,11 @@ async def enrol_step(
 ) -> Step:
     """The first code from the newly set-up app confirms it. Raises InvalidCredentials/Throttled."""
     staff = await pending_staff(db, session)
-    enrolling = await enrolment(db, session)
-    if enrolling is None:
+    secret = _secret_being_set_up(staff, session)  # (not the QR code: that is only for the page)
+    if secret is None:
         return Step(previous or "", Next.CODE)
-    await check_totp(db, staff, enrolling.secret, code, ip, settings, now)
-    staff.totp_secret = enrolling.secret
+    await check_totp(db, staff, secret, code, ip, settings, now)
+    staff.totp_secret = secret
     await audit.record(db, staff_actor(staff), audit.AuditEvent("auth.mfa_enrol", audit.Purpose.AUTHENTICATION))
     return Step(await _signed_in(db, staff, previous, settings, now), Next.IN)
 
