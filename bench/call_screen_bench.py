@@ -7,14 +7,16 @@ available; this process and the browsers on CPU 1), adds per browser a worker, a
 video session whose call is open, and has the worker wait in the call in Chromium (Playwright), letting in whoever
 waits at once.
 Then, RUNS times per browser, a citizen in a fresh browser context (a 360×740 phone) opens the link, taps "Gå til
-samtalen", taps Join as soon as her own picture shows, and the time to the first decoded frame of the worker's
-video is taken (getStats every 10 ms); she leaves, and the next run starts. Firefox is driven by puppeteer-core over
-WebDriver BiDi (bench/firefox_citizen_bench.mjs; `npm ci` first). Loopback, fake camera and microphone, instant
-taps: the figure is what the software costs, not a person's or a network's time.
+samtalen", taps Join as soon as her own picture shows (the page makes the taps itself, bench/call_screen_probe.js,
+so no driver round trip is counted), and the time to the first decoded frame of the worker's video is taken
+(getStats every 10 ms); she leaves, and the next run starts. Firefox is driven by puppeteer-core over WebDriver BiDi
+(bench/firefox_citizen_bench.mjs; `npm ci` first). Loopback, fake camera and microphone, instant taps: the figure is
+what the software costs, not a person's or a network's time.
 
-    .venv/bin/python bench/call_screen_bench.py [--runs 20]
+    .venv/bin/python bench/call_screen_bench.py [--runs 20] [--steps]
 
-Prints the median and p95 per browser. Talks only to 127.0.0.1.
+Prints the median and p95 per browser (--steps: also the median time of each step of joining). Talks only to
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -51,20 +53,9 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection",
 ]
-# Before the page's script: note when the first video frame from anyone else has been decoded (getStats every 10 ms).
-FIRST_FRAME = """(() => {
-  const Pc = window.RTCPeerConnection, pcs = [];
-  window.RTCPeerConnection = class extends Pc { constructor(...a) { super(...a); pcs.push(this); } };
-  const poll = async () => {
-    for (const pc of pcs) {
-      for (const s of (await pc.getStats()).values()) {
-        if (s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0) { window.__firstFrame = Date.now(); return; }
-      }
-    }
-    setTimeout(poll, 10);
-  };
-  poll();
-})();"""
+# Before the page's script: tap the call link and Join the moment they can be tapped, note when the first video frame
+# from anyone else has been decoded (getStats every 10 ms) and when each step of joining happened (window.__t).
+FIRST_FRAME = Path(__file__).with_name("call_screen_probe.js").read_text()
 # The worker lets in whoever starts waiting, the moment the "Let … in" button appears.
 AUTO_ADMIT = """() => {
   const list = document.getElementById("waiting-list");
@@ -173,7 +164,9 @@ async def worker_in_call(browser, base: str, appointment: int, email: str):
     return context, page
 
 
-async def chromium_runs(browser, base: str, appointment: int, token: str, worker, runs: int) -> list[float]:
+async def chromium_runs(
+    browser, base: str, appointment: int, token: str, worker, runs: int, steps: list[dict]
+) -> list[float]:
     times = []
     for _ in range(runs):
         context = await browser.new_context(viewport={"width": 360, "height": 740}, base_url=base)
@@ -181,17 +174,11 @@ async def chromium_runs(browser, base: str, appointment: int, token: str, worker
         await context.add_init_script(FIRST_FRAME)
         page = await context.new_page()
         opened = time.time() * 1000
-        await page.goto(f"/l/{token}")
-        call = page.locator(f'a[href="/calls/{appointment}"]')
-        if await call.count():
-            await call.click()
-            await page.wait_for_url(f"**/calls/{appointment}")
-        else:
-            await page.goto(f"/calls/{appointment}")
-        await page.wait_for_function("() => document.getElementById('self-video').videoWidth > 0", polling=10)
-        await page.locator("#join").click()
+        await page.goto(f"/l/{token}", wait_until="commit")  # the probe taps the call link and Join itself
+        await page.wait_for_url(f"**/calls/{appointment}", wait_until="commit")
         first = await (await page.wait_for_function("() => window.__firstFrame", polling=10)).json_value()
         times.append(first - opened)
+        steps.append({k: v - opened for k, v in (await page.evaluate("window.__t")).items()})
         await page.locator("#leave").click()
         await page.wait_for_url("**/me?done=call_ended")
         await context.close()
@@ -199,7 +186,7 @@ async def chromium_runs(browser, base: str, appointment: int, token: str, worker
     return times
 
 
-async def firefox_runs(base: str, appointment: int, token: str, worker, runs: int) -> list[float]:
+async def firefox_runs(base: str, appointment: int, token: str, worker, runs: int, steps: list[dict]) -> list[float]:
     proc = await asyncio.create_subprocess_exec(
         "node",
         str(FIREFOX_CITIZEN),
@@ -217,9 +204,18 @@ async def firefox_runs(base: str, appointment: int, token: str, worker, runs: in
         if "error" in report:
             raise RuntimeError(report["error"])
         times.append(report["ms"])
+        steps.append(report.get("steps", {}))
         await worker.wait_for_function("() => document.getElementById('videos').dataset.count === '0'")
     await proc.wait()
     return times
+
+
+def breakdown(steps: list[dict]) -> str:
+    """The median time of each step since the link was opened, in the order they happen (``origin``: the call page's
+    navigation started)."""
+    names = {name for run in steps for name in run}
+    rows = [(statistics.median([run[name] for run in steps if name in run]), name) for name in names]
+    return "\n".join(f"    {name:<22} {at:7.0f} ms" for at, name in sorted(rows))
 
 
 def summary(name: str, times: list[float]) -> str:
@@ -231,29 +227,35 @@ def summary(name: str, times: list[float]) -> str:
     )
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, steps: bool) -> None:
     from playwright.async_api import async_playwright
 
+    chromium_steps: list[dict] = []
+    firefox_steps: list[dict] = []
     firefox_ready = Path(FIREFOX).exists() and (ROOT / "node_modules" / "puppeteer-core").exists()
     async with demo_server() as (base, data_dir), async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             appointment, token, email = await prepare(data_dir, "chromium")
             context, worker = await worker_in_call(browser, base, appointment, email)
-            chromium = await chromium_runs(browser, base, appointment, token, worker, runs)
+            chromium = await chromium_runs(browser, base, appointment, token, worker, runs, chromium_steps)
             await context.close()
             firefox = []
             if firefox_ready:
                 appointment, token, email = await prepare(data_dir, "firefox")
                 context, worker = await worker_in_call(browser, base, appointment, email)
-                firefox = await firefox_runs(base, appointment, token, worker, runs)
+                firefox = await firefox_runs(base, appointment, token, worker, runs, firefox_steps)
                 await context.close()
         finally:
             await browser.close()
     print("From opening the citizen's link to the first frame of the worker's video (loopback, instant taps):")
     print(summary("Chromium", chromium))
+    if steps:
+        print(breakdown(chromium_steps))
     if firefox:
         print(summary("Firefox ESR", firefox))
+        if steps:
+            print(breakdown(firefox_steps))
     else:
         print("Firefox ESR  not measured: needs /usr/bin/firefox-esr and `npm ci`")
 
@@ -261,9 +263,10 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help=f"runs per browser (at most {MAX_RUNS})")
+    parser.add_argument("--steps", action="store_true", help="also print the median time of each step of joining")
     args = parser.parse_args()
     if not 1 <= args.runs <= MAX_RUNS:
         parser.error(f"--runs must be 1 to {MAX_RUNS}")
     if not shutil.which("node"):
         print("note: Node.js is missing; Firefox ESR is not measured", file=sys.stderr)
-    asyncio.run(main(args.runs))
+    asyncio.run(main(args.runs, args.steps))

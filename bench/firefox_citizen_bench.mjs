@@ -5,31 +5,20 @@
 //   node bench/firefox_citizen_bench.mjs BASE_URL LINK_TOKEN APPOINTMENT_ID RUNS [FIREFOX]
 //
 // One JSON line per run on stdout ({"run": n, "ms": …}); {"error": …} and exit code 1 on a failure.
+import { readFileSync } from "node:fs";
 import puppeteer from "puppeteer-core";
 
 const [base, linkToken, appointment, runs = "10", firefox = "/usr/bin/firefox-esr"] = process.argv.slice(2);
 const out = (line) => process.stdout.write(JSON.stringify(line) + "\n");
 
-// Before the page's script: note when the first video frame from anyone else has been decoded (getStats every 10 ms).
-function firstFrame() {
-  const Pc = window.RTCPeerConnection;
-  const pcs = [];
-  window.RTCPeerConnection = class extends Pc { constructor(...a) { super(...a); pcs.push(this); } };
-  const poll = async () => {
-    for (const pc of pcs) {
-      for (const s of (await pc.getStats()).values()) {
-        if (s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0) { window.__firstFrame = Date.now(); return; }
-      }
-    }
-    setTimeout(poll, 10);
-  };
-  poll();
-}
+// Before the page's script: note when the first video frame from anyone else has been decoded (getStats every 10 ms),
+// and when each step of joining happened (window.__t), as in bench/call_screen_bench.py.
+const probe = readFileSync(new URL("./call_screen_probe.js", import.meta.url), "utf8");
 
 async function until(page, what, expression, timeout = 30000) {
   const end = Date.now() + timeout;
   for (;;) {
-    const value = await page.evaluate(expression);
+    const value = await page.evaluate(expression).catch(() => null); // null while the page navigates
     if (value) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -49,19 +38,15 @@ try {
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
     await page.setViewport({ width: 360, height: 740 });
-    await page.evaluateOnNewDocument(firstFrame);
+    await page.evaluateOnNewDocument(probe);
     const opened = Date.now();
-    await page.goto(`${base}/l/${linkToken}`);
-    const call = await page.$(`a[href="/calls/${appointment}"]`);
-    if (call) await Promise.all([page.waitForNavigation(), call.click()]);
-    else await page.goto(`${base}/calls/${appointment}`);
-    await until(page, "the own picture", `document.getElementById("self-video").videoWidth > 0`);
-    await page.click("#join");
+    page.goto(`${base}/l/${linkToken}`).catch(() => {}); // the probe taps the call link and Join itself
     const at = await until(page, "the first video frame", "window.__firstFrame").catch(async (error) => {
       const seen = await page.evaluate(`[document.getElementById("call").dataset.state, document.getElementById("call-status").textContent]`);
       throw new Error(`${error.message} (run ${run}: ${seen.join(": ")})`);
     });
-    out({ run, ms: at - opened });
+    const steps = Object.fromEntries(Object.entries(await page.evaluate("window.__t")).map(([k, v]) => [k, v - opened]));
+    out({ run, ms: at - opened, steps });
     await Promise.all([page.waitForNavigation(), page.click("#leave")]);
     await context.close();
   }

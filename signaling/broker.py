@@ -1,18 +1,23 @@
 """What several server processes share: rooms' places (compare-and-swap), a channel per room, resume tokens.
 
-``InProcessBroker`` keeps it all in dicts (one process, the default); ``RedisBroker`` keeps places in a Redis
-hash per room, publishes on a Redis channel per room (one pub/sub listener task per process), and keeps
-resume tokens as Redis keys with a time to live.
+``InProcessBroker`` keeps it all in dicts (one process, the default), and with a ``state_path`` also in a file
+that it writes after every change and reads when it starts, so places and resume tokens outlive a restart of the
+process; ``RedisBroker`` keeps places in a Redis hash per room, publishes on a Redis channel per room (one pub/sub
+listener task per process), and keeps resume tokens as Redis keys with a time to live.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -104,14 +109,59 @@ class Broker(Protocol):
 
 
 class InProcessBroker:
-    """Everything in dicts: one process (several servers in one process may share it)."""
+    """Everything in dicts: one process (several servers in one process may share it).
+
+    With ``state_path``, the places and resume tokens are also kept in that file (JSON, mode 600, replaced
+    atomically), written in a background thread as soon as they change and read back when the broker is made: a
+    restarted process (SIGTERM or SIGKILL) knows who was in which room and lets them resume (docs/signaling.md,
+    "Restarts"). The server turns the places it finds into dropped ones with a fresh grace period
+    (``SignalingServer.recover``)."""
 
     shared = False
 
-    def __init__(self) -> None:
+    def __init__(self, state_path: str | Path | None = None) -> None:
         self.rooms: dict[str, dict[str, str]] = {}
         self.handlers: dict[str, list[Handler]] = {}
-        self.tokens: dict[str, tuple[str, float]] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}  # key -> (value, expires: epoch seconds)
+        self.state_path = Path(state_path) if state_path else None
+        self.recovered = False  # places were read back from ``state_path`` (a restart)
+        self._dirty = False
+        self._saver: asyncio.Task | None = None
+        if self.state_path is not None:
+            self._load(self.state_path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            state = json.loads(path.read_text())
+            rooms, tokens = state["rooms"], state["tokens"]
+            now = time.time()
+            self.rooms = {str(r): {str(k): str(v) for k, v in places.items()} for r, places in rooms.items() if places}
+            self.tokens = {str(k): (str(v), float(e)) for k, (v, e) in tokens.items() if float(e) > now}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("signalling state in %s not read (%s): starting with no rooms", path.name, type(exc).__name__)
+            self.rooms, self.tokens = {}, {}
+            return
+        self.recovered = bool(self.rooms)
+
+    def _changed(self) -> None:
+        """Write the state file soon (one write at a time; changes made meanwhile go into the next)."""
+        if self.state_path is None:
+            return
+        self._dirty = True
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.ensure_future(self._save())
+
+    async def _save(self) -> None:
+        assert self.state_path is not None
+        while self._dirty:
+            self._dirty = False
+            text = json.dumps({"rooms": self.rooms, "tokens": self.tokens}, separators=(",", ":"))
+            try:
+                await asyncio.to_thread(_write_privately, self.state_path, text)
+            except OSError as exc:  # a full disk must not stop calls: they just do not survive a restart then
+                log.warning("signalling state not written (%s)", type(exc).__name__)
 
     async def member(self, room: str, pid: str) -> str | None:
         return self.rooms.get(room, {}).get(pid)
@@ -127,14 +177,19 @@ class InProcessBroker:
             places.pop(pid, None)
             if not places:
                 self.rooms.pop(room, None)
+            self._changed()
             return SWAPPED
         if expected is None and limit and len(places) >= limit:
             return FULL
         self.rooms.setdefault(room, places)[pid] = new
+        self._changed()
         return SWAPPED
 
     async def clear_room(self, room: str) -> dict[str, str]:
-        return self.rooms.pop(room, {})
+        places = self.rooms.pop(room, {})
+        if places:
+            self._changed()
+        return places
 
     async def publish(self, room: str, envelope: Envelope) -> None:
         for handler in self.handlers.get(room, ()):
@@ -151,23 +206,40 @@ class InProcessBroker:
             self.handlers.pop(room, None)
 
     async def put_token(self, key: str, value: str, ttl: float) -> None:
-        now = time.monotonic()
+        now = time.time()
         if len(self.tokens) >= 1024 and len(self.tokens) & 255 == 0:  # a safety net: tokens are dropped on every exit
             self.tokens = {k: v for k, v in self.tokens.items() if v[1] > now}
         self.tokens[key] = (value, now + ttl)
+        self._changed()
 
     async def take_token(self, key: str) -> str | None:
         value, expires = self.tokens.pop(key, ("", 0.0))
-        return value if expires > time.monotonic() else None
+        if value:
+            self._changed()
+        return value if expires > time.time() else None
 
     async def drop_token(self, key: str) -> None:
-        self.tokens.pop(key, None)
+        if self.tokens.pop(key, None) is not None:
+            self._changed()
 
     async def ping(self, timeout: float = 1.0) -> bool:
         return True
 
     async def close(self) -> None:
         self.handlers.clear()
+        if self._saver is not None:  # the last change is in the file before the process exits
+            with contextlib.suppress(Exception):
+                await self._saver
+
+
+def _write_privately(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` at once (a reader, or a process killed meanwhile, sees the old or the new file,
+    never half of one), readable by this user only."""
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 # Compare-and-swap of one place; the room's hash lives as long as the longest call could.
@@ -201,22 +273,57 @@ class RedisBroker:
         self._confirmations: dict[str, list[asyncio.Future]] = {}
         self._pubsub: PubSub | None = None  # set by connect()
         self._listener: asyncio.Task | None = None
+        self._listening = False  # the listener reads the pub/sub connection (else _subscribed reads it itself)
         self._channel_prefix = f"{prefix}:room:"
 
     @classmethod
-    async def connect(cls, url: str, *, prefix: str = "vb:signaling", room_ttl: int = 12 * 3600) -> RedisBroker:
-        """Connect to Redis at ``url`` and start this process's pub/sub listener."""
+    async def connect(
+        cls,
+        url: str,
+        *,
+        prefix: str = "vb:signaling",
+        room_ttl: int = 12 * 3600,
+        start_without: bool = False,
+        timeout: float = 2.0,
+    ) -> RedisBroker:
+        """Connect to Redis at ``url`` and start this process's pub/sub listener.
+
+        ``start_without``: if Redis does not answer now, return anyway and keep trying in the background (calls
+        cannot start until it answers; ``ping`` says whether it does), instead of raising."""
         import redis.asyncio as redis
 
-        client = redis.from_url(url, decode_responses=True)
-        await client.ping()
+        client = redis.from_url(url, decode_responses=True, socket_connect_timeout=timeout, socket_timeout=None)
         broker = cls(client, prefix=prefix, room_ttl=room_ttl)
         broker._pubsub = client.pubsub()
         # A channel of this process's own keeps the pub/sub connection subscribed, so the listener always has
         # a connection to wait on.
-        await broker._subscribed(f"{prefix}:process:{secrets.token_hex(8)}")
+        own = f"{prefix}:process:{secrets.token_hex(8)}"
+        try:
+            await asyncio.wait_for(client.ping(), timeout)
+            await broker._subscribed(own)
+        except Exception as exc:
+            if not start_without:
+                await client.aclose()
+                raise
+            log.warning("redis unreachable at start (%s): calls wait for it; trying again", type(exc).__name__)
+            broker._listener = asyncio.create_task(broker._connect_later(own), name="signaling-redis-listener")
+            return broker
         broker._listener = asyncio.create_task(broker._listen(), name="signaling-redis-listener")
         return broker
+
+    async def _connect_later(self, own: str, every: float = 2.0) -> None:
+        """Redis was down at start: subscribe as soon as it answers, then listen as usual."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._subscribed(own)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - still down
+                self._confirmations.pop(own, None)
+                continue
+            log.info("redis reachable again: calls can start")
+            await self._listen()
 
     def _room_key(self, room: str) -> str:
         return f"{self.prefix}:members:{room}"
@@ -261,7 +368,7 @@ class RedisBroker:
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations.setdefault(channel, []).append(confirmed)
         await self._channels.subscribe(channel)
-        if self._listener is None:  # while connecting: read the confirmation ourselves
+        if not self._listening:  # while connecting: read the confirmation ourselves
             while not confirmed.done():
                 self._handle(await self._channels.get_message(timeout=5.0))
         await asyncio.wait_for(confirmed, 5.0)
@@ -281,6 +388,7 @@ class RedisBroker:
         await self.client.delete(self._token_key(key))
 
     async def _listen(self) -> None:
+        self._listening = True
         while True:
             try:
                 message = await self._channels.get_message(timeout=None)

@@ -11,7 +11,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from signaling import protocol as p
-from signaling.broker import ADMITTED_MEMBERS, HOSTS, Envelope
+from signaling.broker import ADMITTED_MEMBERS, HOSTS, Broker, Envelope, InProcessBroker
 from signaling.commands import COMMANDS, shown
 from signaling.protocol import ProtocolError, message
 from signaling.rooms import Member, Participant, RoomBusy, RoomFull, token_key
@@ -24,6 +24,11 @@ _SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced", "removed"
 _CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host", p.CLOSE_REMOVED: "removed"}
 FLOOD_QUIET_SECONDS = 1.0  # a flood is over once no frame has been dropped for this long
 _DIRECT_MAX = 16 * 1024  # a frame this short, on a socket with nothing buffered, is written without waiting
+
+
+def _kept_over_restart(broker: Broker) -> bool:
+    """The places live in this process and in its state file: a restart finds them again (``recover``)."""
+    return isinstance(broker, InProcessBroker) and broker.state_path is not None
 
 
 class Connection:
@@ -234,6 +239,10 @@ class Connection:
     async def _depart(self) -> None:
         """The one exit: a dropped socket keeps its place for the grace period; others already gave it up."""
         if not self.placed or self.reason in _SETTLED:
+            return
+        if self.reason == "server_restart" and _kept_over_restart(self.server.broker):
+            # The only process stops: the place stays as it is held, and the grace period starts when the process is
+            # back (SignalingServer.recover), so a slow restart does not use up anyone's grace period.
             return
         place = await self.server.rooms.drop(self.room, self.pid, self.id, self.limits.grace_seconds)
         if place is not None:

@@ -156,8 +156,9 @@ CLIENT_MESSAGES: dict[str, Message] = {
             "audio": Field("str", choices=frozenset({"on", "off"})),
             "video": Field("str", choices=frozenset({"on", "off"})),
             "audio_only": Field("str", required=False, choices=frozenset({"on", "off"})),
+            "screen": Field("str", required=False, choices=frozenset({"on", "off"})),
         },
-        summary="the sender's microphone and camera state (muted, camera off, sound only), to the others",
+        summary="the sender's microphone, camera and screen state (muted, camera off, sound only, sharing), to the others",
     ),
     "stats": Message(
         {

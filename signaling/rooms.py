@@ -187,6 +187,33 @@ class Rooms:
         done = await self._change(room, pid, lambda m: None if m else _KEEP)
         return done[0] if done else None
 
+    async def recover(self, room: str, grace: float) -> tuple[list[Member], list[Member]]:
+        """After a restart of the only process: a place in ``room`` still held by a socket of the stopped process
+        becomes a dropped one whose grace period starts now (a restart does not use up anyone's grace period); one
+        dropped before the stop keeps its own grace period, and is given up if that is over. Returns (the places
+        kept, those given up)."""
+        now = self.clock()
+        deadline = now + grace
+        kept: list[Member] = []
+        gone: list[Member] = []
+        for raw in (await self.broker.members(room)).values():
+            pid = Member.load(raw).id
+
+            def dropped(m: Member | None):
+                if m is None:
+                    return _KEEP
+                if m.conn:
+                    return replace(m, conn="", deadline=deadline)
+                return None if m.lapsed(now) else _KEEP
+
+            done = await self._change(room, pid, dropped)
+            if done is None:  # dropped before the stop, within its grace period
+                if (place := await self.member(room, pid)) is not None:
+                    kept.append(place)
+            elif done[0] is not None:
+                (kept if done[1] is not None else gone).append(done[1] or done[0])
+        return kept, gone
+
     async def _clear_lapsed(self, room: str, now: float) -> bool:
         """Give up dropped places whose grace period is over; True if there were any. Their timers give them up on
         time while a server runs; this catches the ones left when every server stopped during a grace period, only

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from aiohttp import hdrs, web
 
-from signaling.broker import EVERYONE, Broker, Envelope
+from signaling.broker import EVERYONE, Broker, Envelope, InProcessBroker
 from signaling.connection import Connection
 from signaling.protocol import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_SERVICE_RESTART, ENDED_BY_SERVER, message
 from signaling.rooms import Participant, Rooms
@@ -110,6 +110,29 @@ class SignalingServer:
             for room in list(self._listening):
                 await self.broker.unsubscribe(room, self._deliver)
             self._listening.clear()
+
+    async def recover(self) -> int:
+        """After a restart on a broker that kept its state (``InProcessBroker`` with a state file): a place held by
+        a socket of the stopped process is now a dropped one whose grace period starts now; one dropped before the
+        stop keeps its own (``Rooms.recover``). Their timers run here. Whoever resumes in time has their place back
+        as it was (admitted stays admitted); the others are told about whoever does not come back, as after any
+        dropped socket. Returns how many places were kept. (With Redis nothing is needed: the places are shared and
+        the other processes' grace timers run.)"""
+        broker = self.broker
+        if not isinstance(broker, InProcessBroker) or not broker.recovered:
+            return 0
+        broker.recovered = False
+        kept_places = 0
+        for room in list(broker.rooms):
+            kept, gone = await self.rooms.recover(room, self.limits.grace_seconds)
+            for place in gone:
+                await self.broker.drop_token(place.token)
+            for place in kept:
+                self._schedule_expiry(room, place.id, place.deadline)
+            kept_places += len(kept)
+        if kept_places:
+            log.info("signalling recovered %d place(s) after a restart", kept_places)
+        return kept_places
 
     def stats(self) -> dict:
         """Open connections, rooms and participants in this process (for metrics)."""

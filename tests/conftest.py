@@ -17,6 +17,7 @@ from vbostotte.app import create_app
 from vbostotte.config import load_settings
 from vbostotte.models import Base
 
+from api_contract import CheckedResponse
 from mail_and_sms import MailServer, SmsGateway
 from support import PASSWORD, Clock, WebClient, World, build_world, port_open, require
 
@@ -41,6 +42,22 @@ SECRET = "test-secret-key-not-for-production-0123456789"
 AUDIT_KEY = "test:audit-key-not-for-production-0123456789"
 os.environ["VB_AUDIT_KEY"] = AUDIT_KEY
 os.environ.pop("VB_AUDIT_RETIRED_KEYS", None)
+
+
+# The browser tests drive pages and calls, which are the same on either database; the data layer under them is tested
+# on both by the page, unit, realtime and multiprocess tests. So the PostgreSQL pass leaves them to the SQLite pass
+# (the embedded default), which keeps the whole suite inside its time budget. VB_TEST_BROWSERS_ON_POSTGRES=1 runs
+# them on PostgreSQL as well.
+BROWSERS_ON_POSTGRES = os.environ.get("VB_TEST_BROWSERS_ON_POSTGRES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not GIVEN_PG_URL or BROWSERS_ON_POSTGRES:
+        return
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [item for item in items if item not in browser]
 
 
 def _run(coro):
@@ -153,6 +170,18 @@ def _password_hash():
 @pytest.fixture
 async def world(engine, clock, monkeypatch, _password_hash) -> World:
     return await build_world(engine, clock, _password_hash, monkeypatch)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's client factory, whose clients hold every /api/v1/ answer to the OpenAPI document
+    (tests/api_contract.py): a test that receives an undocumented status or body fails."""
+
+    async def client(app, **kwargs):
+        kwargs.setdefault("response_class", CheckedResponse)
+        return await aiohttp_client(app, **kwargs)
+
+    return client
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -15,21 +16,26 @@ from aiohttp import web
 
 from signaling import Event, InProcessBroker, Limits, Participant, RedisBroker, SignalingServer
 from signaling.echo import EchoPeers
-from vbostotte import db, i18n
+from vbostotte import audit, db, i18n
 from vbostotte.audit import anchors as audit_anchors
+from vbostotte.audit import group_commit
 from vbostotte.audit import keys as audit_keys
 from vbostotte.calls import call_access, calls
 from vbostotte.config import Settings
-from vbostotte.identity import login
+from vbostotte.identity import login, oidc
 from vbostotte.operations import metrics
 from vbostotte.reminders import channels, sender
 from vbostotte.web import middlewares, security
 from vbostotte.web.keys import (
     ALLOWED_ORIGINS,
+    AUDIT_GROUP_COMMIT,
+    AUDIT_VERIFIED,
     CLOCK,
     ECHO_PEERS,
     ENGINE,
     METRICS,
+    OIDC_CACHE,
+    READ_SESSIONMAKER,
     SESSIONMAKER,
     SETTINGS,
     SIGNALING,
@@ -41,7 +47,9 @@ from vbostotte.web.routes import setup_routes
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+START_RETRY_SECONDS = 2.0  # how often a dependency that was down at start is tried again
 EVENT_DELAY = 0.5  # seconds call events are collected before they are written as one batch
+SIGNALING_STATE_FILE = "signaling-state.json"  # one process without Redis: the rooms' places, kept over a restart
 MAX_BODY = 256 * 1024  # forms are small; anything bigger is refused with 413 before it is read
 
 
@@ -75,9 +83,17 @@ def _jinja_env(app: web.Application) -> None:
         minutes_clock=i18n.minutes_clock,
         absence_label=i18n.absence_label,
         day_span=i18n.format_day_span,
+        number=i18n.format_number,
+        percent=i18n.format_percent,
+        milliseconds=i18n.milliseconds_text,
+        seconds=i18n.seconds_text,
+        minutes=i18n.minutes_text,
+        hours=i18n.hours_text,
     )
     env.globals.update(
-        locales=i18n.LOCALE_NAMES, locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()]
+        locales=i18n.LOCALE_NAMES,
+        locale_options=[(code, name, code) for code, name in i18n.LOCALE_NAMES.items()],
+        unit_pattern=i18n.unit_pattern,
     )
 
 
@@ -99,6 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app.on_response_prepare.append(middlewares.add_request_id)
     metrics.allowed_networks(settings.metrics_allow)  # a mistyped allow-list stops the start, not a scrape
     app[METRICS] = metrics.Metrics()
+    app[OIDC_CACHE] = oidc.ProviderCache()  # the staff sign-in providers' discovery documents and keys
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signaling)
     app.on_shutdown.append(_tell_call_clients_to_reconnect)
@@ -109,20 +126,79 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = db.create_engine(
-        app[SETTINGS].resolved_database_url, connect_timeout=app[SETTINGS].dependency_timeout_seconds
-    )
+    late_check: asyncio.Task | None = None
+    timeout = app[SETTINGS].dependency_timeout_seconds
+    # Every statement bounded too (PostgreSQL): a partition gives a 503 within seconds, not when it heals.
+    engine = db.create_engine(app[SETTINGS].resolved_database_url, connect_timeout=timeout, query_timeout=timeout)
     try:
         await db.check_migrated(engine)
-    except Exception:
+    except db.NotMigrated:
         await engine.dispose()
         raise
+    except Exception as exc:  # noqa: BLE001 - refused, partitioned, timed out: start anyway (docs/deployment.md)
+        # Not reachable now: serve 503 (and the pages that need no database) until it answers; a task checks the
+        # schema once it does (a database that turns out not migrated is logged as an error each time).
+        log.warning("database unreachable at start (%s): answering 503 until it is back", type(exc).__name__)
+        late_check = asyncio.create_task(_check_migrated_later(engine), name="database-start-check")
     app[ENGINE] = engine
-    app[SESSIONMAKER] = db.sessionmaker(engine, audit_keys.load(app[SETTINGS]))  # the audit chains' HMAC keys
+    keyring = audit_keys.load(app[SETTINGS])  # the audit chains' HMAC keys
+    app[SESSIONMAKER] = db.sessionmaker(engine, keyring)
     if engine.dialect.name == "sqlite":
         app[SQLITE_LOCK] = asyncio.Lock()
+    # GET requests read on their own connections, never waiting for the writer; their audit entries are appended
+    # in group commits (web/middlewares.py, audit/group_commit.py).
+    reader = db.create_reader_engine(app[SETTINGS].resolved_database_url)  # SQLite: reads in the loop's thread
+    db.guard_read_only(engine)
+    if reader is not None:
+        db.guard_read_only(reader)
+    app[READ_SESSIONMAKER] = db.sessionmaker(reader or engine.execution_options(read_only=True), keyring)
+    app[AUDIT_GROUP_COMMIT] = group_commit.GroupCommit(app[SESSIONMAKER], app.get(SQLITE_LOCK))
+    app[AUDIT_VERIFIED] = verified = audit.Verified()
+    stop = asyncio.Event()
+    walker = asyncio.create_task(_walk_audit_chain(app[READ_SESSIONMAKER], verified, stop), name="audit-chain-walk")
     yield
+    stop.set()
+    walker.cancel()  # a walk under way is simply dropped
+    with contextlib.suppress(asyncio.CancelledError):
+        await walker
+    if late_check is not None:
+        late_check.cancel()
+        await asyncio.gather(late_check, return_exceptions=True)
+    if reader is not None:
+        await reader.dispose()
     await engine.dispose()
+
+
+async def _check_migrated_later(engine) -> None:
+    """The database was not reachable at start: check its schema as soon as it answers."""
+    while True:
+        await asyncio.sleep(START_RETRY_SECONDS)
+        try:
+            await db.check_migrated(engine)
+        except db.NotMigrated as exc:
+            log.error("%s", exc)
+        except Exception:  # noqa: BLE001 - still unreachable
+            continue
+        else:
+            log.info("database reachable again: serving")
+            return
+
+
+async def _walk_audit_chain(readers, verified: audit.Verified, stop: asyncio.Event) -> None:
+    """At start and every ``Verified.FULL_EVERY`` seconds, walk the whole audit chain (the access log page verifies
+    only the entries appended since), on readers' connections: no lock, no writer waits."""
+    while True:
+        try:
+            report = await verified.walk(readers)
+            if not report.ok:
+                log.error("audit chain broken at entry %s: %s", report.first_broken_id, report.reason)
+        except Exception as exc:  # noqa: BLE001 - tried again next time
+            log.warning("audit chain walk failed: %s", type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), verified.FULL_EVERY)
+            return
+        except TimeoutError:
+            pass
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
@@ -172,9 +248,16 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
     """The video-call signalling server: who may join is decided here (join tickets), events are kept here."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
     broker = (
-        await RedisBroker.connect(settings.redis_url, prefix=f"{settings.redis_prefix}:signaling")
+        await RedisBroker.connect(
+            settings.redis_url,
+            prefix=f"{settings.redis_prefix}:signaling",
+            start_without=True,  # Redis down at start: serve (pages need no Redis), calls wait for it
+            timeout=settings.dependency_timeout_seconds,
+        )
         if settings.redis_url
-        else InProcessBroker()
+        # One process: the places and resume tokens are also kept in the data folder, so a restart does not end
+        # anyone's call (docs/signaling.md, "Restarts").
+        else InProcessBroker(state_path=Path(settings.data_dir) / SIGNALING_STATE_FILE)
     )
 
     async def authorize(ticket: str) -> Participant | None:
@@ -200,6 +283,7 @@ async def _signaling(app: web.Application) -> AsyncIterator[None]:
         clock=lambda: clock().timestamp(),
     )
     app[SIGNALING] = server
+    await server.recover()  # after a restart: the places kept are dropped ones that may resume (their grace runs)
     checker = asyncio.create_task(_check_call_access(server, app), name="call-access")
     yield
     checker.cancel()

@@ -90,11 +90,17 @@ async def warn_relay_only_without_turn(settings: Settings) -> int:
     configured (their calls cannot start, calls/calls.py). How many such citizens there are (0 with TURN)."""
     if calls.relay_available(settings):
         return 0
-    engine = db.create_engine(settings.resolved_database_url)
+    engine = db.create_engine(settings.resolved_database_url, connect_timeout=settings.dependency_timeout_seconds)
     try:
         await db.check_migrated(engine)  # an unmigrated database is told as before (db.NotMigrated)
-        async with db.sessionmaker(engine)() as session:
-            count = await calls.relay_only_citizens(session)
+        async with asyncio.timeout(settings.dependency_timeout_seconds * 2):
+            async with db.sessionmaker(engine)() as session:
+                count = await calls.relay_only_citizens(session)
+    except db.NotMigrated:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the database is down: the server starts anyway (docs/deployment.md)
+        log.warning("could not count relay-only citizens at start (%s)", type(exc).__name__)
+        return 0
     finally:
         await engine.dispose()
     if count:
@@ -117,12 +123,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         asyncio.run(_migrate(settings))
 
-        async def seed(session):
-            await demo.seed(session, settings, utcnow())
-            await demo.ensure_week(session, utcnow())
-            return await demo.info(session, settings)
-
-        info = asyncio.run(_with_session(settings, seed))
+        info = asyncio.run(_with_session(settings, lambda session: demo.load(session, settings, utcnow())))
     announce(settings, info)
     asyncio.run(warn_relay_only_without_turn(settings))
     # SIGTERM: stop accepting, close call sockets with 1012 (on_shutdown), wait up to SHUTDOWN_SECONDS for

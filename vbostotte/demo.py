@@ -1,5 +1,6 @@
 """Demo data: one municipality, an administrator, a supervisor, two workers, four citizens and a
-week of appointments, so a newcomer can click through every role."""
+week of appointments, so a newcomer can click through every role. The workers have working hours (so the first
+booking finds free times) and the municipality a crisis-line text (shown with the lowest wellbeing answer)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.actors import Actor
+from vbostotte.booking import availability
 from vbostotte.care import goals, notes
 from vbostotte.config import Settings
 from vbostotte.i18n import TZ
 from vbostotte.identity import citizens as citizen_service
 from vbostotte.identity import links, sessions
-from vbostotte.identity.organisation import create_staff, get_or_create_municipality
+from vbostotte.identity.organisation import create_staff, get_or_create_municipality, update_booking_settings
 from vbostotte.models import (
     Appointment,
     AppointmentKind,
     Caseload,
     Citizen,
     Municipality,
+    MunicipalitySettings,
     PersonalLink,
     Staff,
     StaffRole,
     Team,
     TeamMember,
+    WorkingHours,
 )
 from vbostotte.privacy import consent
 
@@ -47,6 +51,12 @@ CITIZENS = (  # name, preferred name, phone, worker index in STAFF
     ("Jens Poulsen", "Jens", "+4520000004", 3),
 )
 SLOTS = ((9, 0), (10, 30), (13, 0), (14, 30))
+WORKING_HOURS = [(weekday, 8 * 60, 15 * 60 + 30) for weekday in range(5)]  # Monday–Friday 08.00–15.30
+MESSAGE_HOURS = [(weekday, 9 * 60, 14 * 60) for weekday in range(5)]  # when they answer messages
+CRISIS_LINE = (
+    "Har du det meget svært lige nu? Ring til Livslinien på 70 201 201 (hver dag kl. 11–05). "
+    "Er der fare for liv, så ring 112."
+)
 DEMO_CONSENTS = (
     consent.Kind.VIDEO,
     consent.Kind.SMS_REMINDERS,
@@ -108,9 +118,57 @@ async def seed(db: AsyncSession, settings: Settings, now: dt.datetime) -> bool:
         for kind in DEMO_CONSENTS[: len(DEMO_CONSENTS) - index]:
             await consent.give(db, worker, citizen.id, kind, consent.How.IN_PERSON, now)
     await db.flush()
+    await ensure_ready(db)
     await ensure_week(db, now)
     await goals_and_a_shared_note(db, municipality.id, now)
     return True
+
+
+async def load(db: AsyncSession, settings: Settings, now: dt.datetime) -> DemoInfo:
+    """What ``vbostotte serve --demo`` loads before it starts: the demo (once), working hours and the crisis line
+    (also in an older demo database), a week of appointments ahead; then the logins and links to print."""
+    await seed(db, settings, now)
+    await ensure_ready(db)
+    await ensure_week(db, now)
+    return await info(db, settings)
+
+
+async def ensure_ready(db: AsyncSession) -> int:
+    """Give the demo workers working hours and the municipality a crisis-line text where they have none (also in
+    a demo database made before they were part of the demo). Returns how many workers got hours."""
+    municipality = (await db.execute(select(Municipality).where(Municipality.name == MUNICIPALITY))).scalar_one()
+    workers = (
+        await db.execute(
+            select(Staff)
+            .where(Staff.municipality_id == municipality.id, Staff.role == StaffRole.WORKER)
+            .where(~select(WorkingHours.id).where(WorkingHours.staff_id == Staff.id).exists())
+            .order_by(Staff.id)
+        )
+    ).scalars()
+    given = 0
+    for worker in workers:
+        actor = Actor(kind="staff", id=worker.id, municipality_id=municipality.id, role=StaffRole.WORKER.value)
+        await availability.set_working_hours(db, actor, WORKING_HOURS)
+        await availability.set_working_hours(db, actor, MESSAGE_HOURS, kind="messages")
+        given += 1
+    current = await db.get(MunicipalitySettings, municipality.id)
+    if current is None or not current.crisis_line_text:
+        admin = (
+            await db.execute(
+                select(Staff).where(Staff.municipality_id == municipality.id, Staff.role == StaffRole.ADMIN)
+            )
+        ).scalar_one()
+        await update_booking_settings(
+            db,
+            Actor(kind="staff", id=admin.id, municipality_id=municipality.id, role=StaffRole.ADMIN.value),
+            reminder_offsets_minutes=[
+                int(m) for m in (current.reminder_offsets_minutes if current else "1440,60").split(",")
+            ],
+            confirm_cutoff_minutes=current.confirm_cutoff_minutes if current else 180,
+            crisis_line_text=CRISIS_LINE,
+        )
+    await db.flush()
+    return given
 
 
 async def ensure_week(db: AsyncSession, now: dt.datetime) -> int:

@@ -125,14 +125,57 @@ def role_label(role: str) -> str:
     return gettext(ROLE_LABELS.get(role, role))
 
 
-def format_number(value: float) -> str:
-    """A number as the page's language writes it: '1.234' (Danish), '1,234' (English)."""
-    return format_decimal(value, locale=get_locale())
+def format_number(value: float | None, decimals: int = 0, *, fixed: bool = False) -> str:
+    """A number as the page's language writes it, with at most ``decimals`` decimals (exactly, if ``fixed``): '1.234'
+    and '3,7' (Danish), '1,234' and '3.7' (English); ``None`` (nothing to show) is '–'."""
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + ("0" if fixed else "#") * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=get_locale())
 
 
-def format_percent(rate: float) -> str:
-    """A share (0–1) as a whole percentage in the page's language: '83 %' (Danish), '83%' (English)."""
+def format_percent(rate: float | None) -> str:
+    """A share (0–1) as a whole percentage in the page's language: '83 %' (Danish), '83%' (English); None is '–'."""
+    if rate is None:
+        return "–"
     return _format_percent(rate, locale=get_locale())
+
+
+def _plural_count(value: float, shown: str) -> int:
+    """The count the plural form follows: 1 only when the number is written as exactly one ('1', not '1,5')."""
+    return 1 if shown == format_number(1) else (0 if value == 0 else 2)
+
+
+def milliseconds_text(value: float | None) -> str:
+    """'1 millisekund', '120 millisekunder' / '1 millisecond', '120 milliseconds'."""
+    if value is None:
+        return "–"
+    shown = format_number(value)
+    return ngettext("%(num)s millisecond", "%(num)s milliseconds", _plural_count(value, shown), num=shown)
+
+
+def seconds_text(value: float | None, decimals: int = 0) -> str:
+    """'1 sekund', '12 sekunder', '3,5 sekunder' / '1 second', '12 seconds'."""
+    if value is None:
+        return "–"
+    shown = format_number(value, decimals)
+    return ngettext("%(num)s second", "%(num)s seconds", _plural_count(value, shown), num=shown)
+
+
+def minutes_text(value: float | None, decimals: int = 0) -> str:
+    """'1 minut', '3,7 minutter' / '1 minute', '3.7 minutes'."""
+    if value is None:
+        return "–"
+    shown = format_number(value, decimals)
+    return ngettext("%(num)s minute", "%(num)s minutes", _plural_count(value, shown), num=shown)
+
+
+def hours_text(value: float | None, decimals: int = 0) -> str:
+    """'1 time', '2,5 timer' / '1 hour', '2.5 hours'."""
+    if value is None:
+        return "–"
+    shown = format_number(value, decimals)
+    return ngettext("%(num)s hour", "%(num)s hours", _plural_count(value, shown), num=shown)
 
 
 def upfirst(text: str) -> str:
@@ -175,3 +218,15 @@ def format_timestamp(moment: dt.datetime) -> str:
         tzinfo=TZ,
         locale=get_locale(),
     )
+
+
+def unit_pattern(unit: str, count: int, placeholder: str = "{n}") -> str:
+    """A quantity's wording with ``placeholder`` for the number, for a script that writes the number itself:
+    ``unit_pattern("millisecond", 1, "{ms}")`` is '{ms} millisekund'. ``count`` picks the plural form."""
+    text = {
+        "millisecond": milliseconds_text,
+        "second": seconds_text,
+        "minute": minutes_text,
+        "hour": hours_text,
+    }[unit](count)
+    return text.replace(format_number(count), placeholder, 1)

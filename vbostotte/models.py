@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false as sql_false
+from sqlalchemy.sql.expression import true as sql_true
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -84,7 +86,10 @@ class Staff(Base):
     """A support worker, supervisor or administrator. Logs in with e-mail, password and TOTP."""
 
     __tablename__ = "staff"
-    __table_args__ = (UniqueConstraint("email", name="uq_staff_email"),)
+    __table_args__ = (
+        UniqueConstraint("email", name="uq_staff_email"),
+        Index("uq_staff_municipality_oidc_subject", "municipality_id", "oidc_subject", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     email: Mapped[str] = mapped_column(String(254))
@@ -97,6 +102,21 @@ class Staff(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The subject (``sub``) the municipality's OpenID provider gives this person: bound at the first sign-in through
+    # the provider (identity/oidc.py), then the only thing a sign-in is matched on.
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+
+class StaffPhoto(Base):
+    """A staff member's own photo (identity/photos.py): re-encoded, without metadata; shown to their citizens in the
+    call's waiting room and served only to those allowed to see it, never publicly."""
+
+    __tablename__ = "staff_photos"
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(20))  # image/jpeg
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Team(Base):
@@ -172,6 +192,8 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # A session signed in through the municipality's OpenID provider: its ID token, the hint for RP-initiated logout.
+    oidc_id_token: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginFailure(Base):
@@ -222,6 +244,8 @@ class Appointment(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # A retried booking request with the same key returns the same appointment.
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # SHA-256 of the booking request the key was first used with: the same key with another request is refused.
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
     response: Mapped[str] = mapped_column(String(10), default="none")  # none | confirmed | cant_come
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(10))  # worker | citizen
@@ -235,6 +259,8 @@ class Appointment(Base):
     # iCalendar SEQUENCE: raised whenever a participant's calendar must replace the event (moved, cancelled,
     # interpreter released), so calendar apps take the newer version over the one they have.
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A video session the worker started at once ("call now", calls/call_now.py), not booked ahead.
+    unscheduled: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
 
     worker: Mapped[Staff] = relationship(lazy="raise", foreign_keys=[worker_id])
 
@@ -247,6 +273,11 @@ class AuditEntry(Base):
     """One append-only audit record, hash-chained to the one before it."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (  # the access log's filters, newest first, paged by id (migration 0022)
+        Index("ix_audit_entries_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_entries_action_id", "action", "id"),
+        Index("ix_audit_entries_municipality_action", "municipality_id", "action"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     municipality_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -287,6 +318,47 @@ class Attendance(str, enum.Enum):
     NO_SHOW = "no_show"
     CANCELLED_LATE = "cancelled_late"
     CANCELLED_IN_TIME = "cancelled_in_time"
+
+
+class OidcProvider(Base):
+    """A municipality's own OpenID Connect provider for staff sign-in (identity/oidc.py), set by its administrator.
+    The client secret is stored encrypted with a key derived from the server's secret key, never in the clear."""
+
+    __tablename__ = "oidc_providers"
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
+    issuer: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    client_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    client_secret_enc: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scopes: Mapped[str] = mapped_column(
+        String(200), default="openid email profile", server_default="openid email profile"
+    )
+    # First sign-in: match a staff member by the provider's verified e-mail (then by subject only).
+    match_email: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
+    # The claim holding groups/roles; empty: the role is managed in the app.
+    role_claim: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    worker_groups: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    supervisor_groups: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    admin_groups: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # acr values / amr methods that count as strong authentication (then no local TOTP); space-separated.
+    strong_acr: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    strong_amr: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    jit_create: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
+    password_login: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OidcLogin(Base):
+    """A sign-in through the provider under way: deleted when its callback comes, so state and nonce are single-use."""
+
+    __tablename__ = "oidc_logins"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the cookie binding it to the browser
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class MunicipalitySettings(Base):
@@ -335,6 +407,29 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # given up: no address, refused for good, or too many attempts
     DROPPED = "dropped"  # no longer to be sent: cancelled, moved, consent withdrawn, …
+
+
+class CallRequestAnswer(str, enum.Enum):
+    CALLED = "called"  # the worker called at once
+    PROPOSED = "proposed"  # the worker proposed a time (an appointment the citizen answers)
+
+
+class CallRequest(Base):
+    """A citizen's one-tap "I'd like to talk to you" to one worker (calls/call_requests.py), and its answer."""
+
+    __tablename__ = "call_requests"
+    __table_args__ = (
+        Index("ix_call_requests_citizen_created", "citizen_id", "created_at"),
+        Index("ix_call_requests_worker_answered", "worker_id", "answered_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(20))  # a CallRequestAnswer value
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="SET NULL"))
 
 
 class OutboxMessage(Base):

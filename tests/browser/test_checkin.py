@@ -40,7 +40,7 @@ async def test_a_citizen_checks_in_with_a_few_taps_on_a_phone(page, world, asser
     await assert_accessible(page)
 
 
-async def test_the_lowest_answer_shows_the_crisis_line_at_once(page, world, db, assert_accessible):
+async def test_the_lowest_answer_shows_the_crisis_line_at_once(page, world, db, assert_accessible, screenshot):
     db.add(
         MunicipalitySettings(
             municipality_id=world.a.id,
@@ -52,7 +52,18 @@ async def test_the_lowest_answer_shows_the_crisis_line_at_once(page, world, db, 
     await db.commit()
     await open_on_a_phone(page, world)
     await page.locator("#checkin").get_by_role("button", name="Meget dårligt").click()
+    await expect(page).to_have_url(re.compile(r"/me/wellbeing\?done=checkin#checkin$"))
     crisis = page.locator("#checkin .crisis")
+    # A calm, neutral acknowledgement with the crisis help, not a green success box repeating "Very bad".
+    await expect(crisis.get_by_role("status")).to_have_text(
+        "Tak, fordi du fortæller os det. Det lyder som en svær dag."
+    )
     await expect(crisis).to_contain_text("Psykiatrisk akutmodtagelse: 7011 2233")
     await expect(crisis).to_contain_text("ikke en alarm")
+    await expect(page.locator("#checkin .notice")).to_have_count(0)
+    await expect(page.locator("main")).not_to_contain_text("Du svarede")
+    background = await crisis.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(255, 255, 255)"  # the page's paper, not the green of a done notice
+    await screenshot(page, "citizen-checkin-hard-day.png")  # for the README (VB_SCREENSHOTS=1)
+    assert await page.evaluate(FITS_WIDTH)
     await assert_accessible(page)

@@ -29,8 +29,11 @@ HOME = {
 # Past the CSRF check, a few forms meet a domain rule at the world's time: still proof the token was all it took.
 ACCEPTED = {
     "call_ticket": (409,),  # the call opens 15 minutes before the appointment, which is tomorrow
-    "guest_ticket": (404,),
-}  # a guest ticket needs a guest link that exists
+    "guest_ticket": (404,),  # a guest ticket needs a guest link that exists
+    "account_photo": (422,),  # a photo is a file (tests/pages/test_staff_photo.py): this plain form has none
+    "citizen_talk": (303, 409),  # only inside the worker's message hours (tests/pages/test_between_appointments.py)
+    "citizen_call_now_start": (303, 409),  # only inside working hours, with video consent (the same file)
+}
 
 
 def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
@@ -104,6 +107,8 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         "guest_ticket": (None, "/g/" + "x" * 43 + "/ticket", {"name": "Tina Tolk"}),
         "account_api_keys": ("worker", "/account/api-keys", {"label": "Case system", "days": "90"}),
         "account_api_key_revoke": ("worker", f"/account/api-keys/{a.api_token_id}/revoke", {}),
+        "account_photo": ("worker", "/account/photo", {}),
+        "account_photo_remove": ("worker", "/account/photo/remove", {}),
         "note_new": ("worker", f"/citizens/{a.citizen.id}/notes", {}),
         "note_save": ("worker", f"/notes/{a.note_id}", {"talked_about": "Vi talte om ugen", "shared": "0"}),
         "note_sign": ("worker", f"/notes/{a.note_id}/sign", {"talked_about": "Vi talte om ugen", "shared": "0"}),
@@ -146,6 +151,9 @@ def post_forms(world) -> dict[str, tuple[str | None, str, dict]]:
         ),
         "admin_team_member": ("admin", f"/admin/teams/{a.team_id}/members", {"staff_id": str(a.supervisor.id)}),
         "admin_team_phone": ("admin", f"/admin/teams/{a.team_id}/phone", {"phone": "89401234"}),
+        "admin_sso": ("admin", "/admin/sso", {"scopes": "openid email", "password_login": "1"}),
+        "citizen_talk": ("citizen", "/me/talk", {}),
+        "citizen_call_now_start": ("worker", f"/citizens/{a.citizen.id}/call-now", {}),
         "logout": ("worker", "/logout", {}),  # last: the worker's other forms need the session
     }
 

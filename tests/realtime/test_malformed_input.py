@@ -103,6 +103,7 @@ def bad_frames(seed: int = 4) -> list[str]:
         "audio": "on",
         "video": "on",
         "audio_only": "off",
+        "screen": "off",
     }
     for kind, spec in CLIENT_MESSAGES.items():
         base = {"type": kind, **{name: valid[name] for name in spec.fields}}

@@ -13,12 +13,13 @@ Never put note text, tokens, passwords or other free text in an entry.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,10 +105,30 @@ class AuditEvent:
     object_id: int | None = None
 
 
+# session.info key: a read-only unit of work collects its entries here instead of appending them; they are appended
+# after it, in a group commit (``vbostotte/audit/group_commit.py``), and its answer waits for that commit.
+DEFERRED = "vbostotte.audit.deferred"
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An entry to append after a read-only unit of work: who, what, and the clock its time is read from."""
+
+    actor: Actor
+    event: AuditEvent
+    clock: Callable[[], dt.datetime]
+
+
 async def record(
     session: AsyncSession, actor: Actor, event: AuditEvent, *, clock: Callable[[], dt.datetime] = utcnow
-) -> AuditEntry:
-    """Append one entry in the caller's transaction (so an action and its trace commit together)."""
+) -> AuditEntry | None:
+    """Append one entry in the caller's transaction (so an action and its trace commit together). In a read-only
+    unit of work (its session holds a ``DEFERRED`` list) the entry is collected instead and appended right after the
+    reads, before the answer leaves (None is returned then: it has no id or hash yet)."""
+    deferred = session.info.get(DEFERRED)
+    if deferred is not None:
+        deferred.append(Deferred(actor, event, clock))
+        return None
     key_id, key = audit_keys.of_session(session).current("audit")
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())).scalar_one()
     entry = AuditEntry(
@@ -133,6 +154,39 @@ async def record(
     return entry
 
 
+async def append_deferred(session: AsyncSession, entries: Sequence[Deferred]) -> None:
+    """Append many deferred entries in the caller's transaction, in order, exactly as :func:`record` would one by
+    one (the same fields, times and hashes), but with one lock of the head, one insert and one update of the head."""
+    if not entries:
+        return
+    key_id, key = audit_keys.of_session(session).current("audit")
+    head = (await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())).scalar_one()
+    last_id, last_hash = head.last_id, head.last_hash
+    for deferred in entries:
+        actor, event = deferred.actor, deferred.event
+        entry = AuditEntry(
+            id=last_id + 1,
+            at=deferred.clock(),
+            municipality_id=actor.municipality_id,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            action=event.action,
+            citizen_id=event.citizen_id,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            purpose=event.purpose,
+            outcome=event.outcome,
+            prev_hash=last_hash,
+            key_id=key_id,
+        )
+        entry.hash = entry_hash(entry, key)
+        session.add(entry)
+        last_id, last_hash = entry.id, entry.hash
+    head.last_id, head.last_hash = last_id, last_hash
+    await session.flush()
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
@@ -141,6 +195,8 @@ class ChainReport:
     reason: str = ""
     anchors: int = 0  # anchors the chain was checked against (all matched when ok)
     segments: tuple[tuple[str | None, int, int], ...] = ()  # (key id or None for unkeyed, first id, last id)
+    last_hash: str = GENESIS  # the last verified entry's hash (an intact report can be carried on from)
+    pending: bool = False  # the server is still walking the chain: ``checked`` entries verified so far, none broken
 
     def __str__(self) -> str:
         if self.ok:
@@ -205,20 +261,35 @@ def truncated(anchors_by_last: dict[int, list], length: int, noun: str) -> tuple
 
 
 async def verify_chain(
-    session: AsyncSession, batch: int = 5000, *, keyring: Keyring | None = None, anchors: Iterable = ()
+    session: AsyncSession,
+    batch: int = 5000,
+    *,
+    keyring: Keyring | None = None,
+    anchors: Iterable = (),
+    since: ChainReport | None = None,
+    upto: int | None = None,
 ) -> ChainReport:
     """Walk the whole chain in id order and report the first entry that does not fit: against the keys
-    (``keyring``, by default the session's) and the ``anchors`` (``audit_anchors.read``) given."""
+    (``keyring``, by default the session's) and the ``anchors`` (``audit_anchors.read``) given. ``since``: an
+    intact report of this chain made earlier; only the entries after it are walked (and the head checked). ``upto``:
+    stop after that entry and report the part walked (a slice: neither the head nor the anchors after it checked)."""
     keyring = keyring or audit_keys.of_session(session)
     by_id = anchored(anchors, "audit")
     prev_hash, expected_id, checked, matched, keyed_before = GENESIS, 1, 0, 0, False
     segments: list[list] = []
-    last_seen = 0
+    if since is not None and since.ok:
+        prev_hash, expected_id, checked, matched = since.last_hash, since.checked + 1, since.checked, since.anchors
+        segments = [list(segment) for segment in since.segments]
+        keyed_before = any(key_id is not None for key_id, _, _ in since.segments)
+    last_seen = checked
     while True:
         rows = (
             (
                 await session.execute(
-                    select(AuditEntry).where(AuditEntry.id > last_seen).order_by(AuditEntry.id).limit(batch)
+                    select(AuditEntry)
+                    .where(AuditEntry.id > last_seen, *([] if upto is None else [AuditEntry.id <= upto]))
+                    .order_by(AuditEntry.id)
+                    .limit(batch)
                 )
             )
             .scalars()
@@ -249,6 +320,9 @@ async def verify_chain(
             prev_hash, expected_id, checked = entry.hash, expected_id + 1, checked + 1
         last_seen = rows[-1].id
         session.expunge_all()
+    if upto is not None and checked == upto:
+        segments_ = tuple(tuple(s) for s in segments)
+        return ChainReport(True, checked, anchors=matched, segments=segments_, last_hash=prev_hash)
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
     if head.last_id != checked or head.last_hash != prev_hash:
         return ChainReport(
@@ -260,4 +334,54 @@ async def verify_chain(
     cut = truncated(by_id, checked, "entry")
     if cut is not None:
         return ChainReport(False, checked, checked + 1, cut[1])
-    return ChainReport(True, checked, anchors=matched, segments=tuple(tuple(s) for s in segments))
+    return ChainReport(True, checked, anchors=matched, segments=tuple(tuple(s) for s in segments), last_hash=prev_hash)
+
+
+class Verified:
+    """The last intact report of the chain this process made, to carry on from: a page verifies only what was
+    appended since (``verify_chain(since=...)``). The server walks the whole chain in the background (:meth:`walk`)
+    at start and every ``FULL_EVERY`` seconds, slice by slice, so an entry changed after it was verified is found
+    too. Until the first walk is done, a page walks the rest itself when it is short (``PAGE_WALK`` entries), and
+    otherwise shows how far the walk has come (``pending``)."""
+
+    FULL_EVERY = 600.0
+    SLICE = 2000  # entries a background slice walks before it lets other work in
+    PAGE_WALK = 20_000
+
+    def __init__(self) -> None:
+        self.report: ChainReport | None = None
+        self.progress: ChainReport | None = None  # the walk under way: the part verified so far
+
+    async def check(self, session: AsyncSession) -> ChainReport:
+        """The chain's state now: the entries appended since the last intact report verified (all when none)."""
+        since = self.report
+        if since is None and self.progress is not None:
+            head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
+            if head.last_id - self.progress.checked > self.PAGE_WALK:
+                return replace(self.progress, pending=True)
+            since = self.progress
+        report = await verify_chain(session, since=since)
+        self.report = report if report.ok else None
+        return report
+
+    async def walk(self, sessions: Callable[[], AsyncSession]) -> ChainReport:
+        """Walk the whole chain again, a slice at a time, each in a session of its own from ``sessions``."""
+        progress = self.progress = ChainReport(True, 0)
+        try:
+            while True:
+                async with sessions() as session:
+                    head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
+                    if head.last_id - progress.checked <= self.SLICE:
+                        report = await verify_chain(session, batch=500, since=progress)
+                        self.report = report if report.ok else None
+                        return report
+                    progress = await verify_chain(
+                        session, batch=500, since=progress, upto=progress.checked + self.SLICE
+                    )
+                if not progress.ok:
+                    self.report = None
+                    return progress
+                self.progress = progress
+                await asyncio.sleep(0)
+        finally:
+            self.progress = None

@@ -59,7 +59,8 @@ def working_windows(hours: Iterable[tuple[int, int, int]], first_day: dt.date, d
     """UTC intervals of bookable time from weekly ``(weekday, start_minute, end_minute)`` rows, skipping holidays.
 
     Each day's wall-clock hours are converted on that day, so a window keeps its local time across
-    daylight-saving changes.
+    daylight-saving changes. Windows that touch are joined, so hours to midnight (24:00) followed by hours from
+    00:00 the next day make one window: an appointment across local midnight (23:30–00:30) fits in it.
     """
     by_weekday: dict[int, list[tuple[int, int]]] = {}
     for weekday, start, end in hours:
@@ -74,7 +75,7 @@ def working_windows(hours: Iterable[tuple[int, int, int]], first_day: dt.date, d
                 windows.append((to_utc(day, start), to_utc(day, end)))
             except NonexistentLocalTime:
                 continue  # a window starting in the skipped spring hour: rare, and not bookable
-    return windows
+    return merge(windows)
 
 
 def subtract(windows: Sequence[Interval], blocked: Sequence[Interval]) -> list[Interval]:

@@ -1,4 +1,5 @@
-"""Booking: appointments' life cycle — book, respond, reschedule, cancel, attendance.
+"""Booking: book, respond, reschedule, cancel, attendance — each change checked by the appointment's state
+machine (:mod:`vbostotte.booking.lifecycle`) before anything is written.
 
 No double booking is enforced by the database (an exclusion constraint on PostgreSQL, triggers
 on SQLite); this module checks first only to give a clear message, and maps the database's
@@ -8,7 +9,9 @@ refusal to the same message when two requests race.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,17 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import access, audit
 from vbostotte.actors import Actor
-from vbostotte.booking import availability
+from vbostotte.booking import availability, lifecycle
 from vbostotte.errors import Conflict, InvalidInput, NotFound
 from vbostotte.i18n import N_
 from vbostotte.models import Appointment, AppointmentKind, Attendance, Caseload, CitizenResponse, StaffRole
 from vbostotte.reminders import outbox
 
 MIN_DURATION, MAX_DURATION = 15, 240
+BOOKING_HORIZON = dt.timedelta(days=731)  # an appointment is booked (or moved) at most two years ahead
 
 
 class SlotTaken(Conflict):
     message = N_("This time was just taken. Please choose another time.")
+
+
+KEY_REUSED = N_("This key was already used for a different booking. Use a new key for a new booking.")
+
+
+class KeyReused(InvalidInput):
+    """An idempotency key sent again with a different request (the IETF idempotency-key draft: 422)."""
+
+    def __init__(self) -> None:
+        super().__init__({"Idempotency-Key": KEY_REUSED}, message=KEY_REUSED)
 
 
 @dataclass(frozen=True)
@@ -49,9 +63,28 @@ class BookingRequest:
     worker_id: int | None = None  # default: the acting worker
 
 
-async def _by_key(db: AsyncSession, actor: Actor, key: str) -> Appointment | None:
-    stmt = select(Appointment).where(Appointment.created_by_id == actor.id, Appointment.idempotency_key == key)
-    return (await db.execute(stmt)).scalar_one_or_none()
+def fingerprint(request: BookingRequest) -> str:
+    """SHA-256 of the request in a canonical form (what was asked, not how the JSON was spelled): the idempotency
+    key is stored with it, so a key sent again with another request is told apart from a retry."""
+    fields = asdict(request)
+    fields.pop("idempotency_key")
+    fields["starts_at"] = request.starts_at.astimezone(dt.UTC).isoformat()
+    fields["kind"] = str(request.kind)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _by_key(db: AsyncSession, actor: Actor, request: BookingRequest) -> Appointment | None:
+    """The appointment this actor booked with the request's key before: the same request again (a retry) gets
+    it back; another request with the same key is refused (:class:`KeyReused`). Rows from before keys had a
+    fingerprint (none stored) are replayed as they were then."""
+    stmt = select(Appointment).where(
+        Appointment.created_by_id == actor.id, Appointment.idempotency_key == request.idempotency_key
+    )
+    existing = (await db.execute(stmt)).scalar_one_or_none()
+    if existing is not None and existing.idempotency_hash not in (None, fingerprint(request)):
+        raise KeyReused()
+    return existing
 
 
 async def _check_fits(
@@ -65,6 +98,8 @@ async def _check_fits(
     """Refuse a time in the past, outside working hours, or on top of another appointment."""
     if starts <= now:
         raise InvalidInput({"date": N_("Choose a time in the future.")})
+    if starts > now + BOOKING_HORIZON:
+        raise InvalidInput({"date": N_("Choose a time at most two years ahead.")})
     first_day = starts.astimezone(availability.TZ).date()
     free = await availability.availability(db, worker_id, first_day, 2)
     if not any(w_start <= starts and ends <= w_end for w_start, w_end in free.windows):
@@ -97,7 +132,7 @@ async def book_or_replay(
 ) -> tuple[Appointment, bool]:
     """Like :func:`book`, also saying whether this call created the appointment (False: a replay)."""
     access.require_role(actor, StaffRole.WORKER)
-    if request.idempotency_key and (existing := await _by_key(db, actor, request.idempotency_key)):
+    if request.idempotency_key and (existing := await _by_key(db, actor, request)):
         return existing, False
     citizen = await access.citizen_for(db, actor, request.citizen_id, "appointment.create", audit.Purpose.SUPPORT)
     if not MIN_DURATION <= request.duration_minutes <= MAX_DURATION:
@@ -107,7 +142,7 @@ async def book_or_replay(
         appointment = await _insert(db, actor, citizen, worker_id, request, now)
     except SlotTaken:
         # A retry of a request that has just succeeded finds its own appointment in the way: return that.
-        if request.idempotency_key and (existing := await _by_key(db, actor, request.idempotency_key)):
+        if request.idempotency_key and (existing := await _by_key(db, actor, request)):
             return existing, False
         raise
     await audit.record(
@@ -143,6 +178,7 @@ async def _insert(
         created_at=now,
         created_by_id=actor.id,
         idempotency_key=request.idempotency_key,
+        idempotency_hash=fingerprint(request) if request.idempotency_key else None,
         response=CitizenResponse.NONE.value,
         interpreter_name=interpreter and interpreter.name,
         interpreter_language=interpreter and interpreter.language,
@@ -171,29 +207,22 @@ async def appointment_for(db: AsyncSession, actor: Actor, appointment_id: int, a
     return appointment
 
 
-TAKEN_PLACE = N_("This session has already taken place.")
-
-
-def taken_place(appointment: Appointment) -> bool:
-    """Attendance is recorded (by the worker, or by the call when the citizen joined it): nobody cancels it now."""
-    return appointment.attendance is not None
-
-
-def can_answer(appointment: Appointment, now: dt.datetime) -> bool:
-    """May the citizen still say "I'm coming" or "I can't come"? Not once it is cancelled, over or has taken place."""
-    return appointment.cancelled_at is None and appointment.ends_at > now and not taken_place(appointment)
-
-
 async def respond(
-    db: AsyncSession, actor: Actor, appointment_id: int, response: CitizenResponse, now: dt.datetime
+    db: AsyncSession,
+    actor: Actor,
+    appointment_id: int,
+    response: CitizenResponse,
+    now: dt.datetime,
+    opens_minutes: int = lifecycle.DEFAULT_OPENS_MINUTES,
 ) -> Appointment:
     """The citizen confirms, or says "I can't come" (one tap), which cancels the appointment as the
-    citizen's cancellation: reminders are dropped and the interpreter is told at once."""
+    citizen's cancellation: reminders are dropped and the interpreter is told at once. Not once the call has
+    opened (nor once it is cancelled, over or held: :mod:`vbostotte.booking.lifecycle`)."""
     if not actor.is_citizen:
         raise NotFound()
     appointment = await appointment_for(db, actor, appointment_id, "appointment.respond")
-    if not can_answer(appointment, now):
-        raise Conflict(TAKEN_PLACE if taken_place(appointment) else N_("This appointment can no longer be changed."))
+    change = lifecycle.Change.DECLINE if response == CitizenResponse.CANT_COME else lifecycle.Change.CONFIRM
+    lifecycle.check(appointment, change, now, opens_minutes)
     appointment.response, appointment.responded_at = response.value, now
     if response == CitizenResponse.CANT_COME:
         appointment.cancelled_at, appointment.cancelled_by = now, "citizen"
@@ -204,15 +233,21 @@ async def respond(
     return appointment
 
 
-async def cancel(db: AsyncSession, actor: Actor, appointment_id: int, reason: str, now: dt.datetime) -> Appointment:
-    """Cancel (by the worker, or by the citizen on their own page). Pending reminders are dropped."""
+async def cancel(
+    db: AsyncSession,
+    actor: Actor,
+    appointment_id: int,
+    reason: str,
+    now: dt.datetime,
+    opens_minutes: int = lifecycle.DEFAULT_OPENS_MINUTES,
+) -> Appointment:
+    """Cancel (by the worker, or by the citizen on their own page). Pending reminders are dropped. Asking again
+    changes nothing; a held session, or one that is over, is refused before anybody is told anything."""
     appointment = await appointment_for(db, actor, appointment_id, "appointment.cancel")
-    if appointment.cancelled_at is not None:
+    change = lifecycle.Change.CANCEL_BY_CITIZEN if actor.is_citizen else lifecycle.Change.CANCEL_BY_WORKER
+    state, to = lifecycle.check(appointment, change, now, opens_minutes)
+    if to == state:  # already cancelled
         return appointment
-    if taken_place(appointment):
-        raise Conflict(TAKEN_PLACE)
-    if appointment.ends_at <= now:
-        raise Conflict(N_("This appointment can no longer be changed."))
     appointment.cancelled_at = now
     appointment.cancelled_by = "citizen" if actor.is_citizen else "worker"
     appointment.cancel_reason = reason
@@ -235,10 +270,7 @@ async def reschedule(
     """Move an appointment; its reminders (the interpreter's too) are planned again for the new time."""
     access.require_role(actor, StaffRole.WORKER)
     appointment = await appointment_for(db, actor, appointment_id, "appointment.reschedule")
-    if taken_place(appointment):
-        raise Conflict(TAKEN_PLACE)
-    if appointment.cancelled_at is not None or appointment.ends_at <= now:
-        raise Conflict(N_("This appointment can no longer be changed."))
+    lifecycle.check(appointment, lifecycle.Change.MOVE, now)
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         raise InvalidInput({"duration": N_("Choose a duration between 15 minutes and 4 hours.")})
     ends_at = starts_at + dt.timedelta(minutes=duration_minutes)
@@ -260,12 +292,17 @@ async def reschedule(
 
 
 async def record_attendance(
-    db: AsyncSession, actor: Actor, appointment_id: int, attendance: Attendance, now: dt.datetime
+    db: AsyncSession,
+    actor: Actor,
+    appointment_id: int,
+    attendance: Attendance,
+    now: dt.datetime,
+    opens_minutes: int = lifecycle.DEFAULT_OPENS_MINUTES,
 ) -> Appointment:
+    """The worker records how it went (from when the call opens); a held session is never made a cancelled one."""
     access.require_role(actor, StaffRole.WORKER)
     appointment = await appointment_for(db, actor, appointment_id, "appointment.attendance")
-    if appointment.starts_at > now:
-        raise Conflict(N_("Attendance can be recorded once the appointment has begun."))
+    lifecycle.check(appointment, lifecycle.ATTENDANCE_CHANGES[attendance], now, opens_minutes)
     appointment.attendance = attendance.value
     await db.flush()
     return appointment
@@ -275,6 +312,7 @@ async def release_interpreter(db: AsyncSession, actor: Actor, appointment_id: in
     """The worker releases a booked interpreter (the citizen has not confirmed); the interpreter is told."""
     access.require_role(actor, StaffRole.WORKER)
     appointment = await appointment_for(db, actor, appointment_id, "appointment.release_interpreter")
+    lifecycle.check(appointment, lifecycle.Change.RELEASE_INTERPRETER, now)
     if not appointment.has_interpreter or appointment.interpreter_released_at is not None:
         return appointment
     appointment.interpreter_released_at = now
@@ -283,13 +321,3 @@ async def release_interpreter(db: AsyncSession, actor: Actor, appointment_id: in
     await outbox.notify_interpreter(db, appointment, "interpreter_released", now)
     await db.flush()
     return appointment
-
-
-def needs_follow_up(appointment: Appointment, cutoff_minutes: int, now: dt.datetime) -> bool:
-    """Not confirmed by the cut-off before the start: the worker should call the citizen."""
-    return (
-        appointment.cancelled_at is None
-        and appointment.response == CitizenResponse.NONE.value
-        and now >= appointment.starts_at - dt.timedelta(minutes=cutoff_minutes)
-        and now < appointment.ends_at
-    )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signaling import ice
 from signaling.types import Event
 from vbostotte.actors import Actor
-from vbostotte.booking import booking
+from vbostotte.booking import booking, lifecycle
 from vbostotte.config import Settings
 from vbostotte.errors import Conflict, NotFound, Throttled
 from vbostotte.i18n import N_
@@ -262,7 +262,8 @@ async def use_ticket(db: AsyncSession, token: str, now: dt.datetime) -> Row | No
 
 async def record_events(db: AsyncSession, events: list[Event]) -> None:
     """Keep a batch of call events for the session log; a citizen joining pre-fills the appointment's attendance."""
-    rows, attended = [], set()
+    rows: list[dict] = []
+    attended: dict[int, dt.datetime] = {}  # appointment: when the citizen joined it
     for e in events:
         appointment_id = appointment_of(e.participant.room)
         if appointment_id is None:
@@ -281,16 +282,22 @@ async def record_events(db: AsyncSession, events: list[Event]) -> None:
             }
         )
         if e.event in (CallEventName.JOINED, CallEventName.ADMITTED) and kind == PrincipalKind.CITIZEN:
-            attended.add(appointment_id)
+            attended[appointment_id] = dt.datetime.fromtimestamp(e.at, dt.UTC)
     if rows:
         await db.execute(insert(CallEvent), rows)
     if attended:
-        await db.execute(
-            update(Appointment)
-            .where(Appointment.id.in_(attended), Appointment.attendance.is_(None))
-            .values(attendance=Attendance.ATTENDED.value)
-            .execution_options(synchronize_session=False)
-        )
+        await _mark_attended(db, attended)
+
+
+async def _mark_attended(db: AsyncSession, joined: dict[int, dt.datetime]) -> None:
+    """The citizen joined: she attended, where the appointment's state machine allows it (not over a cancellation,
+    nor over a worker's "did not come" or "called off"). Only an appointment with nothing recorded is written."""
+    found = (await db.execute(select(Appointment).where(Appointment.id.in_(joined)))).scalars()
+    for appointment in found:
+        state = lifecycle.state_of(appointment, joined[appointment.id])
+        if appointment.attendance is None and lifecycle.permits(state, lifecycle.Change.CITIZEN_JOINED):
+            appointment.attendance = Attendance.ATTENDED.value
+    await db.flush()
 
 
 async def events_of(db: AsyncSession, appointment_id: int) -> list[CallEvent]:

@@ -29,7 +29,7 @@ from vbostotte.config import Settings
 from vbostotte.errors import DomainError, NotAuthenticated, Throttled
 from vbostotte.i18n import N_
 from vbostotte.identity import sessions
-from vbostotte.models import LoginFailure, Staff, WebSession
+from vbostotte.models import LoginFailure, OidcProvider, Staff, WebSession
 
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 ISSUER = "Virtuel Bostøtte"
@@ -39,6 +39,12 @@ DRIFT_STEPS = 1  # a code of the step before or after the current one is accepte
 
 class InvalidCredentials(DomainError):
     message = N_("The e-mail, password or code is not correct.")
+
+
+class PasswordLoginOff(DomainError):
+    """The municipality has turned local password login off: its staff sign in with its own login (oidc.py)."""
+
+    message = N_("Your municipality signs in with its own login. Use the button for it below.")
 
 
 @functools.cache
@@ -223,6 +229,9 @@ async def password_step(
     if not email or not password:
         raise InvalidCredentials()
     staff = await check_password(db, email, password, ip, settings, now)
+    provider = await db.get(OidcProvider, staff.municipality_id)
+    if provider is not None and provider.enabled and not provider.password_login:
+        raise PasswordLoginOff()  # said only after the right password: no hint about who has an account
     await sessions.end(db, previous)
     if totp_required(staff, settings):
         token = await sessions.start_staff_session(db, staff.id, settings, now, mfa_passed=False)

@@ -29,6 +29,7 @@ from vbostotte.i18n import N_
 from vbostotte.models import (
     Appointment,
     AuditEntry,
+    CallRequest,
     CheckIn,
     Citizen,
     ConsentEvent,
@@ -59,6 +60,7 @@ PURPOSE_LABELS = {
 AREA_LABELS = {
     "appointment": N_("Appointments"),
     "call": N_("Video calls"),
+    "call_request": N_("Your requests for a call"),
     "checkin": N_("How you are doing"),
     "day_task": N_("Day plan"),
     "day_plan": N_("Day plan"),
@@ -114,8 +116,22 @@ async def appointments_of(db: AsyncSession, citizen: Citizen) -> list[dict[str, 
             "cancel_reason": a.cancel_reason,
             "attendance": a.attendance,
             "interpreter_language": a.interpreter_language if a.has_interpreter else None,
+            "unscheduled": a.unscheduled,  # started at once by the worker ("call now")
         }
         for a, name in rows
+    ]
+
+
+async def _call_requests(db: AsyncSession, citizen: Citizen) -> list[dict[str, Any]]:
+    """The citizen's "I'd like to talk to you" requests and how each was answered (calls/call_requests.py)."""
+    rows = await db.scalars(
+        select(CallRequest)
+        .where(CallRequest.citizen_id == citizen.id, CallRequest.municipality_id == citizen.municipality_id)
+        .order_by(CallRequest.created_at, CallRequest.id)
+    )
+    return [
+        {"asked_at": r.created_at, "answered_at": r.answered_at, "answer": r.answer, "appointment_id": r.appointment_id}
+        for r in rows
     ]
 
 
@@ -296,6 +312,7 @@ async def gather(db: AsyncSession, actor: Actor, citizen: Citizen, now: dt.datet
             "registered_at": citizen.created_at,
         },
         "appointments": await appointments_of(db, citizen),
+        "call_requests": await _call_requests(db, citizen),
         "consents": await _consents(db, citizen),
         "shared_notes": await signed_notes(db, citizen),
         "goals": await goals_of(db, citizen),

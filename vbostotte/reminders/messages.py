@@ -36,17 +36,20 @@ DAY_TASK = N_("Reminder from your day plan: %(task)s")
 DAY_TASK_SMS = N_("Reminder from your day plan (%(time)s): %(task)s. Your page: %(link)s")
 DAY_TASK_DONE = N_("You can tick it off on your page:")
 
+# "Call now": the worker calls at once. As discreet as a reminder: no name, no service, the citizen's page.
+CALL_NOW = N_("Your video session is starting now")
+CALL_NOW_SMS = N_("Your video session is starting now. Go in from your page: %(link)s")
+CALL_NOW_DETAILS = N_("Go in from your page:")
+
 # purpose → (e-mail subject, the notice itself: the SMS text and the e-mail's first paragraph)
 INTERPRETER_NOTICES = {
     "interpreter_invite": (
         N_("Interpreting booked %(when)s"),
-        N_("Interpreting booked (%(language)s): %(what)s %(when)s, %(minutes)s minutes. Contact: %(worker)s."),
+        N_("Interpreting booked (%(language)s): %(what)s %(when)s, %(duration)s. Contact: %(worker)s."),
     ),
     "interpreter_moved": (
         N_("Interpreting moved to %(when)s"),
-        N_(
-            "Interpreting moved (%(language)s): the %(what)s is now %(when)s, %(minutes)s minutes. Contact: %(worker)s."
-        ),
+        N_("Interpreting moved (%(language)s): the %(what)s is now %(when)s, %(duration)s. Contact: %(worker)s."),
     ),
     "interpreter_cancelled": (
         N_("Interpreting cancelled %(when)s"),
@@ -65,7 +68,7 @@ INTERPRETER_NOTICES = {
     ),
     "interpreter_reminder": (
         N_("Reminder: interpreting %(when)s"),
-        N_("Reminder of the interpreting (%(language)s): %(what)s %(when)s, %(minutes)s minutes. Contact: %(worker)s."),
+        N_("Reminder of the interpreting (%(language)s): %(what)s %(when)s, %(duration)s. Contact: %(worker)s."),
     ),
     "interpreter_new_link": (
         N_("New link for the interpreting %(when)s"),
@@ -78,7 +81,7 @@ INTERPRETER_NOTICES = {
 # The notices that carry the guest link of a video session (the others say it will not take place).
 WITH_CALL_LINK = ("interpreter_invite", "interpreter_moved", "interpreter_reminder", "interpreter_new_link")
 CALL_LINK = N_(
-    "Join the video session from this link. It opens %(minutes)s minutes before the start, and %(worker)s lets you in:"
+    "Join the video session from this link. It opens %(duration)s before the start, and %(worker)s lets you in:"
 )
 CALL_LINK_SMS = N_("Link to the video session: %(link)s")
 
@@ -158,7 +161,7 @@ def interpreter_notice(
         params = dict(
             what=_kind(kind),
             when=i18n.format_when(starts_at),
-            minutes=minutes,
+            duration=i18n.minutes_text(minutes),  # "45 minutter", "1 minut": Babel, in the notice's language
             language=language,
             worker=first_name(worker_name),
         )
@@ -166,7 +169,7 @@ def interpreter_notice(
         text = i18n.upfirst(i18n.gettext(text_id, **params))
         paragraphs, short = [text], text
         if call_link:
-            how = i18n.gettext(CALL_LINK, minutes=opens_minutes, worker=params["worker"])
+            how = i18n.gettext(CALL_LINK, duration=i18n.minutes_text(opens_minutes), worker=params["worker"])
             paragraphs.append(f"{how}\n{call_link}")
             short = f"{text} {i18n.gettext(CALL_LINK_SMS, link=call_link)}"
         paragraphs.append(i18n.gettext(AUTOMATIC))
@@ -190,4 +193,14 @@ def day_task_reminder(*, title: str, remind_at: dt.datetime, locale: str, base_u
             ]
         )
         short = i18n.gettext(DAY_TASK_SMS, task=title, time=i18n.format_clock(remind_at), link=link)
+        return Text(subject=subject, body=body + "\n", short=short, locale=spoken)
+
+
+def call_now(*, locale: str, base_url: str) -> Text:
+    """The citizen's notice that their worker is calling now (an unscheduled video session)."""
+    with speaking(locale) as spoken:
+        link = citizen_page(base_url)
+        subject = i18n.gettext(CALL_NOW)
+        body = "\n\n".join([subject + ".", f"{i18n.gettext(CALL_NOW_DETAILS)}\n{link}", i18n.gettext(AUTOMATIC)])
+        short = i18n.gettext(CALL_NOW_SMS, link=link)
         return Text(subject=subject, body=body + "\n", short=short, locale=spoken)

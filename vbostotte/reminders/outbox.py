@@ -127,6 +127,19 @@ async def plan_for_appointment(
     await db.flush()
 
 
+CALL_NOW = "call_now"  # the citizen's notice that their worker is calling now, with the link to their page
+
+
+async def plan_call_now(db: AsyncSession, appointment: Appointment, now: dt.datetime) -> list[str]:
+    """Tell the citizen at once that the worker is calling (an unscheduled video session), only on the channels
+    the citizen agreed to; the channels planned on."""
+    channels = await consent.reminder_channels(db, appointment.citizen_id)
+    for channel in channels:
+        _add(db, appointment, CALL_NOW, channel, "citizen", f"{CALL_NOW}:{appointment.id}:{channel}", now, now)
+    await db.flush()
+    return channels
+
+
 async def notify_interpreter(
     db: AsyncSession, appointment: Appointment, purpose: str, now: dt.datetime, ref: str | None = None
 ) -> None:

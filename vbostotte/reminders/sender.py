@@ -22,8 +22,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vbostotte.booking import calendars
-from vbostotte.calls import guests
+from vbostotte.booking import calendars, lifecycle
+from vbostotte.calls import calls, guests
 from vbostotte.config import Settings
 from vbostotte.db import transaction
 from vbostotte.models import Appointment, AppointmentKind, Citizen, DayTask, OutboxMessage, OutboxStatus, Staff
@@ -218,13 +218,25 @@ async def _check(db: AsyncSession, message: OutboxMessage, settings: Settings, n
     return Verdict(OutboxStatus.FAILED, "unknown recipient")
 
 
+def _refused(
+    appointment: Appointment, change: lifecycle.Change, settings: Settings, now: dt.datetime
+) -> Verdict | None:
+    """Dropped if the appointment's state no longer allows the message (cancelled, held, over: booking/lifecycle.py)."""
+    state = lifecycle.state_of(appointment, now, settings.call_opens_minutes)
+    if lifecycle.permits(state, change):
+        return None
+    return Verdict(OutboxStatus.DROPPED, "cancelled" if state in lifecycle.CANCELLED else state.value)
+
+
 async def _check_reminder(
     db: AsyncSession, message: OutboxMessage, appointment: Appointment, settings: Settings, now: dt.datetime
 ) -> Outgoing | Verdict:
+    if message.purpose == outbox.CALL_NOW:
+        return await _check_call_now(db, message, appointment, settings, now)
     if message.purpose != "reminder":
         return Verdict(OutboxStatus.FAILED, "unknown purpose")
-    if appointment.cancelled_at is not None:
-        return Verdict(OutboxStatus.DROPPED, "cancelled")
+    if (refused := _refused(appointment, lifecycle.Change.REMIND, settings, now)) is not None:
+        return refused
     if not outbox.planned_for_current_start(message, appointment):
         return Verdict(OutboxStatus.DROPPED, "moved")
     if appointment.starts_at <= now:
@@ -247,6 +259,25 @@ async def _check_reminder(
         now=now,
     )
     return _outgoing(message, contact, text, now)
+
+
+async def _check_call_now(
+    db: AsyncSession, message: OutboxMessage, appointment: Appointment, settings: Settings, now: dt.datetime
+) -> Outgoing | Verdict:
+    """The worker is calling now: sent while the call is still open, on a channel the citizen still agrees to."""
+    if (refused := _refused(appointment, lifecycle.Change.REMIND, settings, now)) is not None:
+        return refused
+    if not calls.is_open(appointment, settings, now):
+        return Verdict(OutboxStatus.DROPPED, "too late")
+    if message.channel not in await consent.reminder_channels(db, appointment.citizen_id):
+        return Verdict(OutboxStatus.DROPPED, "not agreed")
+    citizen = await db.get(Citizen, appointment.citizen_id)
+    if citizen is None:
+        return Verdict(OutboxStatus.FAILED, "unknown recipient")
+    contact = _contact(message.channel, citizen.email, citizen.phone)
+    if isinstance(contact, Verdict):
+        return contact
+    return _outgoing(message, contact, messages.call_now(locale=citizen.locale, base_url=settings.base_url), now)
 
 
 async def _check_day_task_reminder(
@@ -288,6 +319,10 @@ async def _check_interpreter_notice(
         return Verdict(OutboxStatus.DROPPED, "interpreter released")
     if appointment.cancelled_at is not None and message.purpose not in AFTER_CANCEL:
         return Verdict(OutboxStatus.DROPPED, "cancelled")
+    if message.purpose in ("interpreter_invite", outbox.INTERPRETER_REMINDER) and (
+        refused := _refused(appointment, lifecycle.Change.INVITE_INTERPRETER, settings, now)
+    ):
+        return refused  # not to a session that is held or over
     if message.purpose == outbox.INTERPRETER_REMINDER:
         if not outbox.planned_for_current_start(message, appointment):
             return Verdict(OutboxStatus.DROPPED, "moved")
@@ -390,18 +425,47 @@ async def run_once(
     async with transaction(sessions, lock) as db:
         claims = await claim_due(db, clock(), limit, lease, channels)
     counts["claimed"] = len(claims)
-    for claim in claims:
-        if stop is not None and stop.is_set():
-            break  # the rest were never sent; another round takes them when their lease ends
-        try:
-            counts[await deliver(sessions, settings, clock, channels, claim, lock=lock)] += 1
-        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
-            # The row stays 'sending' and is taken again when its lease ends (failed after MAX_ATTEMPTS).
-            log.error(
-                "outbox %s: unexpected %s", claim.id, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG)
-            )
-            counts["error"] += 1
+    unsent = list(claims)
+    try:
+        while unsent and not (stop is not None and stop.is_set()):
+            claim = unsent.pop(0)
+            try:
+                counts[await deliver(sessions, settings, clock, channels, claim, lock=lock)] += 1
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+                # The row stays 'sending' and is taken again when its lease ends (failed after MAX_ATTEMPTS).
+                log.error(
+                    "outbox %s: unexpected %s", claim.id, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG)
+                )
+                counts["error"] += 1
+    finally:
+        if unsent:  # stopped (SIGTERM, or the task cancelled) with messages claimed but never tried
+            counts["released"] = await asyncio.shield(release(sessions, unsent, lock))
     return counts
+
+
+async def release(sessions: Sessions, claims: Iterable[Claim], lock: asyncio.Lock | None = None) -> int:
+    """Hand claimed messages that were never tried back (a stopping sender): 'pending' again, due as they were,
+    the claim's attempt not counted, so another sender takes them at once instead of when the lease ends.
+    Only rows this sender still owns (status and attempt count as claimed) are touched."""
+    released = 0
+    async with transaction(sessions, lock) as db:
+        for claim in claims:
+            result = cast(
+                CursorResult[Any],
+                await db.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == claim.id,
+                        OutboxMessage.status == OutboxStatus.SENDING,
+                        OutboxMessage.attempts == claim.attempt,
+                    )
+                    .values(status=OutboxStatus.PENDING, attempts=claim.attempt - 1, lease_until=None)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            released += result.rowcount
+    log.info("outbox sender stopping: %d claimed message(s) handed back unsent", released)
+    return released
 
 
 async def run_forever(

@@ -10,11 +10,11 @@ computed from a hidden count.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 
 from vbostotte.i18n import N_, gettext
+from vbostotte.review import spreadsheet
+from vbostotte.review.spreadsheet import Cell
 from vbostotte.review.statistics import Counts, Statistics
 
 SMALL = 5
@@ -146,8 +146,8 @@ SUMS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def plain(value: float | None, kind: str) -> str:
-    """A figure as text for a file: counts and minutes as integers, shares as fractions with 3 decimals, medians
-    with 1."""
+    """A figure as text for the JSON export: counts and minutes as integers, shares as fractions with 3 decimals,
+    medians with 1 (CSV files take :func:`cell` instead)."""
     if value is None:
         return ""
     if kind in ("count", "minutes"):
@@ -155,9 +155,29 @@ def plain(value: float | None, kind: str) -> str:
     return f"{value:.3f}" if kind == "share" else f"{value:.1f}"
 
 
+def cell(value: float | None, kind: str) -> Cell:
+    """A figure as a spreadsheet cell: counts and minutes as integers, shares as percentages ("83,3"), medians
+    with one decimal ("3,7")."""
+    if value is None:
+        return None
+    if kind in ("count", "minutes"):
+        return int(value)
+    return spreadsheet.Percent(value) if kind == "share" else spreadsheet.Decimal(value, 1)
+
+
+def _csv_label(label: str, kind: str) -> str:
+    """A figure's name in a CSV file: a share says its unit, since the file holds it as a percentage number."""
+    return f"{gettext(label)} (%)" if kind == "share" else gettext(label)
+
+
 def figures(stats: Statistics) -> list[tuple[str, str, str]]:
     """Every figure unsuppressed: (key, translated label, value as text)."""
     return [(key, gettext(label), plain(read(stats), kind)) for key, label, read, kind, *_ in FIGURES]
+
+
+def figure_cells(stats: Statistics) -> list[tuple[str, str, Cell]]:
+    """Every figure unsuppressed, for a CSV file: (key, translated label, value as a spreadsheet cell)."""
+    return [(key, _csv_label(label, kind), cell(read(stats), kind)) for key, label, read, kind, *_ in FIGURES]
 
 
 def _small(n: float | None) -> bool:
@@ -210,27 +230,31 @@ def pilot_json(stats: Statistics, municipality: str) -> dict:
 
 
 def pilot_csv(stats: Statistics, municipality: str) -> str:
-    """The anonymised export as CSV: key, value and the figure's name in the reader's language."""
-    rows = [
+    """The anonymised export as CSV for a Danish spreadsheet (``spreadsheet``): key, value and the figure's name in
+    the reader's language; a hidden figure is its mark ("<5", "x"), a share a percentage number."""
+    marks = hidden(stats)
+    rows: list[list[Cell]] = [
         ["figure", "value", "label"],
         ["municipality", municipality, ""],
         ["period_first", stats.period.first.isoformat(), ""],
         ["period_last", stats.period.last.isoformat(), ""],
     ]
-    return to_csv(rows + [[key, value, label] for key, label, value in anonymised(stats)])
+    for key, label, read, kind, *_ in FIGURES:
+        rows.append([key, marks.get(key) or cell(read(stats), kind), _csv_label(label, kind)])
+    return spreadsheet.write(rows)
 
 
 def statistics_csv(stats: Statistics) -> str:
     """The supervisor's full table: every figure, then a line per team and per worker."""
-    rows: list[list[str]] = [[gettext(N_("Figure")), gettext(N_("Value"))]]
-    rows += [[label, value] for _, label, value in figures(stats)]
+    rows: list[list[Cell]] = [[gettext(N_("Figure")), gettext(N_("Value"))]]
+    rows += [[label, value] for _, label, value in figure_cells(stats)]
     rows.append([])
-    header = [gettext(N_("Team")), *_count_headers(), gettext(N_("Estimated driving time saved (minutes)"))]
-    rows += [header] + [[row.name, *_count_values(row.counts), str(row.driving_minutes_saved)] for row in stats.teams]
+    header: list[Cell] = [gettext(N_("Team")), *_count_headers(), gettext(N_("Estimated driving time saved (minutes)"))]
+    rows += [header] + [[row.name, *_count_values(row.counts), row.driving_minutes_saved] for row in stats.teams]
     rows.append([])
     rows += [[gettext(N_("Support worker")), *_count_headers()]]
     rows += [[row.name, *_count_values(row.counts)] for row in stats.workers]
-    return to_csv(rows)
+    return spreadsheet.write(rows)
 
 
 def _count_headers() -> list[str]:
@@ -243,27 +267,17 @@ def _count_headers() -> list[str]:
             N_("No-shows"),
             N_("Video sessions held"),
             N_("Home visits held"),
-            N_("Attendance rate"),
         )
-    ]
+    ] + [_csv_label(N_("Attendance rate"), "share")]
 
 
-def _count_values(c: Counts) -> list[str]:
+def _count_values(c: Counts) -> list[Cell]:
     return [
-        str(c.booked),
-        str(c.held),
-        str(c.cancelled),
-        str(c.no_show),
-        str(c.video_held),
-        str(c.home_visits_held),
-        plain(c.attendance_rate, "share"),
+        c.booked,
+        c.held,
+        c.cancelled,
+        c.no_show,
+        c.video_held,
+        c.home_visits_held,
+        cell(c.attendance_rate, "share"),
     ]
-
-
-def to_csv(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: prefix it (names are typed by people).
-        writer.writerow([f"'{cell}" if cell[:1] in ("=", "+", "-", "@") else cell for cell in row])
-    return out.getvalue()

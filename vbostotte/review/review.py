@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.protocol import ENDED_BY_SERVER
 from vbostotte import access, audit
 from vbostotte.actors import Actor
+from vbostotte.calls import endings
 from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_
 from vbostotte.models import (
@@ -141,9 +141,7 @@ class CallSummary:
     waited_seconds: float | None
     connection: str | None  # direct | relayed (the last reported)
     reconnects: int
-    ended_how: (
-        str | None
-    )  # citizen_hung_up | worker_ended | worker_hung_up | network_lost | time_over | access_ended | None
+    ended_how: str | None  # an endings.Ending (the rule in vbostotte/calls/endings.py), or None
 
 
 @dataclass(frozen=True)
@@ -305,23 +303,8 @@ def summarise_call(events: list[CallEvent]) -> CallSummary:
         waited_seconds=waits[0] if waits else None,
         connection=types[-1] if types else None,
         reconnects=sum(1 for e in events if e.event == CallEventName.RECONNECTED),
-        ended_how=_ended_how(events),
+        ended_how=endings.ending(events),
     )
-
-
-def _ended_how(events: list[CallEvent]) -> str | None:
-    """The first event that ended the call: the worker ending it, or someone hanging up or losing the connection."""
-    for e in events:
-        if e.event == CallEventName.ENDED:
-            return "time_over" if e.details.get("by") == ENDED_BY_SERVER else "worker_ended"
-        reason = e.details.get("reason") if e.event == CallEventName.LEFT else None
-        if reason == "network_lost":
-            return "network_lost"
-        if reason == "removed":
-            return "access_ended"
-        if reason == "hung_up":
-            return "citizen_hung_up" if _is_citizen(e) else "worker_hung_up"
-    return None
 
 
 # --- Lists for the supervisor: appointments to open a log from, and consents that affect appointments ---------

@@ -17,6 +17,7 @@ Definitions (see docs/review-and-statistics.md):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import statistics as pystats
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import models
+from vbostotte.calls import endings
 from vbostotte.i18n import TZ
 from vbostotte.models import (
     Appointment,
@@ -118,7 +120,7 @@ class ReminderGroup:
 class VideoStats:
     sessions: int = 0  # video appointments not cancelled
     with_call: int = 0  # … where anyone joined the call
-    failed: int = 0  # … where the connection was lost for good, or the citizen waited and was never let in
+    failed: int = 0  # … that a lost connection ended (calls/endings.py), or where the citizen waited, never let in
     reported_connection: int = 0  # … where a client reported its connection type
     relayed: int = 0
     median_duration_minutes: float | None = None
@@ -141,6 +143,19 @@ class InterpreterStats:
     held: int = 0
     no_show: int = 0
     released_in_time: int = 0  # cancelled at least the municipality's cut-off before the start
+
+
+@dataclass(frozen=True)
+class BetweenStats:
+    """Support between appointments: calls a worker started at once, and citizens' "I'd like to talk" requests."""
+
+    unscheduled: int = 0  # video sessions started at once ("call now"), not cancelled
+    unscheduled_held: int = 0  # … where the citizen joined (attendance "attended")
+    requests: int = 0  # "I'd like to talk to you" taps
+    answered: int = 0  # … answered by the worker
+    called: int = 0  # … by calling at once
+    proposed: int = 0  # … by proposing a time
+    median_answer_minutes: float | None = None  # from the tap to the answer, over the answered requests
 
 
 @dataclass
@@ -168,6 +183,7 @@ class Statistics:
     interpreters: InterpreterStats
     checkins: int = 0
     goals_achieved: int = 0
+    between: BetweenStats = BetweenStats()
 
     @property
     def driving_minutes_saved(self) -> int:
@@ -235,6 +251,7 @@ async def compute(db: AsyncSession, scope: Scope, period: Period) -> Statistics:
         interpreters=await _interpreters(db, scope, where, groups),
         checkins=await _checkins(db, scope, period),
         goals_achieved=await _goals_achieved(db, scope, period),
+        between=await _between(db, scope, period, where),
     )
 
 
@@ -354,6 +371,7 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
     # never sorts the call events, the fastest plan for a year (a month costs a few ms either way).
     per_call = (
         select(
+            Appointment.id.label("id"),
             _seconds(
                 db,
                 func.max(case((CallEvent.event.in_((CallEventName.LEFT, CallEventName.ENDED)), CallEvent.at))),
@@ -379,6 +397,8 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
         .group_by(Appointment.id)
     )
     calls = (await db.execute(per_call)).all()
+    # A lost connection failed the call only if it ended it (calls/endings.py): read the few calls with one whole.
+    lost = await _lost_for_good(db, [call.id for call in calls if call.lost])
     # Duration: from the citizen being let in (or joining) to the last leave or end, where both happened.
     durations = [float(call.seconds) for call in calls if call.seconds is not None and call.seconds > 0]
     waits = (
@@ -402,7 +422,7 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
     return VideoStats(
         sessions=sessions,
         with_call=len(calls),
-        failed=sum(1 for call in calls if call.lost or (call.waited and not call.admitted)),
+        failed=sum(1 for call in calls if call.id in lost or (call.waited and not call.admitted)),
         reported_connection=sum(call.reported for call in calls),
         relayed=sum(call.relayed for call in calls),
         median_duration_minutes=None if duration is None else duration / 60,
@@ -410,6 +430,25 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
         durations_counted=len(durations),
         waits_counted=len(waits),
     )
+
+
+async def _lost_for_good(db: AsyncSession, appointment_ids: list[int]) -> set[int]:
+    """Of these calls (each with a connection lost past its grace period), the ones that ended by it: nobody came
+    back and they were never together again (vbostotte/calls/endings.py). A drop that healed is not a failure."""
+    failed: set[int] = set()
+    for first in range(0, len(appointment_ids), 500):
+        chunk = appointment_ids[first : first + 500]
+        rows = (
+            await db.execute(
+                select(CallEvent)
+                .where(CallEvent.appointment_id.in_(chunk))
+                .order_by(CallEvent.appointment_id, CallEvent.at, CallEvent.id)
+            )
+        ).scalars()
+        for appointment_id, events in itertools.groupby(rows, key=lambda e: e.appointment_id):
+            if endings.lost_for_good(events):
+                failed.add(appointment_id)
+    return failed
 
 
 async def _interpreters(db: AsyncSession, scope: Scope, where: list, groups: list[_Group]) -> InterpreterStats:
@@ -483,3 +522,41 @@ async def _goals_achieved(db: AsyncSession, scope: Scope, period: Period) -> int
             )
         )
     ).scalar_one()
+
+
+async def _between(db: AsyncSession, scope: Scope, period: Period, where: list) -> BetweenStats:
+    """Unscheduled calls (counted apart: they are also among the video sessions above) and call requests, by the
+    time of the call or of the tap; how fast a request was answered is the median over those answered."""
+    unscheduled, held = (
+        await db.execute(
+            select(_n(Appointment.cancelled_at.is_(None)), _n(HELD))
+            .select_from(Appointment)
+            .join(Citizen, Citizen.id == Appointment.citizen_id)
+            .where(*where, Appointment.unscheduled.is_(True))
+        )
+    ).one()
+    conditions = [
+        models.CallRequest.citizen_id.in_(_citizens_in(scope)),
+        models.CallRequest.created_at >= period.starts,
+        models.CallRequest.created_at < period.ends,
+    ]
+    if scope.worker_id is not None:
+        conditions.append(models.CallRequest.worker_id == scope.worker_id)
+    rows = (
+        await db.execute(
+            select(models.CallRequest.created_at, models.CallRequest.answered_at, models.CallRequest.answer).where(
+                *conditions
+            )
+        )
+    ).all()
+    waits = [(answered - asked).total_seconds() / 60 for asked, answered, _ in rows if answered is not None]
+    answers = [answer for _, answered, answer in rows if answered is not None]
+    return BetweenStats(
+        unscheduled=int(unscheduled),
+        unscheduled_held=int(held),
+        requests=len(rows),
+        answered=len(waits),
+        called=answers.count(models.CallRequestAnswer.CALLED.value),
+        proposed=answers.count(models.CallRequestAnswer.PROPOSED.value),
+        median_answer_minutes=median(waits),
+    )

@@ -15,7 +15,7 @@ from vbostotte.actors import Actor
 from vbostotte.config import Settings
 from vbostotte.errors import InvalidInput, NotAuthenticated, NotFound
 from vbostotte.models import WebSession
-from vbostotte.web import rendering
+from vbostotte.web import rendering, security
 from vbostotte.web.keys import ACTOR, CLOCK, DB, SETTINGS, WEB_SESSION
 from vbostotte.web.validation import MAX_ID, read_form
 
@@ -76,6 +76,15 @@ def redirect(request: web.Request, name: str, query: dict[str, str] | None = Non
 
 
 render = rendering.render
+
+
+def private_image(request: web.Request, data: bytes, content_type: str, version: str) -> web.Response:
+    """An image only some people may see: cached by the viewer's browser alone and checked again each time it is
+    shown (a 304 when the browser has this version already)."""
+    headers = {"ETag": f'"{version}"', "Cache-Control": security.PRIVATE_CACHE}
+    if headers["ETag"] in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=data, content_type=content_type, headers=headers)
 
 
 def render_invalid(request: web.Request, template: str, context: dict[str, Any], exc: InvalidInput) -> web.Response:

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
 from vbostotte.actors import Actor
-from vbostotte.booking import appointments, availability
-from vbostotte.calls import calls
+from vbostotte.booking import appointments, availability, lifecycle
+from vbostotte.calls import call_requests, calls
 from vbostotte.care import sections
 from vbostotte.config import Settings
 from vbostotte.errors import PermissionDenied
@@ -45,6 +45,11 @@ def _call_now(upcoming: Sequence[Appointment], settings: Settings, now: dt.datet
     return None
 
 
+def _answerable(upcoming: Sequence[Appointment], settings: Settings, now: dt.datetime) -> set[int]:
+    """The appointments the citizen may still answer ("I'm coming", "I can't come"): the state machine says."""
+    return {a.id for a in upcoming if lifecycle.citizen_can_answer(a, now, settings.call_opens_minutes)}
+
+
 def _opens_at(appointment: Appointment, settings: Settings) -> dt.datetime:
     return appointment.starts_at - dt.timedelta(minutes=settings.call_opens_minutes)
 
@@ -69,11 +74,16 @@ async def home(request: web.Request) -> web.Response:
     upcoming = await appointments.upcoming_for_citizen(db, who, now)
     call = _call_now(upcoming, settings, now)
     call_open = call is not None and calls.is_open(call, settings, now)
-    _, crisis = await _contacts(db, who, now)
+    contacts, crisis = await _contacts(db, who, now)
+    # "I'd like to talk to you": only while one of the citizen's workers answers (else the crisis line shows).
+    answering = any(c["now"] for c in contacts)
+    can_ask = answering and await call_requests.asked_today(db, who.known_id, now) < call_requests.DAILY_LIMIT
     return base.render(
         request,
         "citizen/home.html",
         {
+            "can_ask": can_ask and not call,
+            "asked_enough": answering and not can_ask,
             "call": call,
             "call_open": call_open,
             "call_opens_at": _opens_at(call, settings) if call else None,
@@ -84,6 +94,7 @@ async def home(request: web.Request) -> web.Response:
             if call
             else None,  # whom to call if nobody lets them in
             "more_appointments": max(0, len(upcoming) - 1),  # besides the one shown
+            "answerable": _answerable(upcoming, settings, now),
             "done": request.query.get("done", ""),
             "crisis_line_text": crisis,
         },
@@ -103,6 +114,7 @@ async def appointments_page(request: web.Request) -> web.Response:
             "open_calls": {
                 a.id for a in upcoming if a.kind == AppointmentKind.VIDEO and calls.is_open(a, settings, now)
             },
+            "answerable": _answerable(upcoming, settings, now),
             "done": request.query.get("done", ""),
         },
     )

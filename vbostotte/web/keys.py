@@ -18,6 +18,12 @@ from vbostotte.models import WebSession
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker", async_sessionmaker)
+# The same database, read-only (db.guard_read_only): the sessions of GET requests, which never wait for a writer.
+READ_SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("read_sessionmaker", async_sessionmaker)
+# Appends read-only requests' audit entries together (vbostotte.audit.group_commit.GroupCommit); built at start-up.
+AUDIT_GROUP_COMMIT: web.AppKey[Any] = web.AppKey("audit_group_commit", object)
+# The audit chain's last intact verification (vbostotte.audit.Verified): the access log verifies only what is new.
+AUDIT_VERIFIED: web.AppKey[Any] = web.AppKey("audit_verified", object)
 # SQLite allows one writer; in one process, queue transactions here (FIFO, no sleeping busy-wait).
 SQLITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("sqlite_lock", asyncio.Lock)
 # The signalling server (signaling.SignalingServer) for video calls; built at start-up.
@@ -29,6 +35,8 @@ CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock")
 ALLOWED_ORIGINS: web.AppKey[frozenset[str]] = web.AppKey("allowed_origins", frozenset)
 # Prometheus metrics of this application (vbostotte.operations.metrics.Metrics); built in create_app.
 METRICS: web.AppKey[Any] = web.AppKey("metrics", object)
+# OpenID providers' discovery documents and keys (vbostotte.identity.oidc.ProviderCache); built in create_app.
+OIDC_CACHE: web.AppKey[Any] = web.AppKey("oidc_cache", object)
 
 # What a request carries through the middlewares to the handlers.
 DB: web.RequestKey[AsyncSession] = web.RequestKey("db", AsyncSession)

@@ -7,6 +7,7 @@ The language is chosen first, so error pages speak the visitor's language too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -16,7 +17,8 @@ from aiohttp import web
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from vbostotte import i18n
+from vbostotte import audit, i18n
+from vbostotte import db as db_module
 from vbostotte.actors import ANONYMOUS, Actor
 from vbostotte.errors import (
     Conflict,
@@ -35,10 +37,12 @@ from vbostotte.web import rendering, security
 from vbostotte.web.keys import (
     ACTOR,
     AFTERWARDS,
+    AUDIT_GROUP_COMMIT,
     BEARER,
     CLOCK,
     DB,
     METRICS,
+    READ_SESSIONMAKER,
     REQUEST_ID,
     SESSION_TOKEN,
     SESSIONMAKER,
@@ -70,7 +74,7 @@ NO_DATABASE = (
 )  # a WebSocket lives long: it opens its own short transactions
 # Requests a page makes by itself every few seconds: they do not count as the person's activity, so an open page
 # does not keep an idle staff session alive past VB_SESSION_IDLE_MINUTES.
-PASSIVE = ("/worker/waiting",)
+PASSIVE = ("/worker/waiting", "/me/call")  # the worker's waiting notice; the citizen's start page (call now)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -92,10 +96,22 @@ def error_response(
     return response
 
 
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement ended by statement_timeout
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
+    for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        if (state := getattr(cause, "sqlstate", None)) is not None:
+            return str(state)
+    return None
+
+
 def dependency_unavailable(exc: BaseException) -> bool:
     """Is ``exc`` the database or Redis being unreachable or too slow (a 503, not a bug)?"""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) == QUERY_CANCELED:
+        return True  # PostgreSQL's statement_timeout (db.create_engine's query_timeout): too slow just now
     if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
         return False  # our own files: a bug or a broken installation, not a dependency
     return isinstance(
@@ -157,8 +173,16 @@ async def errors(request: web.Request, handler):
         if exc.status < 400:
             raise
         message = HTTP_MESSAGES.get(exc.status, HTTP_MESSAGES[400])
-        return error_response(request, exc.status, i18n.gettext(message))
+        response = error_response(request, exc.status, i18n.gettext(message))
+        if "Allow" in exc.headers:  # a 405 names the methods the resource has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
+        if isinstance(exc, sa_exc.IntegrityError):
+            # The services check first; a uniqueness the database still refuses is a concurrent request that won
+            # the race (two posts of one form at once): the loser is told to reload, not shown a server error.
+            log.warning("integrity conflict request_id=%s route=%s", request[REQUEST_ID], metrics.route_name(request))
+            return error_response(request, 409, i18n.gettext(Conflict.message))
         if dependency_unavailable(exc):
             log.warning(
                 "dependency unavailable request_id=%s route=%s: %s",
@@ -187,14 +211,95 @@ async def language(request: web.Request, handler):
 
 @web.middleware
 async def database(request: web.Request, handler):
-    """One transaction per request: committed on success or redirect, rolled back on any error."""
+    """One transaction per request: committed on success or redirect, rolled back on any error.
+
+    A GET (or HEAD) runs read-only first: on its own connection, without the SQLite lock, so it never waits for a
+    writer nor a writer for it (SQLite's WAL lets readers read beside the one writer). Its audit entries are
+    appended after its reads in a group commit with other requests' entries, and its answer waits for that commit.
+    A GET that turns out to write (a session noted active, a link opening a session) is rolled back at its first
+    writing statement and run again as a writer: every other request, under the lock on SQLite, as before."""
     if request.path.startswith(NO_DATABASE):
         return await handler(request)
+    readers, group = request.app.get(READ_SESSIONMAKER), request.app.get(AUDIT_GROUP_COMMIT)
+    if request.method in READ_METHODS and readers is not None and group is not None:
+        try:
+            return await _read_only_unit_of_work(request, handler, readers, group)
+        except db_module.WriteInReadOnly:
+            pass  # nothing was written or shown: run it again as a writer
     lock = request.app.get(SQLITE_LOCK)
     if lock is None:
         return await _unit_of_work(request, handler)
     async with lock:
         return await _unit_of_work(request, handler)
+
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def _wrote(exc: BaseException) -> bool:
+    """Did ``exc`` come from a write refused in a read-only unit of work (directly, or wrapped by SQLAlchemy)?"""
+    while exc is not None:
+        if isinstance(exc, db_module.WriteInReadOnly):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+async def _read_only_unit_of_work(request: web.Request, handler, readers, group):
+    """The handler on a read-only session; its audit entries appended (group commit) before its answer."""
+    request[AFTERWARDS] = []
+    deferred: list = []
+    async with readers(info={**readers.kw.get("info", {}), audit.DEFERRED: deferred}) as db:
+        request[DB] = db
+        try:
+            response = await handler(request)
+            # A change the handler made to a loaded object is written only when the session flushes: flush now, so
+            # that it, too, is refused here and the request runs again as a writer instead of losing the change.
+            await db.flush()
+        except web.HTTPException as exc:
+            if exc.status < 400:  # a redirect keeps what the handler changed: the same flush as above
+                try:
+                    await db.flush()
+                except BaseException as flushed:
+                    await db.rollback()
+                    if _wrote(flushed):
+                        raise db_module.WriteInReadOnly() from flushed
+                    raise
+            await db.rollback()
+            if exc.status >= 400:
+                await _afterwards(request)
+            else:
+                await group.append(deferred)
+            raise
+        except DomainError as exc:
+            await db.rollback()
+            if _wrote(exc):
+                raise db_module.WriteInReadOnly() from exc
+            request[AFTERWARDS].extend(exc.afterwards)
+            await _afterwards(request)
+            raise
+        except BaseException as exc:
+            await db.rollback()
+            if _wrote(exc):
+                raise db_module.WriteInReadOnly() from exc
+            raise
+        await db.rollback()  # it only read: end its snapshot before waiting for the commit
+    if response.status < 400:
+        await group.append(deferred)
+    else:
+        await _afterwards(request)
+    return response
+
+
+async def _afterwards(request: web.Request) -> None:
+    """A read-only request's ``afterwards`` work (a refusal's audit entry): a writer's transaction of its own."""
+    if not request[AFTERWARDS]:
+        return
+    lock = request.app.get(SQLITE_LOCK)
+    async with lock if lock is not None else contextlib.nullcontext():
+        async with request.app[SESSIONMAKER]() as fresh, fresh.begin():
+            for work in request[AFTERWARDS]:
+                await work(fresh)
 
 
 async def _unit_of_work(request: web.Request, handler):

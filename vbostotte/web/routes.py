@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from vbostotte.booking.views import appointments, calendars
+from vbostotte.calls.views import call_now as call_now_views
 from vbostotte.calls.views import calls, connection_test
 from vbostotte.calls.views import guests as guest_views
 from vbostotte.calls.views import waiting as waiting_views
@@ -14,7 +15,8 @@ from vbostotte.care.views import caseworker_export as caseworker_views
 from vbostotte.care.views import checkins as checkin_views
 from vbostotte.care.views import goals as goal_views
 from vbostotte.care.views import notes as note_views
-from vbostotte.identity.views import account, admin, auth, staff
+from vbostotte.identity.views import account, admin, auth, sso, staff
+from vbostotte.identity.views import photo as photo_views
 from vbostotte.privacy.views import consent as consent_views
 from vbostotte.privacy.views import data_export as export_views
 from vbostotte.review.views import supervisor
@@ -30,6 +32,10 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_route("*", "/login/code", auth.login_code, name="login_code")
     r.add_route("*", "/login/enrol", auth.login_enrol, name="login_enrol")
     r.add_post("/logout", auth.logout, name="logout")
+    # Staff: the municipality's own login (OpenID). A municipality's number, public (the login page lists them).
+    r.add_get("/login/sso/{municipality:[0-9]{1,9}}", sso.start, name="sso_start")
+    r.add_get("/login/sso/callback", sso.callback, name="sso_callback")
+    r.add_get("/login/sso/logged-out", sso.logged_out, name="sso_logged_out")
     r.add_post("/language", auth.set_language, name="language")
     r.add_get("/l/{token}", auth.open_link, name="personal_link")
 
@@ -43,6 +49,9 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get("/me/contact", citizen.contact_page, name="citizen_contact")
     r.add_get("/me/consents", citizen.consents_page, name="citizen_consents")
     r.add_post(f"/me/appointments/{ID}/respond", appointments.respond, name="appointment_respond")
+    # Between appointments: the start page's poll for a call that has opened, and "I'd like to talk to you".
+    r.add_get("/me/call", call_now_views.citizen_call, name="citizen_call_now")
+    r.add_post("/me/talk", call_now_views.ask, name="citizen_talk")
 
     r.add_get("/worker", staff.worker_home, name="worker_home")
     # Who waits in the worker's open calls (JSON, asked for every few seconds by every staff page of a worker).
@@ -52,6 +61,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/citizens/{ID}/link", staff.link_issue, name="link_issue")
     r.add_post(f"/citizens/{ID}/link/revoke", staff.link_revoke, name="link_revoke")
     r.add_post(f"/citizens/{ID}/call-privacy", staff.call_privacy, name="citizen_call_privacy")
+    r.add_post(f"/citizens/{ID}/call-now", call_now_views.start, name="citizen_call_now_start")
 
     r.add_route("*", "/worker/hours", appointments.working_hours, name="working_hours")
     r.add_route("*", "/worker/absences", appointments.absences, name="absences")
@@ -77,6 +87,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_get("/admin", admin.home, name="admin_home")
     r.add_route("*", "/admin/staff/new", admin.staff_new, name="admin_staff_new")
     r.add_route("*", "/admin/settings", admin.booking_settings, name="admin_settings")
+    r.add_route("*", "/admin/sso", sso.admin_settings, name="admin_sso")
     r.add_post(f"/admin/staff/{ID}/active", admin.staff_active, name="admin_staff_active")
     r.add_post("/admin/teams", admin.team_new, name="admin_team_new")
     r.add_post(f"/admin/teams/{ID}/members", admin.team_member, name="admin_team_member")
@@ -93,6 +104,11 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     # A staff member's own API keys (for municipal systems calling the JSON API with a bearer token).
     r.add_route("*", "/account/api-keys", account.api_keys, name="account_api_keys")
     r.add_post(f"/account/api-keys/{ID}/revoke", account.api_key_revoke, name="account_api_key_revoke")
+    # A staff member's own photo (shown to their citizens in the call's waiting room), and the photo itself: never
+    # public, only for those identity/photos.py names (a guest through their link's address).
+    r.add_route("*", "/account/photo", photo_views.page, name="account_photo")
+    r.add_post("/account/photo/remove", photo_views.remove, name="account_photo_remove")
+    r.add_get(f"/staff/{ID}/photo", photo_views.show, name="staff_photo")
 
     # The JSON API (documented by /api/openapi.json, generated from web/api.py's OPERATIONS).
     r.add_get("/api/openapi.json", api.openapi_document, name="api_openapi")
@@ -113,6 +129,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     r.add_post(f"/calls/{ID}/guests/revoke", guest_views.revoke, name="guest_link_revoke")
     r.add_get("/g/{token:[A-Za-z0-9_-]{20,100}}", guest_views.page, name="guest_call")
     r.add_post("/g/{token:[A-Za-z0-9_-]{20,100}}/ticket", guest_views.ticket, name="guest_ticket")
+    r.add_get("/g/{token:[A-Za-z0-9_-]{20,100}}/photo", guest_views.worker_photo, name="guest_worker_photo")
 
     # The connection test: the page, and its offer answered by a server-side echo peer (JSON under /api/, so
     # the CSRF middleware takes the token from the X-CSRF-Token header).

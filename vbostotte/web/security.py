@@ -21,6 +21,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_REDIRECT_PATH = 300  # our own paths are short; a longer "next" is not one of them
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls and DEL: never in a path we make
+# A private file (a staff photo): the browser's own cache only, never a shared one, and asked for again every time
+# (ETag), so access is checked each time it is shown.
+PRIVATE_CACHE = "private, no-cache"
 
 
 def settings_of(request: web.Request) -> Settings:
@@ -117,6 +120,10 @@ def safe_redirect_path(value: object) -> str:
     return value
 
 
+# The pages that show a call (calls/views): a staff member's or citizen's call, and a guest's link.
+CALL_PAGE_PREFIXES = ("/calls/", "/g/")
+
+
 def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
     """Send the visitor's new CSRF binding cookie, if this request made one."""
     new_cookie = request.get(NEW_CSRF_COOKIE)
@@ -130,9 +137,11 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     """Security headers on every response, error pages and static files included."""
     headers = response.headers
     nonce = csp_nonce(request)
+    # The call pages compile the blurred background's WebAssembly (web/static/vendor/mediapipe): they alone may.
+    wasm = " 'wasm-unsafe-eval'" if request.path.startswith(CALL_PAGE_PREFIXES) else ""
     headers["Content-Security-Policy"] = (
         "default-src 'self'; "
-        f"script-src 'self' 'nonce-{nonce}'; "
+        f"script-src 'self' 'nonce-{nonce}'{wasm}; "
         "style-src 'self'; img-src 'self' data:; connect-src 'self'; media-src 'self' blob:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -146,6 +155,6 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     settings = settings_of(request)
     if settings.https:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if not request.path.startswith("/static/"):
+    if not request.path.startswith("/static/") and headers.get("Cache-Control") != PRIVATE_CACHE:
         # Pages may show personal data: never keep them in a shared or back/forward cache.
         headers["Cache-Control"] = "no-store"

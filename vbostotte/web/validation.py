@@ -20,10 +20,28 @@ from vbostotte.i18n import N_
 # charset (LookupError), an unknown multipart encoding (RuntimeError), a broken multipart part.
 UNREADABLE_BODY = (ValueError, LookupError, RuntimeError, TypeError, HttpProcessingError)
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number is no id (and PostgreSQL would refuse it)
+# The dates anyone may ask about or plan for. Outside them a date is a typo or a probe, never a plan, and the
+# calendar's own limits (0001-01-01, 9999-12-31) overflow as soon as a day is added or a time zone applied.
+# Booking has its own, narrower bound (booking.BOOKING_HORIZON: two years ahead).
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+DAY_OUT_OF_RANGE = N_("Choose a date between the years 2000 and 2099.")
+NOT_ALLOWED = N_("This field contains characters that are not allowed.")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ]{8,16}$")
 
 T = TypeVar("T")
+
+
+def day_in_range(day: dt.date) -> bool:
+    """Is ``day`` one the service deals with (:data:`EARLIEST_DAY` to :data:`LATEST_DAY`)?"""
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+def forbidden_characters(value: str, *, allowed: str = "") -> bool:
+    """Control characters (but those in ``allowed``, e.g. line breaks in a text area) or a lone surrogate, which
+    no database can store as UTF-8 (a JSON body's "\\ud800" decodes to one)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value)
 
 
 async def read_form(request: web.Request) -> MultiDictProxy:
@@ -58,8 +76,8 @@ class Form:
             if required and name not in self.errors:
                 self.errors[name] = N_("This field is required.")
             return None
-        if any(unicodedata.category(ch) == "Cc" for ch in value):
-            self.errors[name] = N_("This field contains characters that are not allowed.")
+        if forbidden_characters(value):
+            self.errors[name] = NOT_ALLOWED
         elif len(value) > max_len:
             self.errors[name] = N_("This field is too long.")
         elif len(value) < min_len:
@@ -117,10 +135,14 @@ class Form:
         try:
             if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
                 raise ValueError
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             self.errors[name] = N_("Enter a date like 2026-12-01.")
             return None
+        if not day_in_range(day):
+            self.errors[name] = DAY_OUT_OF_RANGE
+            return None
+        return day
 
     def clock_time(self, name: str, *, required: bool = True) -> int | None:
         """A wall-clock time (HH:MM or HH.MM) as minutes after midnight."""

@@ -9,12 +9,12 @@ import secrets
 from aiohttp import web
 
 from vbostotte import access, i18n
-from vbostotte.booking import availability, booking, calendars
-from vbostotte.calls import calls
+from vbostotte.booking import availability, booking, calendars, lifecycle
+from vbostotte.calls import call_requests, calls
 from vbostotte.errors import Conflict, InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.identity import citizens
-from vbostotte.models import AppointmentKind, Attendance, CitizenResponse, StaffRole
+from vbostotte.models import AppointmentKind, Attendance, CallRequestAnswer, CitizenResponse, StaffRole
 from vbostotte.privacy import consent
 from vbostotte.reminders import outbox
 from vbostotte.web import base
@@ -72,6 +72,8 @@ async def new(request: web.Request) -> web.Response:
             "kind": "video",
             "duration": "45",
             "idempotency_key": secrets.token_urlsafe(16),
+            # Proposing a time in answer to a citizen's "I'd like to talk to you" (calls/call_requests.py).
+            "call_request": request.query.get("call_request", ""),
         }
         return base.render(request, "worker/appointment_new.html", await _new_context(request, values))
     data = await base.form(request)
@@ -84,6 +86,9 @@ async def new(request: web.Request) -> web.Response:
     note = form.text("note_to_citizen", max_len=300, required=False)
     interpreter = _interpreter(form)
     key = form.text("idempotency_key", max_len=100, required=False)
+    answering = form.integer("call_request", required=False)
+    if answering is not None:  # another's request is not found (404), before anything is checked or booked
+        await call_requests.request_for(base.db(request), who, answering)
     try:
         form.check()
         appointment = await booking.book(
@@ -105,6 +110,10 @@ async def new(request: web.Request) -> web.Response:
     except Conflict as exc:
         taken = InvalidInput({"time": exc.message}, message=exc.message)
         return base.render_invalid(request, "worker/appointment_new.html", await _new_context(request, values), taken)
+    if answering is not None:
+        await call_requests.answer(
+            base.db(request), who, answering, CallRequestAnswer.PROPOSED, appointment, base.now(request)
+        )
     raise base.redirect(request, "appointment", query={"done": "booked"}, id=appointment.id)
 
 
@@ -115,13 +124,23 @@ async def _page(request: web.Request, status: int = 200, errors: dict | None = N
     appointment = await booking.appointment_for(db, who, base.object_id(request), "appointment.view")
     citizen = await citizens.by_id(db, appointment.citizen_id)
     settings = await outbox.municipality_settings(db, appointment.municipality_id)
+    opens = base.settings(request).call_opens_minutes
+    can = lifecycle.allowed(appointment, now, opens)
     context = {
         "a": appointment,
         "citizen": citizen,
         "now": now,
         "durations": DURATIONS,
-        "attendance_values": ATTENDANCE,
-        "follow_up": booking.needs_follow_up(appointment, settings.confirm_cutoff_minutes, now),
+        # The attendance choices the state allows (a held session cannot be marked as called off), and the one set.
+        "attendance_values": [
+            value
+            for value in ATTENDANCE
+            if lifecycle.ATTENDANCE_CHANGES[Attendance(value)] in can or value == appointment.attendance
+        ],
+        "follow_up": lifecycle.needs_follow_up(appointment, settings.confirm_cutoff_minutes, now, opens),
+        # What the worker may do now (the forms and prompts shown): the appointment's state machine says.
+        "can": {change.value for change in can},
+        "can_record": any(change in can for change in lifecycle.ATTENDANCE_CHANGES.values()),
         "done": request.query.get("done", ""),
         "errors": errors or {},
         "values": {},
@@ -162,7 +181,14 @@ async def cancel(request: web.Request) -> web.Response:
     async def work(who, form: Form):
         reason = form.text("reason", max_len=300)
         form.check()
-        await booking.cancel(base.db(request), who, base.object_id(request), form.checked(reason), base.now(request))
+        await booking.cancel(
+            base.db(request),
+            who,
+            base.object_id(request),
+            form.checked(reason),
+            base.now(request),
+            base.settings(request).call_opens_minutes,
+        )
 
     return await _act(request, work)
 
@@ -194,7 +220,12 @@ async def attendance(request: web.Request) -> web.Response:
         value = form.choice("attendance", ATTENDANCE)
         form.check()
         await booking.record_attendance(
-            base.db(request), who, base.object_id(request), Attendance(value), base.now(request)
+            base.db(request),
+            who,
+            base.object_id(request),
+            Attendance(value),
+            base.now(request),
+            base.settings(request).call_opens_minutes,
         )
 
     return await _act(request, work)
@@ -214,7 +245,14 @@ async def respond(request: web.Request) -> web.Response:
     answer = form.choice("response", (CitizenResponse.CONFIRMED.value, CitizenResponse.CANT_COME.value))
     form.check()
     answer = form.checked(answer)
-    await booking.respond(base.db(request), who, base.object_id(request), CitizenResponse(answer), base.now(request))
+    await booking.respond(
+        base.db(request),
+        who,
+        base.object_id(request),
+        CitizenResponse(answer),
+        base.now(request),
+        base.settings(request).call_opens_minutes,
+    )
     # Back where the tap was: the start page (the next appointment) or the page of all appointments.
     back = "citizen_appointments" if form.data.get("back") == "appointments" else "citizen_home"
     raise base.redirect(request, back, query={"done": answer})

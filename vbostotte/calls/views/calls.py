@@ -7,12 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from vbostotte.calls import calls, guests
-from vbostotte.identity import citizens
+from vbostotte.identity import citizens, organisation, photos
 from vbostotte.models import Appointment
 from vbostotte.web import base
 from vbostotte.web.keys import SIGNALING
 
 SOCKET_PATH = "/ws/calls"
+WAIT_HELP_SECONDS = 300  # after this long in the waiting room, the page says whom to call (the team's number)
 NOTE_ROUTE = "appointment_note"  # where the worker writes the session note; the appointment page until it exists
 
 
@@ -45,6 +46,21 @@ def call_context(
     }
 
 
+async def waiting_room(request: web.Request, appointment: Appointment, photo_route: tuple[str, dict]) -> dict:
+    """What the waiting room shows a citizen or guest: who lets them in (the worker's first name, and photo if they
+    added one: ``photo_route`` names its address), and whom to call if nobody comes (the team's number)."""
+    db = base.db(request)
+    names = await organisation.staff_names(db, {appointment.worker_id})
+    version = await photos.version_of(db, appointment.worker_id)
+    route, parts = photo_route
+    return {
+        "host_name": (names.get(appointment.worker_id, "").split() or [""])[0],
+        "host_photo": base.url(request, route, **parts) + f"?v={version}" if version else None,
+        "team": await citizens.team_to_call(db, appointment.citizen_id),
+        "wait_help_seconds": WAIT_HELP_SECONDS,
+    }
+
+
 def after_call_url(request: web.Request, appointment: Appointment, is_host: bool) -> str:
     """Where the page goes when the call is over: the worker to the session note, the citizen to their page."""
     if not is_host:
@@ -60,6 +76,8 @@ async def page(request: web.Request) -> web.Response:
     # A relay-only citizen's call cannot start without TURN: the page says why instead of offering Join.
     citizen = await citizens.by_id(db, appointment.citizen_id)
     extra: dict[str, Any] = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
+    if not who.is_staff:
+        extra |= await waiting_room(request, appointment, ("staff_photo", {"id": appointment.worker_id}))
     if who.is_staff:
         settings, now = base.settings(request), base.now(request)
         extra |= {

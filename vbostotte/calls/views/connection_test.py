@@ -11,7 +11,7 @@ from vbostotte.calls import connection_test
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_
 from vbostotte.web import api, base
-from vbostotte.web.api_schema import MAX_OFFER, OFFER, validate
+from vbostotte.web.api_models import MAX_OFFER, Offer, SessionDescription
 from vbostotte.web.keys import ECHO_PEERS
 from vbostotte.web.middlewares import error_response
 
@@ -33,12 +33,12 @@ async def page(request: web.Request) -> web.Response:
 async def offer(request: web.Request) -> web.Response:
     """Answer the page's offer with an echo peer's answer (CSRF-checked JSON, any signed-in person)."""
     who = base.actor(request)
-    data = validate(OFFER, await api.read_json(request, MAX_OFFER + 1024))
+    data = await api.read_body(request, Offer, MAX_OFFER + 1024)
     servers = connection_test.servers_for_echo(who, base.settings(request))
     try:
-        answer = await request.app[ECHO_PEERS].answer(data["sdp"], servers)
+        answer = await request.app[ECHO_PEERS].answer(data.sdp, servers)
     except Busy:
         return error_response(request, 503, i18n.gettext(BUSY))
     except ValueError:
         raise InvalidInput({"sdp": N_("This field is not valid.")}) from None
-    return web.json_response({"sdp": answer})
+    return api.reply(SessionDescription(sdp=answer))

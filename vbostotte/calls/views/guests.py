@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from vbostotte.calls import calls, guests
-from vbostotte.calls.views.calls import SOCKET_PATH, call_context
+from vbostotte.calls.views.calls import SOCKET_PATH, call_context, waiting_room
+from vbostotte.identity import photos
 from vbostotte.web import base
 from vbostotte.web.validation import Form
 
@@ -68,8 +69,18 @@ async def page(request: web.Request) -> web.Response:
             after_url=here + "?done=call_ended",
             guest_name=visit.link.name,
             done=request.query.get("done", ""),
+            **await waiting_room(request, visit.appointment, ("guest_worker_photo", {"token": token})),
         ),
     )
+
+
+async def worker_photo(request: web.Request) -> web.Response:
+    """The photo of the worker who lets the guest in, for the holder of a working link to the worker's call."""
+    visit = await guests.open_link(
+        base.db(request), request.match_info["token"], base.settings(request), base.now(request)
+    )
+    photo = await photos.shown_to_guest(base.db(request), visit.appointment)
+    return base.private_image(request, photo.data, photo.content_type, photo.version)
 
 
 async def ticket(request: web.Request) -> web.Response:

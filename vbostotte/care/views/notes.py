@@ -3,7 +3,6 @@ worker lands after an appointment. Rules live in ``care/notes.py``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import unicodedata
 
 from aiohttp import web
@@ -16,8 +15,8 @@ from vbostotte.i18n import N_
 from vbostotte.identity import citizens, organisation
 from vbostotte.models import NoteStatus, StaffRole
 from vbostotte.web import api, base
-from vbostotte.web.api_schema import NOTE_DRAFT, validate
-from vbostotte.web.validation import Form
+from vbostotte.web.api_models import MAX_NOTE_DRAFT_JSON, NoteDraft, NoteDraftSaved
+from vbostotte.web.validation import Form, forbidden_characters
 
 TEXT_FIELDS = ("talked_about", "agreements", "assessment")
 
@@ -31,7 +30,7 @@ class NoteForm(Form):
             if required and name not in self.errors:
                 self.errors[name] = N_("This field is required.")
             return ""
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        if forbidden_characters(value, allowed="\n\t"):
             self.errors[name] = N_("This field contains characters that are not allowed.")
         elif len(value) > max_len:
             self.errors[name] = N_("This field is too long.")
@@ -185,10 +184,9 @@ async def api_draft(request: web.Request) -> web.Response:
     """Autosave (JSON, X-CSRF-Token header): the draft's text as typed so far; nothing is lost if the tab closes."""
     who = base.actor(request)
     access.require_role(who, StaffRole.WORKER)
-    data = validate(NOTE_DRAFT, await api.read_json(request))
-    text = notes.NoteText(**{name: data[name].replace("\r\n", "\n").strip() for name in TEXT_FIELDS})
+    data = await api.read_body(request, NoteDraft, MAX_NOTE_DRAFT_JSON)
+    text = notes.NoteText(**{name: getattr(data, name).replace("\r\n", "\n").strip() for name in TEXT_FIELDS})
     version = await notes.save_draft(
         base.db(request), who, base.object_id(request), text, base.now(request), action="note.autosave"
     )
-    saved_at = version.updated_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return web.json_response({"version": version.number, "saved_at": saved_at})
+    return api.reply(NoteDraftSaved(version=version.number, saved_at=version.updated_at))

@@ -8,11 +8,11 @@ from aiohttp import web
 
 from vbostotte import i18n
 from vbostotte.errors import DomainError, Throttled
-from vbostotte.identity import links, sessions
+from vbostotte.identity import links, oidc, sessions
 from vbostotte.identity import login as login_service
 from vbostotte.models import StaffRole
 from vbostotte.web import base, security
-from vbostotte.web.keys import ACTOR, SESSION_TOKEN, WEB_SESSION
+from vbostotte.web.keys import ACTOR, OIDC_CACHE, SESSION_TOKEN, WEB_SESSION
 from vbostotte.web.middlewares import LANG_COOKIE, keep_after_rollback
 from vbostotte.web.validation import Form
 
@@ -46,6 +46,12 @@ def _set_session_cookie(
     )
 
 
+async def login_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What the login page shows: the form, and a button per municipality whose staff sign in with its own login."""
+    sso = await oidc.sign_in_options(base.db(request))
+    return {"email": "", "done": "", "sso_options": sso, **extra}
+
+
 async def _refused(request: web.Request, exc: DomainError, template: str, context: dict) -> web.Response:
     """Show a login step again with one generic message; the failure is still counted for throttling."""
     keep_after_rollback(request, exc)
@@ -64,11 +70,11 @@ async def login(request: web.Request) -> web.Response:
     if request[ACTOR].is_staff:
         raise base.redirect(request, "index")
     if request.method != "POST":
-        return base.render(request, "auth/login.html", {"email": "", "done": request.query.get("done", "")})
+        return base.render(request, "auth/login.html", await login_context(request, done=request.query.get("done", "")))
     form = Form(await base.form(request))
     email = form.text("email", max_len=254, required=False) or ""
     password = form.password("password", min_len=1) or ""  # exactly as typed, as the account form stored it
-    context = {"email": email if not form.errors else "", "done": ""}
+    context = await login_context(request, email=email if not form.errors else "")
     try:
         step = await login_service.password_step(
             base.db(request),
@@ -79,12 +85,12 @@ async def login(request: web.Request) -> web.Response:
             base.settings(request),
             base.now(request),
         )
-    except (login_service.InvalidCredentials, Throttled) as exc:
+    except (login_service.InvalidCredentials, Throttled, login_service.PasswordLoginOff) as exc:
         return await _refused(request, exc, "auth/login.html", context)
-    raise _go_on(request, step)
+    raise go_on(request, step)
 
 
-def _go_on(request: web.Request, step: login_service.Step) -> web.HTTPSeeOther:
+def go_on(request: web.Request, step: login_service.Step) -> web.HTTPSeeOther:
     """The redirect after a login step, carrying the step's new session."""
     redirect = base.redirect(request, NEXT_PAGE[step.next])
     _set_session_cookie(redirect, request, step.token)
@@ -137,12 +143,22 @@ async def _second_factor(
         )
     except (login_service.InvalidCredentials, Throttled) as exc:
         return await _refused(request, exc, template, context)
-    raise _go_on(request, done)
+    raise go_on(request, done)
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End the server-side session (not only the cookie)."""
+    """End the server-side session (not only the cookie); signed in through the municipality's provider, the
+    browser goes on to the provider to end its session there too (RP-initiated logout), then back to the login."""
+    settings = base.settings(request)
+    after = settings.base_url.rstrip("/") + base.url(request, "sso_logged_out")
+    at_provider = await oidc.logout_url(
+        base.db(request), request.app[OIDC_CACHE], request.get(WEB_SESSION), settings, after
+    )
     await login_service.logout(base.db(request), request[ACTOR], request.get(SESSION_TOKEN))
+    if at_provider:  # a page that moves on at once: the pages' CSP (form-action 'self') stops a form's redirect there
+        response = base.render(request, "auth/logout_provider.html", {"provider_url": at_provider})
+        response.del_cookie(sessions.COOKIE, path="/")
+        return response
     redirect = base.redirect(request, "login", query={"done": "logged_out"})
     redirect.del_cookie(sessions.COOKIE, path="/")
     raise redirect

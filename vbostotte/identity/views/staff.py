@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from vbostotte import access, audit, i18n
-from vbostotte.booking import appointments, availability, booking
+from vbostotte.booking import appointments, availability, lifecycle
 from vbostotte.calls import calls
 from vbostotte.care import checkins, sections
 from vbostotte.errors import InvalidInput
@@ -37,13 +37,14 @@ async def worker_home(request: web.Request) -> web.Response:
         db, who, min(start, now - dt.timedelta(hours=2)), max(end, now + dt.timedelta(days=1))
     )
     cutoff = (await outbox.municipality_settings(db, who.known_municipality_id)).confirm_cutoff_minutes
+    opens = base.settings(request).call_opens_minutes
     caseload = await citizens.list_visible(db, who)
     return base.render(
         request,
         "worker/home.html",
         {
             "week": [(a, c) for a, c in rows if start <= a.starts_at < end],
-            "follow_up": [(a, c) for a, c in rows if booking.needs_follow_up(a, cutoff, now)],
+            "follow_up": [(a, c) for a, c in rows if lifecycle.needs_follow_up(a, cutoff, now, opens)],
             "caseload": caseload,
             "missing_consents": await consent.read_missing(db, who, [c.id for c in caseload]),
             "consent_titles": await consent.titles(db, who.known_municipality_id, i18n.get_locale()),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from vbostotte.identity import citizens, organisation
 from vbostotte.models import OutboxStatus, StaffRole
 from vbostotte.review import audit_review, charts, pilot_export, review, statistics
 from vbostotte.web import base
+from vbostotte.web.keys import AUDIT_VERIFIED
 from vbostotte.web.validation import Form
 
 
@@ -247,7 +249,12 @@ def describe(e: review.Entry) -> str:
     who = _(WHO.get(d.get("who", ""), WHO["guest"]))
     texts = {
         "booked": lambda: _("Booked by %(by)s", by=d["by"] or _("the system")),
-        "changed": lambda: _("Moved or changed %(n)s times", n=d["times"]),
+        "changed": lambda: i18n.ngettext(
+            "Moved or changed %(num)s time",
+            "Moved or changed %(num)s times",
+            d["times"],
+            num=i18n.format_number(d["times"]),
+        ),
         "response_confirmed": lambda: _("The citizen confirmed"),
         "response_cant_come": lambda: _('The citizen answered "I can\'t come"'),
         "cancelled": lambda: _("Cancelled by the citizen") if d["by"] == "citizen" else _("Cancelled by the worker"),
@@ -266,7 +273,10 @@ def describe(e: review.Entry) -> str:
         "call_joined": lambda: _("%(who)s joined the call", who=who),
         "call_waiting": lambda: _("%(who)s is in the waiting room", who=who),
         "call_admitted": lambda: _(
-            "%(who)s was let in by %(by)s after %(seconds)s seconds", who=who, by=d["by"], seconds=d["waited_seconds"]
+            "%(who)s was let in by %(by)s after %(waited)s",
+            who=who,
+            by=d["by"],
+            waited=i18n.seconds_text(d["waited_seconds"]),
         ),
         "call_left": lambda: _(
             "%(who)s left: %(reason)s", who=who, reason=_(LEAVE_REASONS.get(d.get("reason", ""), NO_REASON))
@@ -286,7 +296,8 @@ async def access_log(request: web.Request) -> web.Response:
     """The audit log viewer, filtered by citizen, staff member, action and period."""
     who, db = base.actor(request), base.db(request)
     review.require_reviewer(who)
-    chain = await audit_review.chain_status(db)  # first: the verifier walks the log in its own batches
+    # first: the verifier walks the log in its own batches (only what is new since the server's last walk)
+    chain = await audit_review.chain_status(db, request.app.get(AUDIT_VERIFIED))
     choices = await audit_review.actions(db, who)
     staff = await audit_review.staff_choices(db, who)
     form = Form(request.query)
@@ -295,6 +306,7 @@ async def access_log(request: web.Request) -> web.Response:
     action = form.choice("action", ["", *choices]) if "action" in request.query else ""
     first, last = form.date("from", required=False), form.date("to", required=False)
     denied = form.choice("denied", ("", "1")) if "denied" in request.query else ""
+    before = form.integer("before", required=False)
     if staff_id is not None and staff_id not in {s.id for s in staff}:
         form.errors["staff"] = N_("Choose one of the options.")
     form.check()
@@ -305,22 +317,38 @@ async def access_log(request: web.Request) -> web.Response:
         denied_only=denied == "1",
         starts=statistics.Period(first, first).starts if first else None,
         ends=statistics.Period(last, last).ends if last else None,
+        before=before,
     )
+    if request.query.get("format") == "csv":
+        return _download(await audit_review.export_csv(db, who, wanted), "text/csv", "access-log.csv")
     lines = await audit_review.entries(db, who, wanted)
     return base.render(
         request,
         "supervisor/access_log.html",
         {
+            "action_label": audit_review.action_label,
+            "purpose_label": audit_review.purpose_label,
+            "query": request.query_string,
             "chain": chain,
             "lines": lines,
-            "actions": choices,
+            "actions": sorted(choices, key=audit_review.action_label),  # by their words, as the reader sees them
             "staff": staff,
             "wanted": wanted,
             "first": first,
             "last": last,
             "page_size": audit_review.PAGE_SIZE,
+            # The next page, by key: the same filter, entries older than the last one shown.
+            "older": _older_page(request, lines),
         },
     )
+
+
+def _older_page(request: web.Request, lines: list) -> str:
+    """The query of the access log's next page (a full page was shown): the same filter, older than its last line."""
+    if len(lines) < audit_review.PAGE_SIZE:
+        return ""
+    kept = [(name, value) for name, value in request.query.items() if name != "before"]
+    return urlencode([*kept, ("before", str(lines[-1].entry.id))])
 
 
 async def consent_overview(request: web.Request) -> web.Response:

@@ -78,7 +78,14 @@
     $("report-microphone").textContent = text(result.microphone ? "textWorks" : "textNotWorking");
     $("report-connection").textContent = result.relay === null ? text("textUnknown")
       : text(result.relay ? "textRelay" : "textDirect");
-    $("report-rtt").textContent = result.rtt === null ? text("textUnknown") : text("textMs", String(result.rtt));
+    $("report-rtt").textContent = result.rtt === null ? text("textUnknown") : milliseconds(result.rtt);
+  }
+
+  // "1 millisekund", "1.250 millisekunder": the page's language picks the plural form and writes the number.
+  function milliseconds(ms) {
+    const lang = document.documentElement.lang || "da";
+    const one = new Intl.PluralRules(lang).select(ms) === "one";
+    return text(one ? "textMsOne" : "textMs", ms.toLocaleString(lang));
   }
 
   function stop(message) {

@@ -102,6 +102,61 @@
       : baseTitle;
   }
 
+  // "I'd like to talk to you": each citizen asking for a call, with "Call now" (a form posting to the citizen's
+  // call-now address, answering the request) and "Propose a time" (the booking form, answering it when booked).
+  let requestList = null;
+  const ASKED = "vb-requests-seen";
+  function showRequests(requests) {
+    if (!requestList) {
+      requestList = document.createElement("ul");
+      requestList.className = "waiting-notice__requests";
+      list.after(requestList);
+    }
+    requestList.replaceChildren(...requests.map((asking) => {
+      const item = document.createElement("li");
+      item.className = "waiting-notice__item waiting-notice__request";
+      const what = document.createElement("span");
+      what.textContent = fill(text.textAsks, { name: asking.name });
+      const form = document.createElement("form");
+      form.method = "post";
+      form.action = asking.call_url;
+      form.className = "waiting-notice__call";
+      [["csrf_token", text.csrf], ["call_request", String(asking.request)]].forEach(([name, value]) => {
+        const field = document.createElement("input");
+        field.type = "hidden";
+        field.name = name;
+        field.value = value;
+        form.append(field);
+      });
+      const call = document.createElement("button");
+      call.type = "submit";
+      call.className = "button waiting-notice__admit";
+      call.textContent = text.textCall;
+      const whom = document.createElement("span");
+      whom.className = "visually-hidden";
+      whom.textContent = " – " + asking.name;
+      call.append(whom);
+      form.append(call);
+      const propose = document.createElement("a");
+      propose.className = "button button--secondary waiting-notice__propose";
+      propose.href = asking.propose_url;
+      propose.textContent = text.textPropose;
+      propose.append(whom.cloneNode(true));
+      item.append(what, " ", form, " ", propose);
+      return item;
+    }));
+    requestList.hidden = requests.length === 0;
+    if (requests.length) box.classList.add("waiting-notice--on");
+    let before;
+    try { before = new Set(JSON.parse(sessionStorage.getItem(ASKED) || "[]")); } catch (e) { before = new Set(); }
+    const fresh = requests.filter((r) => !before.has(r.request));
+    try { sessionStorage.setItem(ASKED, JSON.stringify(requests.map((r) => r.request))); } catch (e) { /* private */ }
+    if (fresh.length) {
+      if (announce) announce.textContent = fresh.map((r) => fill(text.textAsks, { name: r.name })).join(". ");
+      setTimeout(beep, 0);
+    }
+  }
+
   function arrived(waiting) {
     const before = seen();
     const now = new Set(waiting.map((p) => p.appointment + ":" + p.participant));
@@ -135,6 +190,7 @@
       const data = await response.json();
       show(data.waiting);
       arrived(data.waiting);
+      showRequests(data.requests || []);
       box.dataset.updated = String(Date.now());
     } catch (e) {
       /* offline for a moment: the next tick tries again */

@@ -2,11 +2,14 @@
 // room, a mesh of peer connections (up to four people), chat, mute / camera / sound only, connection quality,
 // one-click Leave, and reconnecting with the resume token. Protocol: docs/signaling.md; the screen: docs/call-page.md.
 // Plain JavaScript modules, no build step. Text from other people is only ever set with textContent.
+// call.html preloads the modules imported here (rel=modulepreload): keep its list in step with these imports.
 import { LevelMeter, browserFamily, canChooseSpeaker, listDevices, openMedia, otherFacing } from "./media.js";
 import { QualityMeter } from "./quality.js";
 import { WaitingRoom, enhanceGuestForms } from "./host.js";
 import { KeepAwake, Overlays, showCount } from "./screen.js";
 import { Chat } from "./chat.js";
+import { ScreenShare, canShareScreen, showScreen } from "./share.js";
+import { Blur, canBlur } from "./blur.js";
 
 const root = document.getElementById("call");
 const $ = (id) => document.getElementById(id);
@@ -29,7 +32,8 @@ let self = null;
 let resumeToken = null;
 let localStream = null;
 let leaving = false;
-let retries = 0;
+let retries = 0; // reconnect tries since a socket last opened
+const RETRY_MAX_MS = 1000; // the longest wait between two tries
 let reconnectTimer = null;
 let pongDue = null; // the heartbeat ping not answered yet
 let admitted = false;
@@ -37,7 +41,12 @@ let audioOnly = false;
 let micOff = false;
 let cameraOff = false;
 let previewing = Promise.resolve(); // the camera and microphone being opened for the pre-join preview
+let mediaUp = Promise.resolve(); // resolved as soon as the preview has its camera and microphone (before the lists)
+let mediaOpened = () => {};
 let rtcConfig = { iceServers: [] }; // from the ticket: STUN/TURN with short-lived credentials, and the policy
+let early = null; // the join ticket asked for while the camera starts: { at, ticket (a promise) }
+let spare = null; // a peer connection made ahead (certificate made, candidates gathered) for the next peer
+const EARLY_TICKET_MS = 40000; // a ticket is valid a minute (calls.TICKET_SECONDS); an older early one is not used
 
 // The one status line (role=status): quiet while all is well; "alert" shows it as a card over the video.
 // A quiet line in the call fades after a few seconds; it stays in the status line for screen readers.
@@ -67,6 +76,9 @@ async function preview(withVideo = true, facing = null) {
   tracks("video").forEach((t) => { t.enabled = !cameraOff; });
   selfVideo.srcObject = stream;
   selfVideo.hidden = !stream || stream.getVideoTracks().length === 0;
+  mediaOpened();
+  if (blur.on) { blur.source(tracks("video")[0]); selfVideo.srcObject = new MediaStream([blur.track]); }
+  ["blur-prejoin", "blur"].forEach((id) => { $(id).hidden = !canBlur() || tracks("video").length === 0; });
   if (root.dataset.state === "prejoin") meter.attach(stream); // in the call the level meter is not shown
   const found = await listDevices(camera, mic, stream, $("speaker-select")).catch(() => ({ cameras: 0, speakers: 0 }));
   $("switch-camera").hidden = found.cameras < 2;
@@ -93,7 +105,7 @@ async function switchDevice(facing = null) {
   peers.forEach((entry) => {
     entry.pc.getSenders().forEach((sender) => {
       const kind = sender.track ? sender.track.kind : (sender === entry.videoSender ? "video" : null);
-      const track = kind && localStream ? localStream.getTracks().find((t) => t.kind === kind) : null;
+      const track = kind === "video" ? outgoingVideo() : kind && localStream ? localStream.getTracks().find((t) => t.kind === kind) : null;
       if (track) sender.replaceTrack(track).catch(() => {});
     });
   });
@@ -124,6 +136,37 @@ async function ticket() {
   if (!response.ok) throw new Error(body.message || text("textRefused"));
   rtcConfig = { iceServers: body.ice_servers || [], iceTransportPolicy: body.ice_transport_policy || "all" };
   return body.ticket;
+}
+
+// Joining fast (docs/call-page.md, "Speed"): the ticket and the ICE servers are asked for while the camera starts,
+// not after the tap on Join, and a peer connection is made ready meanwhile. The ticket stays single-use and bound to
+// this browser session; the socket is only opened, and the waiting room only entered, on Join. A guest types her
+// name first, so her ticket is asked for on Join.
+function askEarly() {
+  if ($("guest-name")) return;
+  const asked = { at: Date.now(), ticket: ticket() };
+  asked.ticket.then(prepareSpare, () => {});
+  early = asked;
+}
+
+function takeTicket() {
+  const asked = early;
+  early = null;
+  if (asked && Date.now() - asked.at < EARLY_TICKET_MS) return asked.ticket.catch(() => ticket());
+  return ticket();
+}
+
+function prepareSpare() {
+  if (spare || leaving) return;
+  spare = { config: rtcConfig, pc: new RTCPeerConnection({ ...rtcConfig, iceCandidatePoolSize: 1 }) };
+}
+
+function takeSpare() {
+  const made = spare;
+  spare = null;
+  if (made && made.config === rtcConfig && made.pc.signalingState === "stable") return made.pc;
+  if (made) made.pc.close();
+  return new RTCPeerConnection(rtcConfig);
 }
 
 function send(message) {
@@ -166,7 +209,10 @@ function closed(code) {
   if (code === 4001 || !resumeToken) { stop(text("textRefused")); return; }
   root.classList.add("call--reconnecting");
   say(navigator.onLine ? text("textReconnecting") : text("textOffline"), "alert");
-  const delay = Math.min(8000, 300 * 2 ** retries++);
+  // 0.3, 0.6 s, then every second: a server that restarts is found within a second of being back (an 8 s cap found
+  // it up to 8 s late). The count starts again whenever a socket opens (open()); data-retry says which try this is.
+  const delay = Math.min(RETRY_MAX_MS, 300 * 2 ** retries++) * (0.9 + Math.random() * 0.2);
+  root.dataset.retry = String(retries);
   clearTimeout(reconnectTimer);
   reconnectTimer = setTimeout(() => reconnect(code), delay);
 }
@@ -241,13 +287,14 @@ function peer(id) {
   let entry = peers.get(id);
   if (entry) return entry;
   const name = roster.get(id) || "";
-  const pc = new RTCPeerConnection(rtcConfig);
+  const pc = takeSpare();
   entry = { pc, name, tile: tile(id, name), state: {}, videoSender: null };
   peers.set(id, entry);
+  if (peers.size < 3) setTimeout(prepareSpare, 0); // ready for the next one (at most four people in a call)
   countTiles();
   const tracks = localStream ? localStream.getTracks() : [];
   tracks.forEach((track) => {
-    const sender = pc.addTrack(track, localStream);
+    const sender = pc.addTrack(track.kind === "video" ? outgoingVideo() || track : track, localStream);
     if (track.kind === "video") entry.videoSender = sender;
   });
   // Without a camera or microphone of our own we still receive the others' sound and picture.
@@ -396,7 +443,12 @@ function mediaState() {
   return { audio: on("audio"), video: audioOnly ? "off" : on("video") };
 }
 
-function announceMedia() { if (admitted) send({ type: "media", ...mediaState(), audio_only: audioOnly ? "on" : "off" }); }
+function announceMedia() {
+  if (!admitted) return;
+  const state = { ...mediaState(), audio_only: audioOnly ? "on" : "off", screen: share.active ? "on" : "off" };
+  if (share.active) state.video = "on";
+  send({ type: "media", ...state });
+}
 
 function showMedia(id, state) {
   const entry = peers.get(id);
@@ -407,6 +459,7 @@ function showMedia(id, state) {
   if (state.audio === "off") notes.push(text("textMutedState"));
   entry.tile.querySelector("figcaption").textContent = entry.name + (notes.length ? ` (${notes.join(", ")})` : "");
   entry.tile.classList.toggle("call__tile--no-video", state.video === "off");
+  showScreen(entry.tile, state.screen === "on", text("textShareOther", entry.name), text("textShareOtherOff", entry.name), say);
 }
 
 // The microphone and camera buttons are named for what they do ("Turn microphone off"); the icon is crossed out
@@ -435,7 +488,9 @@ function toggleCamera() {
 async function setAudioOnly(on) {
   const button = $("audio-only");
   if (on) {
+    await share.stop();
     tracks("video").forEach((track) => { track.stop(); localStream.removeTrack(track); });
+    blur.source(null);
     peers.forEach((entry) => { if (entry.videoSender) entry.videoSender.replaceTrack(null).catch(() => {}); });
   } else {
     const { stream } = await openMedia($("camera-select").value, null, true);
@@ -447,9 +502,10 @@ async function setAudioOnly(on) {
     if (!localStream) localStream = new MediaStream();
     localStream.addTrack(track);
     selfVideo.srcObject = localStream;
+    if (blur.on) { blur.source(track); selfVideo.srcObject = new MediaStream([blur.track]); }
     for (const [id, entry] of peers) {
-      if (entry.videoSender) await entry.videoSender.replaceTrack(track);
-      else { entry.videoSender = entry.pc.addTrack(track, localStream); await offer(id); }
+      if (entry.videoSender) await entry.videoSender.replaceTrack(outgoingVideo());
+      else { entry.videoSender = entry.pc.addTrack(outgoingVideo(), localStream); await offer(id); }
     }
   }
   audioOnly = on;
@@ -484,9 +540,10 @@ async function join() {
   $("join").disabled = true;
   $("join-audio").disabled = true;
   say(text("textConnecting"));
-  await previewing.catch(() => {}); // a quick tap on Join still joins with the camera and microphone
+  // A quick tap on Join still joins with the camera and microphone; it does not wait for the device lists.
+  await Promise.race([previewing, mediaUp]).catch(() => {});
   try {
-    open({ type: "join", ticket: await ticket() });
+    open({ type: "join", ticket: await takeTicket() });
   } catch (error) {
     say(error.message || text("textRefused"));
     $("join").disabled = false;
@@ -499,6 +556,7 @@ async function join() {
   const hasVideo = tracks("video").length > 0;
   $("camera").hidden = !hasVideo;
   $("audio-only").hidden = !hasVideo;
+  $("share-screen").hidden = !canShareScreen();
   $("mute").hidden = tracks("audio").length === 0;
   meter.detach();
   awake.start();
@@ -512,6 +570,10 @@ function stop(message) {
   clearTimeout(reconnectTimer);
   overlays.close({ restore: false });
   peers.forEach((entry, id) => drop(id));
+  if (spare) spare.pc.close();
+  spare = null;
+  share.stop().catch(() => {});
+  blur.stop();
   if (localStream) localStream.getTracks().forEach((track) => track.stop());
   localStream = null;
   selfVideo.srcObject = null;
@@ -528,6 +590,71 @@ function stop(message) {
 function finish() {
   stop(text("textEnded"));
   window.location.replace(root.dataset.after);
+}
+
+// -- sharing the screen, a blurred background (share.js, blur.js) ---------------------------------------------------
+// What goes to the others as video: the shared screen, else the blurred camera, else the camera.
+function outgoingVideo() { return share.track || (blur.on ? blur.track : tracks("video")[0] || null); }
+
+function videoSenders() { return [...peers.values()].map((entry) => entry.videoSender).filter(Boolean); }
+
+const share = new ScreenShare({
+  senders: videoSenders,
+  camera: outgoingVideo,
+  changed: (on) => {
+    root.classList.toggle("call--sharing", on);
+    $("stop-share").hidden = !on;
+    $("share-screen").setAttribute("aria-pressed", String(on));
+    say(text(on ? "textShareOn" : "textShareOff"));
+    announceMedia();
+    if (on) $("stop-share").focus();
+  },
+});
+
+async function toggleShare() {
+  if (share.active) { await share.stop(); return; }
+  overlays.close({ restore: false });
+  if (!(await share.start())) say(text("textShareFailed"));
+}
+
+const blur = new Blur({ problem: (reason) => blurStopped(reason) });
+
+function showBlur(state) {
+  root.dataset.blur = state;
+  ["blur-prejoin", "blur"].forEach((id) => { $(id).setAttribute("aria-pressed", String(state !== "off")); });
+}
+
+// The camera as it is (no blur): in the preview and, unless a screen is shared, to the others.
+function sendCamera() {
+  selfVideo.srcObject = localStream;
+  if (!share.active) videoSenders().forEach((sender) => sender.replaceTrack(tracks("video")[0] || null).catch(() => {}));
+}
+
+async function toggleBlur() {
+  if (blur.on) {
+    blur.stop();
+    showBlur("off");
+    sendCamera();
+    say(text("textBlurOff"));
+    return;
+  }
+  const camera = tracks("video")[0];
+  if (!camera) return;
+  const ready = blur.start(camera);
+  // From now on only the canvas's track is shown and sent: it has no picture until the first blurred frame.
+  selfVideo.srcObject = new MediaStream([blur.track]);
+  if (!share.active) videoSenders().forEach((sender) => sender.replaceTrack(blur.track).catch(() => {}));
+  showBlur("starting");
+  say(text("textBlurStarting"));
+  if (await ready) { showBlur("on"); say(text("textBlurOn")); }
+}
+
+// Blur could not start, or the device is too slow: the camera goes off rather than showing the room unblurred.
+function blurStopped(reason) {
+  if (!cameraOff) toggleCamera();
+  showBlur("off");
+  sendCamera();
+  say(text(reason === "slow" ? "textBlurSlow" : "textBlurFailed"), "alert");
 }
 
 // -- the screen: "More", the chat, the worker's panel -------------------------------------------------------------
@@ -571,6 +698,9 @@ function init() {
   });
   $("more-close").addEventListener("click", () => overlays.close());
   $("open-chat").addEventListener("click", openChat);
+  $("share-screen").addEventListener("click", () => toggleShare().catch(() => {}));
+  $("stop-share").addEventListener("click", () => share.stop().catch(() => {}));
+  ["blur-prejoin", "blur"].forEach((id) => $(id).addEventListener("click", () => toggleBlur().catch(() => {})));
   $("chat-close").addEventListener("click", () => overlays.close());
   document.addEventListener("pointerdown", () => meter.wake(), { once: true });
   document.addEventListener("keydown", () => meter.wake(), { once: true });
@@ -581,10 +711,14 @@ function init() {
       again.parentElement.hidden = true;
       $("prejoin").hidden = false;
       setState("prejoin");
+      askEarly();
+      mediaUp = new Promise((resolve) => { mediaOpened = resolve; });
       previewing = preview();
       previewing.then(() => $("join").focus());
     });
   } else {
+    askEarly();
+    mediaUp = new Promise((resolve) => { mediaOpened = resolve; });
     previewing = preview();
   }
   setInterval(() => {
