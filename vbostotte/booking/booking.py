@@ -96,7 +96,7 @@ async def _check_fits(
     ignore_id: int | None = None,
 ) -> None:
     """Refuse a time in the past, outside working hours, or on top of another appointment."""
-    if starts <= now:
+    if starts < now:  # a time starting this very minute is still offered by the booking page, and may be booked
         raise InvalidInput({"date": N_("Choose a time in the future.")})
     if starts > now + BOOKING_HORIZON:
         raise InvalidInput({"date": N_("Choose a time at most two years ahead.")})
