@@ -53,7 +53,7 @@
     }
   };
   const poll = async () => {
-    for (const pc of pcs) {
+    for (const pc of pcs.filter((p) => p.signalingState !== "closed")) {
       for (const s of (await pc.getStats()).values()) {
         if (s.type === "inbound-rtp" && s.kind === "video" && s.framesDecoded > 0) { window.__firstFrame = Date.now(); mark("frame"); return; }
       }

@@ -3,8 +3,8 @@
 Before joining: Join is on the first screen at 360×740 without scrolling, whatever the check shows; the check marks
 the own picture, a microphone that reacts, and a test sound answered "Nej" (short help) and then "Ja" ("Du er klar",
 the focus on Join); a refused camera keeps the per-browser help and the sound-only way in, and the check still runs.
-From the personal link to the waiting room takes two taps and no scrolling. The waiting room shows who lets you in
-(the worker's first name and photo), the time, the worker's message in large text and, after a while (shortened
+From the personal link to the waiting room takes one tap (Join: while the call is open the link opens it) and no
+scrolling. The waiting room shows who lets you in (the worker's first name and photo), the time, the worker's message in large text and, after a while (shortened
 here through the page's data attribute), the team's number to call. The worker adds and removes the photo on their
 account page at 1280×800, with a preview; a large photo is made smaller in the browser first. axe-core checks each
 state. With VB_SCREENSHOTS=1 the screens are saved to docs/screenshots/."""
@@ -102,8 +102,6 @@ async def test_from_the_link_through_the_check_to_a_waiting_room_that_reassures(
     taps = 0
     try:
         await citizen.goto(f"/l/{world.a.citizen.link_token}")
-        await citizen.get_by_role("link", name="Gå til samtalen").click()
-        taps += 1
         await expect(citizen).to_have_url(re.compile(rf"/calls/{world.a.citizen.appointment_id}$"))
 
         # Join is on the first screen at once, before and during the check.
@@ -171,7 +169,7 @@ async def test_from_the_link_through_the_check_to_a_waiting_room_that_reassures(
         await expect(call_us).to_be_visible()
         assert await call_us.get_attribute("href") == "tel:89401234"
         await expect(citizen.locator("#lobby-news")).to_contain_text("ring til os")
-        assert taps == 2 and not (await citizen.evaluate(BOX, "lobby"))["scrolled"]
+        assert taps == 1 and not (await citizen.evaluate(BOX, "lobby"))["scrolled"]
         await screenshot(citizen, "call-phone-waiting-room.png")
         await fits(citizen, "the waiting room, after a while")
         await accessible(citizen, axe_violations, "the waiting room, after a while")
@@ -191,8 +189,7 @@ async def test_one_tap_joins_at_once_and_without_a_photo_the_waiting_room_shows_
     site.clock.advance(days=1, minutes=-10)
     context, citizen = await open_page(browser, site, phone=True)
     try:
-        await citizen.goto(f"/l/{world.a.citizen.link_token}")
-        await citizen.get_by_role("link", name="Gå til samtalen").click()
+        await citizen.goto(f"/l/{world.a.citizen.link_token}")  # the call is open: the link opens it
         await citizen.get_by_role("button", name="Deltag i samtalen").click()  # the check is never in the way
         await expect(citizen.locator("#call")).to_have_attribute("data-state", "waiting")
         await expect(citizen.locator("#lobby").get_by_role("heading")).to_have_text("Worker lukker dig ind om lidt.")

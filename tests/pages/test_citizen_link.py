@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from vbostotte.identity import sessions
 from vbostotte.models import AuditEntry, Base, PersonalLink, WebSession
 
-from support import read_in_english, reread, text_of
+from support import read_in_english, reread, text_of, video_call_soon
 
 DOES_NOT_WORK = "This link does not work any more"
 
@@ -43,6 +43,21 @@ async def test_the_link_signs_in_and_shows_the_citizens_own_appointments(web, wo
     assert world.a.other_citizen.name not in page and world.b.citizen.name not in page
     opened = (await db.execute(select(AuditEntry).where(AuditEntry.action == "link.open"))).scalar_one()
     assert (opened.citizen_id, opened.outcome) == (citizen.id, "allowed")
+
+
+async def test_while_a_call_of_hers_is_open_the_link_goes_straight_to_it(web, world, db, clock):
+    """One tap from the link to the waiting room: the call page (its check and Join) is the welcome, and it links
+    back to her page. Before the call opens, and with two calls open at once, the link goes to her start page."""
+    appointment = await video_call_soon(db, world, clock)
+    response = await web.open_link(world.a.citizen.link_token)
+    assert response.headers["Location"] == f"/calls/{appointment}"
+    call_page = await web.get(f"/calls/{appointment}")
+    assert 'href="/me"' in await call_page.text()
+    clock.advance(days=-1)  # the day before, the call is not open yet
+    assert (await web.open_link(world.a.citizen.link_token)).headers["Location"] == "/me"
+    clock.advance(days=1, minutes=46)  # the first has ended (its call is still open), the next starts in 5 minutes
+    await video_call_soon(db, world, clock)  # two calls open at the same time: she chooses on her page
+    assert (await web.open_link(world.a.citizen.link_token)).headers["Location"] == "/me"
 
 
 async def test_the_session_cookie_is_httponly_and_samesite_lax(web, world):

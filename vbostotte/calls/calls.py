@@ -78,6 +78,24 @@ def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> b
     return appointment.cancelled_at is None and opens <= now <= closes
 
 
+async def open_call_of(db: AsyncSession, citizen_id: int, settings: Settings, now: dt.datetime) -> int | None:
+    """The citizen's video session whose call is open now, if exactly one is: her personal link then takes her
+    straight to its call (docs/call-page.md, Speed); otherwise to her start page."""
+    found = await db.scalars(
+        select(Appointment.id)
+        .where(
+            Appointment.citizen_id == citizen_id,
+            Appointment.kind == AppointmentKind.VIDEO,
+            Appointment.cancelled_at.is_(None),
+            Appointment.starts_at <= now + dt.timedelta(minutes=settings.call_opens_minutes),
+            Appointment.ends_at >= now - dt.timedelta(minutes=settings.call_closes_minutes),
+        )
+        .limit(2)
+    )
+    ids = list(found)
+    return ids[0] if len(ids) == 1 else None
+
+
 def check_joinable(appointment: Appointment, settings: Settings, now: dt.datetime) -> None:
     if appointment.kind != AppointmentKind.VIDEO:
         raise NotAVideoSession()

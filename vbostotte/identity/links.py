@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,11 +78,16 @@ async def redeem(db: AsyncSession, token: str, now: dt.datetime) -> PersonalLink
     return link
 
 
+class SignedIn(NamedTuple):
+    session: str  # the device's session token (the cookie)
+    citizen_id: int
+
+
 async def sign_in(
     db: AsyncSession, token: str, previous: str | None, settings: Settings, now: dt.datetime
-) -> str | None:
-    """A citizen opens their personal link: this device's session (the cookie token), or None if the link does not
-    work. Whatever session the browser had ends."""
+) -> SignedIn | None:
+    """A citizen opens their personal link: this device's session, or None if the link does not work. Whatever
+    session the browser had ends."""
     link = await redeem(db, token, now)
     if link is None:
         return None
@@ -102,4 +108,4 @@ async def sign_in(
             object_id=link.id,
         ),
     )
-    return session
+    return SignedIn(session, citizen.id)

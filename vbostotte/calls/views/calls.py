@@ -42,6 +42,7 @@ def call_context(
         "guest_links": [],
         "relative_allowed": False,
         "relay_missing": False,
+        "home_url": None,  # the citizen's own page (she may arrive here straight from her link)
         **extra,
     }
 
@@ -78,6 +79,7 @@ async def page(request: web.Request) -> web.Response:
     extra: dict[str, Any] = {"relay_missing": calls.relay_missing(citizen, base.settings(request))}
     if not who.is_staff:
         extra |= await waiting_room(request, appointment, ("staff_photo", {"id": appointment.worker_id}))
+        extra["home_url"] = base.url(request, "citizen_home")
     if who.is_staff:
         settings, now = base.settings(request), base.now(request)
         extra |= {

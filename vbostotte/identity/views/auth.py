@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from vbostotte import i18n
+from vbostotte.calls import calls
 from vbostotte.errors import DomainError, Throttled
 from vbostotte.identity import links, oidc, sessions
 from vbostotte.identity import login as login_service
@@ -181,13 +182,13 @@ async def set_language(request: web.Request) -> web.Response:
 
 
 async def open_link(request: web.Request) -> web.Response:
-    """A citizen opens their personal link: sign this device in and move to a URL without the token."""
-    settings = base.settings(request)
-    token = await links.sign_in(
-        base.db(request), request.match_info["token"], request.get(SESSION_TOKEN), settings, base.now(request)
-    )
-    if token is None:
+    """A citizen opens their personal link: sign this device in and move to a URL without the token — straight to
+    the call when one of hers is open now (one tap, Join, from the link to the waiting room), else her start page."""
+    settings, db, now = base.settings(request), base.db(request), base.now(request)
+    signed_in = await links.sign_in(db, request.match_info["token"], request.get(SESSION_TOKEN), settings, now)
+    if signed_in is None:
         return base.render(request, "auth/link_invalid.html", {}, status=404)
-    redirect = base.redirect(request, "citizen_home")
-    _set_session_cookie(redirect, request, token, max_age=settings.citizen_session_days * 24 * 3600)
+    call = await calls.open_call_of(db, signed_in.citizen_id, settings, now)
+    redirect = base.redirect(request, "call", id=call) if call else base.redirect(request, "citizen_home")
+    _set_session_cookie(redirect, request, signed_in.session, max_age=settings.citizen_session_days * 24 * 3600)
     raise redirect

@@ -46,6 +46,7 @@ let mediaOpened = () => {};
 let rtcConfig = { iceServers: [] }; // from the ticket: STUN/TURN with short-lived credentials, and the policy
 let early = null; // the join ticket asked for while the camera starts: { at, ticket (a promise) }
 let spare = null; // a peer connection made ahead (certificate made, candidates gathered) for the next peer
+let primed = null; // while waiting to be let in: the spare with her tracks and an offer set (prime())
 const EARLY_TICKET_MS = 40000; // a ticket is valid a minute (calls.TICKET_SECONDS); an older early one is not used
 
 // The one status line (role=status): quiet while all is well; "alert" shows it as a card over the video.
@@ -145,7 +146,7 @@ async function ticket() {
 function askEarly() {
   if ($("guest-name")) return;
   const asked = { at: Date.now(), ticket: ticket() };
-  asked.ticket.then(prepareSpare, () => {});
+  asked.ticket.then(() => { prepareSpare(); mediaUp.then(prime); }, () => {});
   early = asked;
 }
 
@@ -283,24 +284,64 @@ function tile(id, name) {
 
 function countTiles() { videos.dataset.count = String(peers.size); }
 
-function peer(id) {
+// What this page sends a new peer: the microphone, and the camera (or the shared screen, or the blurred camera).
+function outgoing() {
+  return localStream ? localStream.getTracks().map((track) => (track.kind === "video" ? outgoingVideo() || track : track)) : [];
+}
+
+function addOwnTracks(pc) {
+  const sent = outgoing();
+  let videoSender = null;
+  sent.forEach((track) => {
+    const sender = pc.addTrack(track, localStream);
+    if (track.kind === "video") videoSender = sender;
+  });
+  // Without a camera or microphone of our own we still receive the others' sound and picture.
+  ["audio", "video"].forEach((kind) => {
+    if (!sent.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: "recvonly" });
+  });
+  return { sent, videoSender };
+}
+
+// Before she is let in, her offer to the first person in the call is made ahead on the spare connection (her tracks
+// added, the offer set, candidates gathered): from the moment the ICE servers and her camera are known, and again on
+// entering the waiting room if what she sends changed meanwhile (another camera, sound only, blur, a new ticket).
+// Admitted, it goes out at once (docs/call-page.md, Speed).
+function fresh(made) {
+  const now = outgoing();
+  return made.config === rtcConfig && made.sent.length === now.length && made.sent.every((track, i) => track === now[i]);
+}
+
+function prime() {
+  if (isHost || leaving || admitted || (primed && fresh(primed))) return;
+  if (primed) primed.pc.close();
+  const made = { config: rtcConfig, pc: takeSpare(), candidates: [] };
+  Object.assign(made, addOwnTracks(made.pc));
+  made.pc.onicecandidate = (event) => made.candidates.push(event.candidate ? event.candidate.toJSON() : null);
+  made.ready = made.pc.createOffer().then((o) => made.pc.setLocalDescription(o)).catch(() => {});
+  primed = made;
+}
+
+async function takePrimed() {
+  const made = primed;
+  primed = null;
+  if (!made) return null;
+  await made.ready; // admitted the moment she started waiting: the offer is a few ms from ready
+  if (fresh(made) && made.pc.signalingState === "have-local-offer") return made;
+  made.pc.close();
+  return null;
+}
+
+function peer(id, made = null) {
   let entry = peers.get(id);
   if (entry) return entry;
   const name = roster.get(id) || "";
-  const pc = takeSpare();
+  const pc = made ? made.pc : takeSpare();
   entry = { pc, name, tile: tile(id, name), state: {}, videoSender: null };
   peers.set(id, entry);
   if (peers.size < 3) setTimeout(prepareSpare, 0); // ready for the next one (at most four people in a call)
   countTiles();
-  const tracks = localStream ? localStream.getTracks() : [];
-  tracks.forEach((track) => {
-    const sender = pc.addTrack(track.kind === "video" ? outgoingVideo() || track : track, localStream);
-    if (track.kind === "video") entry.videoSender = sender;
-  });
-  // Without a camera or microphone of our own we still receive the others' sound and picture.
-  ["audio", "video"].forEach((kind) => {
-    if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: "recvonly" });
-  });
+  entry.videoSender = (made || addOwnTracks(pc)).videoSender;
   pc.onicecandidate = (event) => {
     send({ type: "candidate", to: id, candidate: event.candidate ? event.candidate.toJSON() : null });
   };
@@ -320,6 +361,15 @@ function peer(id) {
 }
 
 async function offer(id, options) {
+  if (!options && !peers.has(id)) {
+    const made = await takePrimed();
+    if (leaving || peers.has(id)) { if (made) made.pc.close(); return; } // left, or they offered meanwhile
+    if (made) { // the offer made while waiting, then the candidates gathered for it
+      send({ type: "offer", to: id, sdp: peer(id, made).pc.localDescription.sdp });
+      made.candidates.forEach((candidate) => send({ type: "candidate", to: id, candidate }));
+      return;
+    }
+  }
   const { pc } = peer(id);
   await pc.setLocalDescription(await pc.createOffer(options));
   send({ type: "offer", to: id, sdp: pc.localDescription.sdp });
@@ -345,6 +395,7 @@ async function enterCall(people) {
   for (const person of people || []) {
     if (!peers.has(person.id)) await offer(person.id);
   }
+  if (primed) { primed.pc.close(); primed = null; prepareSpare(); } // nobody to offer to yet: they will offer
   announceMedia();
   present();
 }
@@ -373,7 +424,7 @@ async function handle(message) {
       resumeToken = message.resume || resumeToken;
       socketUp = true;
       root.classList.remove("call--reconnecting");
-      if (message.state === "waiting") { setState("waiting"); say(text("textWaiting")); }
+      if (message.state === "waiting") { setState("waiting"); say(text("textWaiting")); prime(); }
       else if (resumed && admitted) say(text("textReconnected"));
       else say(isHost && !(message.participants || []).length ? text("textWaitingHost") : text("textConnecting"));
       if (message.state === "admitted" && !(resumed && admitted)) await enterCall(message.participants);
@@ -570,8 +621,9 @@ function stop(message) {
   clearTimeout(reconnectTimer);
   overlays.close({ restore: false });
   peers.forEach((entry, id) => drop(id));
-  if (spare) spare.pc.close();
+  [spare, primed].forEach((made) => { if (made) made.pc.close(); });
   spare = null;
+  primed = null;
   share.stop().catch(() => {});
   blur.stop();
   if (localStream) localStream.getTracks().forEach((track) => track.stop());
