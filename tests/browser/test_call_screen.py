@@ -3,7 +3,8 @@ screen in portrait 360×740, landscape 740×360 and on a 1280×800 laptop, in ev
 call, the "More" sheet, the chat, reconnecting); axe-core finds nothing in any of them; a keyboard alone joins,
 mutes, chats and leaves; three people share a grid; the worker's side panel never pushes the videos off the screen;
 the screen is kept awake during the call; after leaving no page turns the camera or microphone on again; a chat line
-the server refuses is never shown as sent; and a citizen whose own network drops is told so. With VB_SCREENSHOTS=1
+the server refuses is never shown as sent; a citizen whose own network drops is told so; and in the call the camera
+is switched and the loudspeaker chosen under "Mere". With VB_SCREENSHOTS=1
 the screens are saved to docs/screenshots/."""
 
 from __future__ import annotations
@@ -442,3 +443,65 @@ async def test_a_citizen_whose_own_network_drops_reads_that_it_is_her_connection
         await grows(page, "frames")
     finally:
         await context.close()
+
+
+# The video each open peer connection of the page sends: its camera's label.
+SENT_CAMERAS = """() => window.__pcs.filter((pc) => pc.connectionState !== "closed").flatMap((pc) => pc.getSenders())
+  .filter((s) => s.track && s.track.kind === "video").map((s) => s.track.label)"""
+SELF_CAMERA = "() => document.getElementById('self-video').srcObject.getVideoTracks()[0].label"
+OFFERS = "() => window.__pcs.map((pc) => pc.localDescription?.sdp).join()"
+# The loudspeaker each video of the others plays on ("" is the default).
+SINKS = """() => [...document.querySelectorAll("#videos video:not(#self-video)")].map((video) => video.sinkId)"""
+
+
+async def test_in_the_call_the_citizen_switches_camera_and_chooses_the_speaker(site, page, world, log_in):
+    """A phone with three cameras and three loudspeakers (Chromium's fake devices, device-count=3; they have no
+    facingMode, so "Skift kamera" takes the next camera in the list, as on a laptop): under "Mere", "Skift kamera" sends
+    the next camera to the worker without a new offer, and choosing a loudspeaker plays the worker there (setSinkId).
+    Chromium's second fake camera gives frames in a depth format its encoder skips, so the worker's picture is checked
+    on the third."""
+    from playwright.async_api import async_playwright
+
+    from browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    site.clock.advance(days=1, minutes=-10)
+    await worker_in_call(page, world, log_in)
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
+    async with async_playwright() as playwright:
+        phone = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[*args, "--use-fake-device-for-media-stream=device-count=3"],
+        )
+        try:
+            _context, citizen = await citizen_waiting(phone, site, world)
+            await citizen.wait_for_function("() => document.getElementById('self-video')?.videoWidth > 0")
+            await citizen.get_by_role("button", name="Deltag i samtalen").click()
+            await page.get_by_role("button", name="Luk Citizen ind").click()
+            await grows(page, "frames")
+            assert await citizen.evaluate(SENT_CAMERAS) == ["fake_device_0"]
+            offers = await citizen.evaluate(OFFERS)
+
+            more, switch = (
+                citizen.get_by_role("button", name="Mere"),
+                citizen.get_by_role("button", name="Skift kamera"),
+            )
+            for camera in ("fake_device_1", "fake_device_2"):
+                if not await switch.is_visible():
+                    await more.click()
+                await switch.click()
+                await citizen.wait_for_function(f"() => ({SENT_CAMERAS})().join() === {camera!r}")
+                assert await citizen.evaluate(SELF_CAMERA) == camera
+            await grows(page, "frames")  # the worker sees the other camera
+            assert await citizen.evaluate(OFFERS) == offers  # the track was replaced, nothing renegotiated
+
+            if not await citizen.locator("#more-sheet").is_visible():
+                await more.click()
+            speaker = citizen.get_by_label("Højttaler", exact=True)
+            await expect(speaker.locator("option")).to_have_count(3)
+            await speaker.select_option(label="Fake Audio Output 2")
+            chosen = await speaker.input_value()
+            await citizen.wait_for_function(f"() => ({SINKS})().join() === {chosen!r}")
+            await grows(citizen, "audio")  # the worker's sound still plays, now on that loudspeaker
+        finally:
+            await phone.close()
