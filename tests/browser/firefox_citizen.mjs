@@ -36,6 +36,11 @@ function instrument() {
       return stream;
     };
   }
+  window.__wakeLocks = []; // the screen wake locks the page holds (Firefox has the API since 126)
+  if (navigator.wakeLock) {
+    const request = navigator.wakeLock.request.bind(navigator.wakeLock);
+    navigator.wakeLock.request = async (type) => { const lock = await request(type); window.__wakeLocks.push(lock); return lock; };
+  }
   window.__statuses = [];
   document.addEventListener("DOMContentLoaded", () => {
     const status = document.getElementById("call-status");
@@ -117,6 +122,8 @@ try {
   out({ step: "in_call", frames: await framesGrow(page), first_frame_ms: firstFrameMs,
         sends_video: await page.evaluate(`window.__pcs.some((pc) => pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.readyState === "live"))`),
         count: await page.evaluate(`document.getElementById("videos").dataset.count`),
+        wake_lock_api: await page.evaluate(`"wakeLock" in navigator`),
+        wake_locks: await page.evaluate(`window.__wakeLocks.filter((lock) => !lock.released).length`),
         geometry: await page.evaluate(FITS) });
 
   // The test drops her socket on the server; the page reconnects and resumes its place.

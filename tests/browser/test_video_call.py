@@ -297,6 +297,8 @@ async def test_a_citizen_on_firefox_and_a_worker_on_chromium_see_each_other_reco
         in_call = await citizen.step("in_call")
         assert in_call["frames"] > 0 and in_call["sends_video"] and in_call["count"] == "1", in_call
         assert in_call["geometry"]["fits"] and not in_call["geometry"]["outside"], in_call["geometry"]
+        # The screen stays awake in Firefox too (Screen Wake Lock API).
+        assert in_call["wake_lock_api"] and in_call["wake_locks"] == 1, in_call
         await grows(page, "frames")
         await expect(page.locator("#present")).to_have_text("I samtalen med dig: Citizen")
 
