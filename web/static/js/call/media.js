@@ -11,7 +11,17 @@ export function browserFamily(userAgent) {
   return "other";
 }
 
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 } };
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 } }; // call.html's early request asks for the same
+
+// The camera and microphone asked for by call.html's inline script as the page arrives (docs/call-page.md, Speed):
+// taken once, by the first request for the default camera and microphone; any other request stops it unused.
+function takeEarly(isDefault) {
+  const early = window.vbEarlyMedia;
+  window.vbEarlyMedia = null;
+  if (!early || isDefault) return early || null;
+  early.then((stream) => stream.getTracks().forEach((track) => track.stop()), () => {});
+  return null;
+}
 
 // facing: "user" or "environment" to ask for the front or back camera of a phone instead of a given one.
 function constraints(cameraId, micId, withVideo, facing) {
@@ -28,9 +38,11 @@ export async function openMedia(cameraId, micId, withVideo = true, facing = null
     return { stream: null, problem: "no-media", denied: false };
   }
   let firstError = null;
+  const early = takeEarly(withVideo && !cameraId && !micId && !facing);
   if (withVideo) {
     try {
-      return { stream: await navigator.mediaDevices.getUserMedia(constraints(cameraId, micId, true, facing)), problem: "" };
+      const asked = early || navigator.mediaDevices.getUserMedia(constraints(cameraId, micId, true, facing));
+      return { stream: await asked, problem: "" };
     } catch (error) {
       firstError = error;
     }
