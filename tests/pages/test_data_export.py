@@ -3,13 +3,14 @@ their worker; each download audit-logged; no staff names in the access log; othe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from sqlalchemy import select
 
 from vbostotte import audit
-from vbostotte.models import AuditEntry
+from vbostotte.models import AuditEntry, CallRequest, CallRequestAnswer
 
 from support import read_in_english, reread, text_of
 
@@ -61,6 +62,28 @@ async def test_the_citizen_reads_and_downloads_their_data(web, world, db):
         ("citizen", "data_export.html", me.id, audit.Purpose.DATA_ACCESS, "allowed"),
         ("citizen", "data_export.json", me.id, audit.Purpose.DATA_ACCESS, "allowed"),
     ]
+
+
+async def test_the_printable_page_lists_her_requests_for_a_call_and_their_answers(web, world, db, clock):
+    me = world.a.citizen
+    for minutes, answer in ((-90, CallRequestAnswer.CALLED), (-30, None)):
+        asked = clock() + dt.timedelta(minutes=minutes)
+        db.add(
+            CallRequest(
+                municipality_id=world.a.id,
+                citizen_id=me.id,
+                worker_id=world.a.worker.id,
+                created_at=asked,
+                answer=answer,
+                answered_at=asked + dt.timedelta(minutes=2) if answer else None,
+            )
+        )
+    await db.commit()
+    await web.open_link(me.link_token)
+    requests = text_of(await web.page("/me/data")).split("Your requests for a call", 1)[1].split("Consents", 1)[0]
+    assert requests.count("Your support worker called you") == 1 and requests.count("Not answered") == 1
+    data = json.loads(await (await web.get("/me/data.json")).text())
+    assert [r["answer"] for r in data["call_requests"]] == ["called", None]
 
 
 async def test_the_worker_downloads_on_the_citizens_behalf(web, world, db):
