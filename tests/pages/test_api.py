@@ -65,13 +65,23 @@ async def test_booking_through_the_api_and_reading_it_back(api, world, db):
     created = await post(api, "/api/v1/appointments", new(world, "2026-12-01T10:00:00+01:00"))
     assert created.status == 201
     body = await created.json()
-    assert body["starts_at"] == "2026-12-01T09:00:00Z" and body["status"] == "booked"
+    assert body["starts_at"] == "2026-12-01T09:00:00Z" and (body["status"], body["state"]) == ("booked", "booked")
     fetched = await (await api.client.get(f"/api/v1/appointments/{body['id']}")).json()
     assert fetched == body
     listed = await (await api.client.get("/api/v1/appointments?from=2026-12-01&to=2026-12-01")).json()
     assert [a["id"] for a in listed["appointments"]] == [body["id"]]
-    cancelled = await post(api, f"/api/v1/appointments/{body['id']}/cancel", {"reason": "Sygdom"})
-    assert (await cancelled.json())["status"] == "cancelled"
+    cancelled = await (await post(api, f"/api/v1/appointments/{body['id']}/cancel", {"reason": "Sygdom"})).json()
+    assert (cancelled["status"], cancelled["state"]) == ("cancelled", "cancelled_by_worker")
+
+
+async def test_the_state_follows_the_clock(api, world, clock):
+    """The API's state is the state machine's, now: booked, open from 15 minutes before the start, past after."""
+    body = await (await post(api, "/api/v1/appointments", new(world, "2026-11-24T10:00:00+01:00"))).json()
+    for moment, state in (("08:44", "booked"), ("08:45", "open"), ("09:44", "open"), ("09:46", "past")):
+        clock.now = dt.datetime.fromisoformat(f"2026-11-24T{moment}:00+00:00")
+        await api.login(world.a.worker)  # the staff session would have lapsed overnight
+        fetched = await (await api.client.get(f"/api/v1/appointments/{body['id']}")).json()
+        assert (fetched["status"], fetched["state"]) == ("booked", state), moment
 
 
 async def test_copenhagen_time_without_an_offset_and_the_skipped_spring_hour(api, world, db, clock):

@@ -44,6 +44,7 @@ async def test_the_checker_refuses_what_the_old_document_let_through():
         "starts_at": "2026-12-01T09:00:00Z",
         "ends_at": "2026-12-01T09:45:00Z",
         "status": "booked",
+        "state": "booked",
         "response": "none",
         "cancelled_by": None,
         "note_to_citizen": None,

@@ -10,7 +10,7 @@ import re
 from aiohttp import web
 
 from vbostotte import access
-from vbostotte.booking import appointments, availability, booking
+from vbostotte.booking import appointments, availability, booking, lifecycle
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_, TZ
 from vbostotte.models import Appointment, StaffRole
@@ -26,8 +26,10 @@ def reply(answer: api_models.Response, status: int = 200) -> web.Response:
     return web.json_response(text=answer.model_dump_json(), status=status)
 
 
-def appointment_out(a: Appointment) -> api_models.Appointment:
-    """The appointment as the API shows it (its stored strings checked against the model's enums)."""
+def appointment_out(request: web.Request, a: Appointment) -> api_models.Appointment:
+    """The appointment as the API shows it (its stored strings checked against the model's enums), with where it is
+    in its life now (booking/lifecycle.py)."""
+    state = lifecycle.state_of(a, base.now(request), base.settings(request).call_opens_minutes)
     return api_models.Appointment.model_validate(
         {
             "id": a.id,
@@ -37,6 +39,7 @@ def appointment_out(a: Appointment) -> api_models.Appointment:
             "starts_at": a.starts_at,
             "ends_at": a.ends_at,
             "status": "cancelled" if a.cancelled_at else "booked",
+            "state": state,
             "response": a.response,
             "cancelled_by": a.cancelled_by,
             "note_to_citizen": a.note_to_citizen,
@@ -77,7 +80,7 @@ async def list_appointments(request: web.Request) -> web.Response:
     start = availability.to_utc(query.from_, 0)
     end = availability.to_utc(query.to + dt.timedelta(days=1), 0)
     rows = await appointments.in_range_for_staff(base.db(request), who, start, end)
-    return reply(api_models.AppointmentList(appointments=[appointment_out(a) for a in rows]))
+    return reply(api_models.AppointmentList(appointments=[appointment_out(request, a) for a in rows]))
 
 
 async def create_appointment(request: web.Request) -> web.Response:
@@ -102,13 +105,13 @@ async def create_appointment(request: web.Request) -> web.Response:
         ),
         now,
     )
-    return reply(appointment_out(appointment), status=201 if created else 200)
+    return reply(appointment_out(request, appointment), status=201 if created else 200)
 
 
 async def get_appointment(request: web.Request) -> web.Response:
     who = _staff(request)
     appointment = await booking.appointment_for(base.db(request), who, base.object_id(request), "appointment.view")
-    return reply(appointment_out(appointment))
+    return reply(appointment_out(request, appointment))
 
 
 async def cancel_appointment(request: web.Request) -> web.Response:
@@ -123,7 +126,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
         base.now(request),
         base.settings(request).call_opens_minutes,
     )
-    return reply(appointment_out(appointment))
+    return reply(appointment_out(request, appointment))
 
 
 async def free_slots(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import PydanticCustomError
 
-from vbostotte.booking import availability
+from vbostotte.booking import availability, lifecycle
 from vbostotte.care import notes
 from vbostotte.errors import InvalidInput
 from vbostotte.i18n import N_
@@ -275,6 +275,11 @@ class Appointment(Response):
     starts_at: UtcTime
     ends_at: UtcTime
     status: Literal["booked", "cancelled"]
+    state: lifecycle.State = Field(
+        description="Where it is in its life now (docs/appointments.md): booked, confirmed, open (its call has opened), "
+        "past (nobody recorded how it went), held, no_show, called_off, declined, cancelled_by_citizen, "
+        "cancelled_by_worker."
+    )
     response: CitizenResponse = Field(description="The citizen's answer.")
     cancelled_by: Literal["worker", "citizen"] | None = Field(description="Who cancelled (null: not cancelled).")
     note_to_citizen: str | None
