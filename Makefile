@@ -23,7 +23,7 @@ run: $(STAMP)
 ## so a module-scoped fixture is set up once. `make test TEST_WORKERS=0` runs the suite in this one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 ## The style CI holds: ruff's lint (with import order) and format check, the types of the product code (mypy,
 ## [tool.mypy] in pyproject.toml) and the import contracts (import-linter, [tool.importlinter] in pyproject.toml).

@@ -3,17 +3,18 @@
 in Chromium and in Firefox ESR.
 
 Starts `vbostotte serve --demo` as its own process on a fresh SQLite database (pinned to CPU 0 with taskset when
-available; this process and the browsers on CPU 1), adds per browser a worker, a citizen with a personal link and a
+available; this process and the browsers on CPU 1; with --apart the worker's Chromium on CPU 0 beside the server, so
+the citizen's browser has a core of its own, as her phone would), adds per browser a worker, a citizen with a personal link and a
 video session whose call is open, and has the worker wait in the call in Chromium (Playwright), letting in whoever
 waits at once.
-Then, RUNS times per browser, a citizen in a fresh browser context (a 360×740 phone) opens the link, taps "Gå til
-samtalen", taps Join as soon as her own picture shows (the page makes the taps itself, bench/call_screen_probe.js,
+Then, RUNS times per browser, a citizen in a fresh browser context (a 360×740 phone) opens the link (it opens the
+call page while the call is open), taps Join as soon as her own picture shows (the page makes the taps itself, bench/call_screen_probe.js,
 so no driver round trip is counted), and the time to the first decoded frame of the worker's video is taken
 (getStats every 10 ms); she leaves, and the next run starts. Firefox is driven by puppeteer-core over WebDriver BiDi
 (bench/firefox_citizen_bench.mjs; `npm ci` first). Loopback, fake camera and microphone, instant taps: the figure is
 what the software costs, not a person's or a network's time.
 
-    .venv/bin/python bench/call_screen_bench.py [--runs 20] [--steps]
+    .venv/bin/python bench/call_screen_bench.py [--runs 20] [--steps] [--apart]
 
 Prints the median and p95 per browser (--steps: also the median time of each step of joining). Talks only to
 127.0.0.1.
@@ -227,28 +228,52 @@ def summary(name: str, times: list[float]) -> str:
     )
 
 
-async def main(runs: int, steps: bool) -> None:
+@contextlib.contextmanager
+def on_cpu_0():
+    """An executable that starts Chromium on CPU 0 (beside the server): the worker's browser, with ``--apart``."""
+    if not shutil.which("taskset"):
+        yield CHROMIUM
+        return
+    with tempfile.TemporaryDirectory(prefix="vb-call-bench-") as folder:
+        wrapper = Path(folder) / "chromium-cpu0"
+        wrapper.write_text(f'#!/bin/sh\nexec taskset -c 0 {CHROMIUM} "$@"\n')
+        wrapper.chmod(0o755)
+        yield str(wrapper)
+
+
+async def main(runs: int, steps: bool, apart: bool) -> None:
     from playwright.async_api import async_playwright
 
     chromium_steps: list[dict] = []
     firefox_steps: list[dict] = []
     firefox_ready = Path(FIREFOX).exists() and (ROOT / "node_modules" / "puppeteer-core").exists()
-    async with demo_server() as (base, data_dir), async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            appointment, token, email = await prepare(data_dir, "chromium")
-            context, worker = await worker_in_call(browser, base, appointment, email)
-            chromium = await chromium_runs(browser, base, appointment, token, worker, runs, chromium_steps)
-            await context.close()
-            firefox = []
-            if firefox_ready:
-                appointment, token, email = await prepare(data_dir, "firefox")
-                context, worker = await worker_in_call(browser, base, appointment, email)
-                firefox = await firefox_runs(base, appointment, token, worker, runs, firefox_steps)
+    with on_cpu_0() as worker_chromium:
+        async with demo_server() as (base, data_dir), async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            workers = browser
+            if apart:
+                workers = await playwright.chromium.launch(
+                    executable_path=worker_chromium, headless=True, args=CHROMIUM_ARGS
+                )
+            try:
+                appointment, token, email = await prepare(data_dir, "chromium")
+                context, worker = await worker_in_call(workers, base, appointment, email)
+                chromium = await chromium_runs(browser, base, appointment, token, worker, runs, chromium_steps)
                 await context.close()
-        finally:
-            await browser.close()
-    print("From opening the citizen's link to the first frame of the worker's video (loopback, instant taps):")
+                firefox = []
+                if firefox_ready:
+                    appointment, token, email = await prepare(data_dir, "firefox")
+                    context, worker = await worker_in_call(workers, base, appointment, email)
+                    firefox = await firefox_runs(base, appointment, token, worker, runs, firefox_steps)
+                    await context.close()
+            finally:
+                await browser.close()
+                if apart:
+                    await workers.close()
+    where = "the worker's browser with the server on CPU 0" if apart else "both browsers on CPU 1"
+    print(
+        f"From opening the citizen's link to the first frame of the worker's video (loopback, instant taps; {where}):"
+    )
     print(summary("Chromium", chromium))
     if steps:
         print(breakdown(chromium_steps))
@@ -264,9 +289,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help=f"runs per browser (at most {MAX_RUNS})")
     parser.add_argument("--steps", action="store_true", help="also print the median time of each step of joining")
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="the worker's Chromium on CPU 0 with the server, the citizen's browser alone on CPU 1 (her own phone)",
+    )
     args = parser.parse_args()
     if not 1 <= args.runs <= MAX_RUNS:
         parser.error(f"--runs must be 1 to {MAX_RUNS}")
     if not shutil.which("node"):
         print("note: Node.js is missing; Firefox ESR is not measured", file=sys.stderr)
-    asyncio.run(main(args.runs, args.steps))
+    asyncio.run(main(args.runs, args.steps, args.apart))

@@ -15,7 +15,8 @@
     const scripts = performance.getEntriesByType("resource").filter((r) => r.initiatorType === "script" || r.name.endsWith(".js"));
     if (scripts.length) t.scripts = Math.round(performance.timeOrigin + Math.max(...scripts.map((r) => r.responseEnd)));
     const call = document.querySelector('a[href^="/calls/"]');
-    if (call && !document.getElementById("call")) { mark("tap_call"); call.click(); }
+    // Not on the page she comes back to after leaving (?done=call_ended): the run is over.
+    if (call && !document.getElementById("call") && !location.search.includes("done=")) { mark("tap_call"); call.click(); }
     const self = document.getElementById("self-video");
     const join = document.getElementById("join");
     if (self && join && document.getElementById("call").dataset.host !== "true") {

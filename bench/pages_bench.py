@@ -288,7 +288,7 @@ async def seed_year(data_dir: str, database_url: str | None) -> dict:
     from types import SimpleNamespace
 
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-    from sqlalchemy import insert, update
+    from sqlalchemy import insert, text, update
 
     from vbostotte import audit, db
     from vbostotte.audit import keys as audit_keys
@@ -356,6 +356,10 @@ async def seed_year(data_dir: str, database_url: str | None) -> dict:
         for first in range(0, len(rows), 5000):
             await conn.execute(insert(AuditEntry), rows[first : first + 5000])
         await conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=total, last_hash=prev))
+        if engine.dialect.name == "postgresql":
+            # The planner's statistics, as autovacuum keeps them on a live database: without them, right after a
+            # bulk load, PostgreSQL plans the statistics' grouped query to take seconds instead of 0.1 s.
+            await conn.execute(text("ANALYZE"))
     await engine.dispose()
     supervisor = supervisors[0]
     worker = next(w for w in workers if year.workers[w] in year.supervisors[supervisor])

@@ -1,5 +1,6 @@
 """One client's WebSocket as an object with phases — auth, joining, waiting or admitted, closed — one reader
-(the handler's task), one writer task with a bounded queue, and one exit that keeps or gives up the place."""
+(its life task), a bounded backlog with a writer task that runs only while there is one, and one exit that keeps or
+gives up the place. An idle connection holds no task of its own beyond its life, no queue and no timer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import secrets
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from signaling import protocol as p
 from signaling.broker import ADMITTED_MEMBERS, HOSTS, Broker, Envelope, InProcessBroker
@@ -20,6 +21,7 @@ from signaling.types import ADMITTED, AUTH, CLOSED, JOINING, WAITING, Hub, Peer
 log = logging.getLogger("signaling")
 
 _CLOSE = object()  # the writer's last item
+_PING = object()  # a WebSocket ping (the server's heartbeat); a bytes item is a pong with that payload
 _SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced", "removed"})  # closes whose place is dealt with
 _CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host", p.CLOSE_REMOVED: "removed"}
 FLOOD_QUIET_SECONDS = 1.0  # a flood is over once no frame has been dropped for this long
@@ -34,10 +36,38 @@ def _kept_over_restart(broker: Broker) -> bool:
 class Connection:
     """One participant's signalling connection."""
 
+    __slots__ = (
+        "server",
+        "ws",
+        "request",
+        "transport",
+        "limits",
+        "id",
+        "phase",
+        "participant",
+        "placed",
+        "token",
+        "close_code",
+        "reason",
+        "life",
+        "seen",
+        "pinged",
+        "_backlog",
+        "_writer",
+        "_pending",
+        "displaced",
+        "_tokens",
+        "_stamp",
+        "_dropped",
+        "_last_drop",
+        "connection_type",
+    )
+
     def __init__(self, server: Hub, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.server = server
         self.ws = ws
         self.request = request
+        self.transport = request.transport  # closing once the client is gone (``is_closing``)
         self.limits = server.limits
         self.id = secrets.token_hex(8)
         self.phase = AUTH
@@ -46,13 +76,15 @@ class Connection:
         self.token = ""  # the current resume token
         self.close_code: int | None = None
         self.reason: str | None = None  # why it closed, for the log and the place
-        self.done = asyncio.Event()
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=self.limits.send_queue)
+        self.life: asyncio.Task | None = None  # the task running ``run`` (the server waits for it on shutdown)
+        self.seen = time.monotonic()  # when the last frame came (the heartbeat's measure of silence)
+        self.pinged = 0.0  # when the heartbeat pinged this silent socket (0: not since the last frame)
+        self._backlog: list = []  # frames waiting for the writer (at most send_queue), then perhaps _CLOSE
+        self._writer: asyncio.Task | None = None  # runs while the backlog is not empty; done for good once closing
         self._pending: list[Envelope] = []  # what arrived while joining (at most send_queue envelopes)
-        self._writer_idle = False  # the writer task waits for a frame: nothing is queued or being written
         self.displaced: Peer | None = None  # while joining: this process's connection it stands in for
         self._tokens = float(self.limits.rate_burst)
-        self._stamp = time.monotonic()
+        self._stamp = self.seen
         self._dropped = 0  # frames dropped in the current flood
         self._last_drop = 0.0
         self.connection_type: str | None = None  # last reported by the client: direct | relayed
@@ -75,7 +107,6 @@ class Connection:
 
     # -- life ----------------------------------------------------------------------------------------------------
     async def run(self) -> None:
-        writer = asyncio.ensure_future(self._write())
         try:
             if await self._authenticate():
                 await self._serve()
@@ -93,14 +124,15 @@ class Connection:
                 log.error("signalling connection %s could not give up its place: %s", self.id, type(exc).__name__)
             finally:
                 self.close(self.close_code or p.CLOSE_NORMAL, self.reason or "closed")
-                await asyncio.wait([writer], timeout=self.limits.close_timeout + 1)
-                if not writer.done():  # stuck writing to a client that reads nothing
-                    writer.cancel()
-                    self._abort()
+                writer = self._writer
+                if writer is not None:
+                    await asyncio.wait([writer], timeout=self.limits.close_timeout + 1)
+                    if not writer.done():  # stuck writing to a client that reads nothing
+                        writer.cancel()
+                        self._abort()
                 if self.participant is not None:
                     self.server.detach(self)
                 self.phase = CLOSED
-                self.done.set()
                 log.info(
                     "signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
                     self.id,
@@ -112,7 +144,11 @@ class Connection:
 
     async def _authenticate(self) -> bool:
         try:
-            frame = await self.ws.receive(timeout=self.limits.auth_timeout)
+            async with asyncio.timeout(self.limits.auth_timeout):
+                frame = await self.ws.receive()
+                while frame.type is WSMsgType.PING or frame.type is WSMsgType.PONG:
+                    self._control(frame)
+                    frame = await self.ws.receive()
         except TimeoutError:
             return self._refuse(p.AUTH_TIMEOUT, "no join message in time", p.CLOSE_AUTH_TIMEOUT)
         if frame.type is WSMsgType.BINARY:
@@ -260,9 +296,12 @@ class Connection:
     # -- reading -----------------------------------------------------------------------------------------------
     async def _serve(self) -> None:
         async for frame in self.ws:
+            self.seen = now = time.monotonic()
             if frame.type is WSMsgType.TEXT:
-                if self._within_rate():
+                if self._within_rate(now):
                     await self._on_text(frame.data)
+            elif frame.type is WSMsgType.PING or frame.type is WSMsgType.PONG:
+                self._control(frame)
             elif frame.type is WSMsgType.BINARY:
                 self._refuse(p.BINARY_NOT_SUPPORTED, "binary frames are not supported", p.CLOSE_UNSUPPORTED_DATA)
             if self.close_code is not None:
@@ -286,11 +325,30 @@ class Connection:
         except RoomBusy:
             self.send(p.error(p.INTERNAL_ERROR, "the room is busy; try again"))
 
-    def _within_rate(self) -> bool:
+    def _control(self, frame: WSMessage) -> None:
+        """A WebSocket ping is answered with a pong (in order with the frames queued before it); a pong is only a
+        sign of life (``seen``, which ``_serve`` notes for every frame)."""
+        if frame.type is WSMsgType.PING:
+            self._enqueue(bytes(frame.data))
+
+    def beat(self, now: float, every: float) -> None:
+        """The heartbeat, from the server's one timer: ping a socket silent for ``every`` seconds; a socket that sent
+        nothing, not even the pong, within half of that after the ping is lost (closed; its place kept for the grace
+        period, as for any dropped socket)."""
+        if self.close_code is not None or self.phase == CLOSED:
+            return
+        if self.pinged > self.seen:
+            if now - self.pinged >= every / 2:
+                self.reason = self.reason or "connection_lost"
+                self._abort()
+        elif now - self.seen >= every:
+            self.pinged = now
+            self._enqueue(_PING)
+
+    def _within_rate(self, now: float) -> bool:
         """Token bucket: a frame over the rate is dropped (told once per flood). A flood is the run of dropped frames
         until a second passes without one: accepted frames in between do not end it, so a client that keeps
         sending faster than the rate is closed (4008) once a flood has dropped more than a burst of frames."""
-        now = time.monotonic()
         tokens = min(self.limits.rate_burst, self._tokens + (now - self._stamp) * self.limits.rate_per_second)
         self._stamp = now
         if self._dropped and now - self._last_drop > FLOOD_QUIET_SECONDS:
@@ -331,14 +389,14 @@ class Connection:
     async def deliver(self, text: str) -> None:
         """The relay's hot path: a frame is written at once when nothing waits before it and the socket keeps up
         (its write buffer is empty, so writing does not wait for the client); otherwise it is queued."""
-        transport = self.request.transport
+        transport = self.transport
         if (
-            self._writer_idle
+            self._writer is None
             and self.close_code is None
-            and transport is not None
             and len(text) < _DIRECT_MAX
+            and transport is not None
             and not transport.get_write_buffer_size()
-            and self._queue.empty()
+            and not transport.is_closing()
         ):
             try:
                 await self.ws.send_str(text)
@@ -351,13 +409,18 @@ class Connection:
         """Queue a frame for the client; a client that does not read its frames is disconnected."""
         if self.close_code is not None:
             return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self._backlog) >= self.limits.send_queue:
             # The writer is stuck on a client that reads nothing, so a close frame would never get through either:
             # drop the connection (its place is kept for the grace period, like any dropped socket).
             self.close(p.CLOSE_TOO_SLOW, "too_slow")
             self._abort()
+            return
+        self._enqueue(text)
+
+    def _enqueue(self, item: object) -> None:
+        self._backlog.append(item)
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write())
 
     def _abort(self) -> None:
         if self.request.transport is not None:
@@ -370,30 +433,36 @@ class Connection:
         self.close_code = code
         if self.reason is None:
             self.reason = reason
-        if self._queue.full():
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait(_CLOSE)
+        if len(self._backlog) >= self.limits.send_queue:
+            self._backlog.clear()
+        self._enqueue(_CLOSE)
 
     async def _write(self) -> None:
-        ws, queue = self.ws, self._queue
+        """Write the backlog in order, then stop until there is more; after ``_CLOSE`` (or once the socket failed)
+        close the socket and stay done (``_writer`` keeps the finished task: nothing more is written)."""
+        ws, backlog = self.ws, self._backlog
         try:
-            while True:
-                self._writer_idle = queue.empty()
-                item = await queue.get()
-                self._writer_idle = False
+            while backlog:
+                item = backlog.pop(0)
                 if item is _CLOSE:
                     break
-                await ws.send_str(item)
+                if type(item) is str:
+                    await ws.send_str(item)
+                elif item is _PING:
+                    await ws.ping()
+                else:
+                    await ws.pong(item)
+            else:
+                self._writer = None
+                return
         except (ConnectionError, RuntimeError):  # the socket went away; the reader sees it too
             pass
         except Exception as exc:  # noqa: BLE001 - never leave a connection without a writer silently
             log.error("signalling connection %s writer failed: %s", self.id, type(exc).__name__)
-        finally:
-            self._writer_idle = False
-            if not ws.closed:
-                try:
-                    async with asyncio.timeout(self.limits.close_timeout):
-                        await ws.close(code=self.close_code or p.CLOSE_NORMAL, message=(self.reason or "").encode())
-                except (TimeoutError, ConnectionError, RuntimeError):
-                    pass
+        backlog.clear()
+        if not ws.closed:
+            try:
+                async with asyncio.timeout(self.limits.close_timeout):
+                    await ws.close(code=self.close_code or p.CLOSE_NORMAL, message=(self.reason or "").encode())
+            except (TimeoutError, ConnectionError, RuntimeError):
+                pass

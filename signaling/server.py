@@ -53,6 +53,7 @@ class SignalingServer:
         self._events: asyncio.Queue | None = None
         self._event_task: asyncio.Task | None = None
         self._flush = asyncio.Event()  # set on shutdown: write what is collected without waiting for event_delay
+        self._heartbeat: asyncio.TimerHandle | None = None  # one timer beats for every socket (Connection.beat)
         self._closing = False
 
     # -- the WebSocket route ------------------------------------------------------------------------------------
@@ -66,8 +67,10 @@ class SignalingServer:
             raise web.HTTPServiceUnavailable(text="shutting down")
         if self.broker.shared and not await self.broker.ping():  # Redis down: say so now, not after the upgrade
             raise web.HTTPServiceUnavailable(text="signalling unavailable")
+        # No heartbeat of aiohttp's own (a timer per socket, reset on every frame): the server's one timer pings
+        # silent sockets (``_beat``), and the connection answers pings itself (autoping off).
         ws = web.WebSocketResponse(
-            heartbeat=self.limits.heartbeat_seconds,
+            autoping=False,
             max_msg_size=self.limits.max_message_bytes,
             compress=False,
             timeout=self.limits.close_timeout,
@@ -75,12 +78,26 @@ class SignalingServer:
         await ws.prepare(request)
         conn = Connection(self, ws, request)
         self._conns[conn.id] = conn
+        if self._heartbeat is None:
+            self._beat()
         # The connection lives in its own task: a server that cancels handlers when the client's TCP connection
         # is lost (aiohttp's handler_cancellation) must not cut short the exit that keeps or gives up the place.
-        life = asyncio.ensure_future(conn.run())
+        life = conn.life = asyncio.ensure_future(conn.run())
         life.add_done_callback(lambda _: self._conns.pop(conn.id, None))
         await asyncio.shield(life)
         return ws
+
+    def _beat(self) -> None:
+        """Every quarter of ``heartbeat_seconds`` while there are sockets: each pings if silent for long, or is closed
+        if it did not answer (a dead peer is found 1.5 to 2 heartbeat periods after its last frame)."""
+        self._heartbeat = None
+        if self._closing or not self._conns:
+            return
+        every = self.limits.heartbeat_seconds
+        now = time.monotonic()
+        for conn in list(self._conns.values()):
+            conn.beat(now, every)
+        self._heartbeat = asyncio.get_running_loop().call_later(every / 4, self._beat)
 
     async def close(self) -> None:
         """On shutdown: tell every client to reconnect (close code 1012) and stop this server's tasks."""
@@ -89,11 +106,12 @@ class SignalingServer:
         conns = list(self._conns.values())
         for conn in conns:
             conn.close(CLOSE_SERVICE_RESTART, "server_restart")
-        if conns:
-            waiters = [asyncio.ensure_future(c.done.wait()) for c in conns]
-            await asyncio.wait(waiters, timeout=self.limits.close_timeout + 2)
-            for waiter in waiters:
-                waiter.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        lives = [c.life for c in conns if c.life is not None]
+        if lives:
+            await asyncio.wait(lives, timeout=self.limits.close_timeout + 2)
         for timer in self._timers.values():  # other processes sharing the broker run these grace periods too
             timer.cancel()
         self._timers.clear()

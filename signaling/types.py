@@ -38,7 +38,7 @@ class Limits:
     rate_per_second: float = 50.0  # messages per second one connection may send on average ...
     rate_burst: int = 100  # ... and at once (a token bucket); a flood that drops more than a burst is closed (4008)
     send_queue: int = 256  # messages waiting to be written to one client; a client that lets it fill is closed
-    heartbeat_seconds: float = 20.0  # WebSocket ping interval; no pong within half of it closes (dead peers ~30 s)
+    heartbeat_seconds: float = 20.0  # a socket silent this long is pinged; no frame within half of it closes (~30-40 s)
     resume_token_ttl: float = 12 * 3600  # the longest a resume token is kept (the grace period is what counts)
     close_timeout: float = 5.0  # how long closing one connection may take
     event_queue: int = 10_000  # session-log events waiting for on_event; beyond that they are dropped (and logged)

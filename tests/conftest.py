@@ -4,6 +4,7 @@ VB_TEST_DATABASE_URL is set), the real app on it, and a world of two municipalit
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 
@@ -142,6 +143,12 @@ def settings(database_url, tmp_path):
 @pytest.fixture
 def clock():
     return Clock()
+
+
+@pytest.fixture
+def real_clock() -> Clock:
+    """For servers in processes of their own (they run on the real clock): the test's data is arranged on it too."""
+    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -1,34 +1,53 @@
 """Test support: services a test needs that the app does not (required services, a clock, a world of data,
-a client that fills in CSRF tokens the way a browser would)."""
+a client that fills in CSRF tokens the way a browser would), data several tests arrange alike (a call about to
+start, a held session, due reminders), and the app's commands: run in this process, or as real `vbostotte serve`
+and `vbostotte outbox-worker` processes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import io
 import os
 import re
 import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from vbostotte import cli
 from vbostotte.actors import Actor
+from vbostotte.config import load_settings
 from vbostotte.identity import api_tokens, citizens, links, organisation, sessions
 from vbostotte.models import (
     ApiToken,
     Appointment,
     AppointmentKind,
     AvailabilityException,
+    Base,
+    CallEvent,
+    Citizen,
     ConsentKind,
+    MunicipalitySettings,
+    OutboxMessage,
+    Staff,
     StaffRole,
     Team,
     TeamMember,
 )
 from vbostotte.privacy import consent
+from vbostotte.reminders import outbox
 from vbostotte.web import security
 from vbostotte.web.keys import SETTINGS
 
@@ -58,6 +77,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def vbostotte_command(env: dict[str, str], command: str, *args: str) -> tuple[int, str]:
+    """`vbostotte <command> <args>` in this process, with the settings a process started with the environment plus
+    ``env`` would read: the command line parsed and the command's own function called, as ``vbostotte``'s main does,
+    in a thread (the command runs its own event loop). Its exit code and what it printed (standard output and error
+    together). For tests of what a command does; that it starts as a program of its own is tested with a real
+    process."""
+    parsed = cli.build_parser().parse_args([command, *args])
+    settings = load_settings({**os.environ, **env})
+    printed = io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            return parsed.func(parsed, settings)
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(run).result(), printed.getvalue()
 
 
 class Clock:
@@ -404,6 +441,14 @@ async def reread(db) -> None:
     db.expire_all()
 
 
+async def row_counts(db, without: tuple[str, ...] = ()) -> dict[str, int]:
+    """Rows in every table but ``without``, as the app committed them: one query (a count of each table)."""
+    await reread(db)
+    tables = [table for table in Base.metadata.sorted_tables if table.name not in without]
+    query = select(*(select(func.count()).select_from(table).scalar_subquery() for table in tables))
+    return dict(zip((table.name for table in tables), (await db.execute(query)).one(), strict=True))
+
+
 def read_in_english(*browsers: WebClient) -> None:
     """Choose English, as the language switch would: the messages tests quote are the English ones."""
     for browser in browsers:
@@ -429,3 +474,237 @@ async def session_hash(db, actor: Actor, settings, now: dt.datetime) -> str:
     else:
         token = await sessions.start_citizen_session(db, actor.id, None, settings, now)
     return sessions.token_hash(token)
+
+
+async def video_call_soon(db, world: World, clock: Clock) -> int:
+    """A video session of world.a's worker with their citizen, starting in five minutes (its call is open)."""
+    starts = clock() + dt.timedelta(minutes=5)
+    appointment = Appointment(
+        municipality_id=world.a.id,
+        citizen_id=world.a.citizen.id,
+        worker_id=world.a.worker.id,
+        kind=AppointmentKind.VIDEO,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        created_at=clock(),
+        response="none",
+    )
+    db.add(appointment)
+    await db.commit()
+    return appointment.id
+
+
+async def call_ticket(web: WebClient, appointment_id: int, page: str) -> str:
+    """A ticket for the appointment's call, asked for from ``page`` as that page's script does."""
+    token = await web.csrf_from(page)
+    response = await web.client.post(f"/calls/{appointment_id}/ticket", headers={"X-CSRF-Token": token})
+    assert response.status == 200, (response.status, await response.text())
+    return (await response.json())["ticket"]
+
+
+async def plan_due_reminders(db, world: World, count: int, now: dt.datetime) -> None:
+    """``count`` appointments in the coming hours, each with one e-mail reminder due now (a week's notice,
+    planned eight days ago), for a worker of their own so no other appointment is in the way."""
+    municipality = world.a.id
+    await db.merge(
+        MunicipalitySettings(
+            municipality_id=municipality,
+            reminder_offsets_minutes="10080",
+            confirm_cutoff_minutes=180,
+            crisis_line_text="",
+        )
+    )
+    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.SMS_REMINDERS, "phone", now)
+    (await db.get(Citizen, world.a.citizen.id)).email = "borger@example.dk"
+    worker = Staff(
+        municipality_id=municipality,
+        email="reminder-test@aarhus.example.dk",
+        name="Kim Test",
+        role=StaffRole.WORKER,
+        password_hash="-",
+        active=True,
+        created_at=now,
+    )
+    db.add(worker)
+    await db.flush()
+    first = now.replace(second=0, microsecond=0) + dt.timedelta(hours=2)
+    for i in range(count):
+        starts = first + dt.timedelta(minutes=30 * i)
+        appointment = Appointment(
+            municipality_id=municipality,
+            citizen_id=world.a.citizen.id,
+            worker_id=worker.id,
+            kind=AppointmentKind.VIDEO,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=15),
+            created_at=now,
+            response="none",
+        )
+        db.add(appointment)
+        await db.flush()
+        await outbox.plan_for_appointment(db, appointment, now - dt.timedelta(days=8))
+    await db.commit()
+
+
+def outbox_worker_env(database_url: str, data_dir: Path, smtp_port: int) -> dict[str, str]:
+    """The environment of a `vbostotte outbox-worker` process sending e-mail to the test's SMTP server."""
+    return {
+        **os.environ,
+        "VB_DATABASE_URL": database_url,
+        "VB_DATA_DIR": str(data_dir),
+        "VB_LOG_LEVEL": "INFO",
+        "VB_SMTP_HOST": "127.0.0.1",
+        "VB_SMTP_PORT": str(smtp_port),
+        "VB_SMS_GATEWAY_URL": "",
+        "VB_BASE_URL": "http://127.0.0.1",
+    }
+
+
+def start_outbox_worker(env: dict[str, str], log, lease_seconds: int) -> subprocess.Popen:
+    """A real `vbostotte outbox-worker` process (polling every second), its output to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vbostotte", "outbox-worker", "--lease", str(lease_seconds), "--poll", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+SERVE_SECRET = "served-secret-key-not-for-production-0123456789"  # one key for all: CSRF tokens work on every process
+
+
+def serve_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `vbostotte serve` process of a test: its database and data folder, JSON logs, no mail
+    or SMS, each process's own address (serve --port sets it), and the embedded default (no Redis) unless ``extra``
+    gives VB_REDIS_URL."""
+    env = {
+        **os.environ,
+        "VB_DATABASE_URL": database_url,
+        "VB_SECRET_KEY": SERVE_SECRET,
+        "VB_DATA_DIR": str(data_dir),
+        "VB_LOG_FORMAT": "json",
+        "VB_LOG_LEVEL": "INFO",
+        "VB_SMTP_HOST": "",
+        "VB_SMS_GATEWAY_URL": "",
+    }
+    for name in ("VB_BASE_URL", "VB_REDIS_URL"):
+        env.pop(name, None)
+    return {**env, **extra}
+
+
+class ServerProcess:
+    """One `vbostotte serve` OS process on its own port; its log (JSON lines) goes to a file. It can be stopped
+    (a signal) and started again on the same port."""
+
+    START_TIMEOUT = 30.0
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.port = name, free_port()
+        self.env = {**env, "VB_PORT": str(self.port)}
+        self.log_path = log_dir / f"server-{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        """Start the process and wait until it answers /readyz."""
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "vbostotte", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            async with asyncio.timeout(self.START_TIMEOUT):
+                while True:
+                    if self.process.poll() is not None:
+                        raise AssertionError(f"server {self.name} exited ({self.process.returncode}):\n{self.log()}")
+                    try:
+                        async with session.get(f"{self.url}/readyz") as response:
+                            if response.status == 200:
+                                return
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"server {self.name} not ready in time:\n{self.log()}") from None
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    async def exited(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        async with asyncio.timeout(timeout):
+            while self.process.poll() is None:
+                await asyncio.sleep(0.02)
+        return self.process.returncode
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+async def a_held_video_session(db, world, clock) -> int:
+    """Yesterday's video session of world.a's citizen: reminded by SMS, confirmed, held (65 seconds in the waiting
+    room, through the relay, 30.1 minutes long), the citizen hung up."""
+    a = world.a
+    starts = clock() - dt.timedelta(days=1, hours=-2)
+    appointment = Appointment(
+        municipality_id=a.id,
+        citizen_id=a.citizen.id,
+        worker_id=a.worker.id,
+        kind="video",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        created_at=clock(),
+        created_by_id=a.worker.id,
+        response="confirmed",
+        responded_at=starts - dt.timedelta(hours=5),
+        attendance="attended",
+    )
+    db.add(appointment)
+    await db.flush()
+    db.add(
+        OutboxMessage(
+            municipality_id=a.id,
+            appointment_id=appointment.id,
+            purpose="reminder",
+            channel="sms",
+            recipient_kind="citizen",
+            dedupe_key=f"r{appointment.id}",
+            due_at=starts - dt.timedelta(days=1),
+            status="sent",
+            attempts=1,
+            next_attempt_at=starts,
+            sent_at=starts - dt.timedelta(days=1),
+            created_at=clock(),
+        )
+    )
+    staff, citizen = f"staff-{a.worker.id}", f"citizen-{a.citizen.id}"
+    for seconds, who, role, event, details in [
+        (0, staff, "host", "joined", {"waited": False}),
+        (30, citizen, "guest", "waiting", {}),
+        (95, citizen, "guest", "admitted", {"by": staff, "waited_seconds": 65.0}),
+        (100, citizen, "guest", "connection_type", {"type": "relayed"}),
+        (1900, citizen, "guest", "left", {"reason": "hung_up"}),
+    ]:
+        db.add(
+            CallEvent(
+                appointment_id=appointment.id,
+                at=starts + dt.timedelta(seconds=seconds),
+                participant=who,
+                role=role,
+                event=event,
+                details=details,
+            )
+        )
+    await db.commit()
+    return appointment.id

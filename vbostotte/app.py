@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -25,7 +26,7 @@ from vbostotte.config import Settings
 from vbostotte.identity import login, oidc
 from vbostotte.operations import metrics
 from vbostotte.reminders import channels, sender
-from vbostotte.web import middlewares, security
+from vbostotte.web import middlewares, reports, security
 from vbostotte.web.keys import (
     ALLOWED_ORIGINS,
     AUDIT_GROUP_COMMIT,
@@ -36,6 +37,7 @@ from vbostotte.web.keys import (
     METRICS,
     OIDC_CACHE,
     READ_SESSIONMAKER,
+    REPORTS,
     SESSIONMAKER,
     SETTINGS,
     SIGNALING,
@@ -122,7 +124,18 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow)
     app.cleanup_ctx.append(_echo_peers)
     app.cleanup_ctx.append(_outbox_sender)
     app.cleanup_ctx.append(_audit_anchors)  # the chains' heads outside the database (start, interval, stop)
+    app.cleanup_ctx.append(_start_up_objects_frozen)  # last: after everything else has started
     return app
+
+
+async def _start_up_objects_frozen(_app: web.Application) -> AsyncIterator[None]:
+    """Leave what start-up made (modules, mappers, templates, caches) out of the garbage collector's full passes
+    while the app runs: such a pass holds every thread up while it runs, and over those objects it took tens of
+    milliseconds, a short page's whole budget, whenever a report's rows set one off (issue 18)."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -148,14 +161,27 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # GET requests read on their own connections, never waiting for the writer; their audit entries are appended
     # in group commits (web/middlewares.py, audit/group_commit.py).
     reader = db.create_reader_engine(app[SETTINGS].resolved_database_url)  # SQLite: reads in the loop's thread
-    db.guard_read_only(engine)
-    if reader is not None:
-        db.guard_read_only(reader)
+    # Reports (web/reports.py) read on an engine of their own; on SQLite in a low-priority thread of their own.
+    report_engine = db.create_report_engine(app[SETTINGS].resolved_database_url, timeout)
+    for each in (engine, reader, report_engine):
+        if each is not None:
+            db.guard_read_only(each)
     app[READ_SESSIONMAKER] = db.sessionmaker(reader or engine.execution_options(read_only=True), keyring)
+    report_runner = None
+    if report_engine is not None:
+        app[REPORTS] = report_runner = reports.Reports(
+            report_engine, db.sessionmaker(report_engine, keyring), threaded=report_engine.dialect.name == "sqlite"
+        )
     app[AUDIT_GROUP_COMMIT] = group_commit.GroupCommit(app[SESSIONMAKER], app.get(SQLITE_LOCK))
     app[AUDIT_VERIFIED] = verified = audit.Verified()
     stop = asyncio.Event()
-    walker = asyncio.create_task(_walk_audit_chain(app[READ_SESSIONMAKER], verified, stop), name="audit-chain-walk")
+
+    def walk() -> Awaitable[audit.ChainReport]:  # where reports run, as the access log's own checks
+        if report_runner is None:
+            return verified.walk(app[READ_SESSIONMAKER])
+        return report_runner.run(verified.walk(report_runner.sessions))
+
+    walker = asyncio.create_task(_walk_audit_chain(walk, stop), name="audit-chain-walk")
     yield
     stop.set()
     walker.cancel()  # a walk under way is simply dropped
@@ -164,6 +190,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if late_check is not None:
         late_check.cancel()
         await asyncio.gather(late_check, return_exceptions=True)
+    if report_runner is not None:
+        await report_runner.close()
     if reader is not None:
         await reader.dispose()
     await engine.dispose()
@@ -184,18 +212,19 @@ async def _check_migrated_later(engine) -> None:
             return
 
 
-async def _walk_audit_chain(readers, verified: audit.Verified, stop: asyncio.Event) -> None:
+async def _walk_audit_chain(walk: Callable[[], Awaitable[audit.ChainReport]], stop: asyncio.Event) -> None:
     """At start and every ``Verified.FULL_EVERY`` seconds, walk the whole audit chain (the access log page verifies
-    only the entries appended since), on readers' connections: no lock, no writer waits."""
+    only the entries appended since), with ``walk``: on readers' connections (no lock, no writer waits), in the
+    report thread when there is one."""
     while True:
         try:
-            report = await verified.walk(readers)
+            report = await walk()
             if not report.ok:
                 log.error("audit chain broken at entry %s: %s", report.first_broken_id, report.reason)
         except Exception as exc:  # noqa: BLE001 - tried again next time
             log.warning("audit chain walk failed: %s", type(exc).__name__)
         try:
-            await asyncio.wait_for(stop.wait(), verified.FULL_EVERY)
+            await asyncio.wait_for(stop.wait(), audit.Verified.FULL_EVERY)
             return
         except TimeoutError:
             pass

@@ -126,6 +126,7 @@ def _sqlite_pragmas(dbapi_connection) -> None:
 
 
 READER_BUSY_MS = 2000  # a reader in WAL mode waits only in rare moments (recovery); never hold the loop long
+REPORT_QUERY_TIMEOUT = 60.0  # seconds a report's statement may take on PostgreSQL (a page's: the dependency timeout)
 
 
 def create_reader_engine(url: str) -> AsyncEngine | None:
@@ -157,6 +158,21 @@ def create_reader_engine(url: str) -> AsyncEngine | None:
         conn.exec_driver_sql("BEGIN")  # a reader: never the write lock
 
     return engine.execution_options(read_only=True)
+
+
+def create_report_engine(url: str, connect_timeout: float) -> AsyncEngine | None:
+    """The read-only engine of reports (``web/reports.py``; on SQLite used only in the report thread); None for
+    SQLite in memory (tests: reports then read as pages do). SQLite: readers like :func:`create_reader_engine`'s
+    (their statements run in the report thread). PostgreSQL: a pool of its own whose statements may take
+    ``REPORT_QUERY_TIMEOUT`` seconds (a year's statistics on a busy server outlasts a page's bound), connecting
+    within ``connect_timeout`` as pages do, and in REPEATABLE READ: a report's statements all read one snapshot, as
+    SQLite's readers do (under READ COMMITTED the access log's chain check read the entries, then a head that group
+    commits had moved on meanwhile, and took the chain for cut short: a false alarm, and a walk of the whole chain)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return create_reader_engine(url)
+    timeout = max(connect_timeout, REPORT_QUERY_TIMEOUT)
+    engine = create_engine(url, connect_timeout=connect_timeout, query_timeout=timeout)
+    return engine.execution_options(read_only=True, isolation_level="REPEATABLE READ")
 
 
 class WriteInReadOnly(RuntimeError):

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import io
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_day_names
@@ -188,16 +189,25 @@ def local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(TZ)
 
 
+@functools.lru_cache(maxsize=4096)
+def _formatted(kind: str, value: Any, pattern: str, locale: str) -> str:
+    """Babel's date, time or datetime formatting (Copenhagen time), remembered: a page shows the same days and
+    times over and over (a worker's week, every request), and Babel takes a good part of a page's time for each."""
+    if kind == "date":
+        return format_date(value, pattern, locale=locale)
+    return (format_time if kind == "time" else format_datetime)(value, pattern, tzinfo=TZ, locale=locale)
+
+
 def format_when(moment: dt.datetime) -> str:
     """'tirsdag 3. december kl. 10.00' / 'Tuesday 3 December at 10:00' in Copenhagen time."""
     moment, locale = local(moment), get_locale()
     if locale == "da":
-        return format_datetime(moment, "EEEE d. MMMM 'kl.' HH.mm", tzinfo=TZ, locale="da")
-    return format_datetime(moment, "EEEE d MMMM 'at' HH:mm", tzinfo=TZ, locale="en")
+        return _formatted("datetime", moment, "EEEE d. MMMM 'kl.' HH.mm", "da")
+    return _formatted("datetime", moment, "EEEE d MMMM 'at' HH:mm", "en")
 
 
 def format_day(day: dt.date) -> str:
-    return format_date(day, "EEEE d. MMMM" if get_locale() == "da" else "EEEE d MMMM", locale=get_locale())
+    return _formatted("date", day, "EEEE d. MMMM" if get_locale() == "da" else "EEEE d MMMM", get_locale())
 
 
 def format_day_span(start: dt.datetime, end: dt.datetime) -> str:
@@ -207,16 +217,13 @@ def format_day_span(start: dt.datetime, end: dt.datetime) -> str:
 
 
 def format_clock(moment: dt.datetime) -> str:
-    return format_time(local(moment), "HH.mm" if get_locale() == "da" else "HH:mm", tzinfo=TZ, locale=get_locale())
+    return _formatted("time", local(moment), "HH.mm" if get_locale() == "da" else "HH:mm", get_locale())
 
 
 def format_timestamp(moment: dt.datetime) -> str:
     """A full local timestamp for logs and lists: '23-11-2026 14.05'."""
-    return format_datetime(
-        local(moment),
-        "dd-MM-yyyy HH.mm" if get_locale() == "da" else "yyyy-MM-dd HH:mm",
-        tzinfo=TZ,
-        locale=get_locale(),
+    return _formatted(
+        "datetime", local(moment), "dd-MM-yyyy HH.mm" if get_locale() == "da" else "yyyy-MM-dd HH:mm", get_locale()
     )
 
 

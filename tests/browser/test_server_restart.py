@@ -9,7 +9,6 @@ signalling being whole is measured by bench/restart_bench.py, not asserted here.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import re
 import signal
 from dataclasses import dataclass
@@ -19,12 +18,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import expect
 
-from vbostotte.models import Appointment, AppointmentKind
-
 from browser.test_video_call import grows, open_page
-from multiprocess.conftest import ServerProcess
-from multiprocess.test_restart_embedded import embedded_env
-from support import PASSWORD, Clock, build_world
+from support import PASSWORD, ServerProcess, build_world, serve_env, video_call_soon
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -49,11 +44,6 @@ class Served:
     url: str
 
 
-@pytest.fixture
-def real_clock() -> Clock:
-    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def real_world(engine, real_clock, monkeypatch, _password_hash):
     return await build_world(engine, real_clock, _password_hash, monkeypatch)
@@ -61,26 +51,13 @@ async def real_world(engine, real_clock, monkeypatch, _password_hash):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def call_soon(real_world, db, real_clock) -> int:
-    starts = real_clock() + dt.timedelta(minutes=5)
-    appointment = Appointment(
-        municipality_id=real_world.a.id,
-        citizen_id=real_world.a.citizen.id,
-        worker_id=real_world.a.worker.id,
-        kind=AppointmentKind.VIDEO,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(minutes=45),
-        created_at=real_clock(),
-        response="none",
-    )
-    db.add(appointment)
-    await db.commit()
-    return appointment.id
+    return await video_call_soon(db, real_world, real_clock)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served(database_url, tmp_path):
     """The app as its own OS process (embedded default), restartable on the same port."""
-    server = ServerProcess("embedded", embedded_env(database_url, tmp_path), tmp_path)
+    server = ServerProcess("embedded", serve_env(database_url, tmp_path), tmp_path)
     async with aiohttp.ClientSession() as http:
         await server.start(http)
         try:

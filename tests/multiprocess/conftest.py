@@ -7,83 +7,21 @@ in CI like every required service."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
-import signal
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import aiohttp
 import aioice.ice
 import pytest
 import redis.asyncio as redis
 
-from support import Clock, WebClient, build_world, free_port, port_open, require
+from realtime.peer import Peer
+from support import Clock, ServerProcess, WebClient, build_world, call_ticket, port_open, require, serve_env
 
 # Only whether PostgreSQL is set: the servers get the test's database_url (under pytest-xdist the worker's own
 # database, tests/conftest.py), which the suite's fixtures migrate and empty.
 PG_URL = os.environ.get("VB_TEST_DATABASE_URL", "")
-SECRET = "multiprocess-secret-key-not-for-production-0123456789"  # one key for both: CSRF tokens work on either
 REDIS_URL = os.environ.get("VB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-START_TIMEOUT = 30.0
-
-
-class ServerProcess:
-    """One `vbostotte serve` OS process on its own port; its log (JSON lines) goes to a file."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.port = name, free_port()
-        self.env = {**env, "VB_PORT": str(self.port)}
-        self.log_path = log_dir / f"server-{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def start(self, session: aiohttp.ClientSession) -> None:
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "vbostotte", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            async with asyncio.timeout(START_TIMEOUT):
-                while True:
-                    if self.process.poll() is not None:
-                        raise AssertionError(f"server {self.name} exited ({self.process.returncode}):\n{self.log()}")
-                    try:
-                        async with session.get(f"{self.url}/readyz") as response:
-                            if response.status == 200:
-                                return
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            raise AssertionError(f"server {self.name} not ready in time:\n{self.log()}") from None
-
-    def signal(self, signum: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    async def exited(self, timeout: float = 30.0) -> int:
-        assert self.process is not None
-        async with asyncio.timeout(timeout):
-            while self.process.poll() is None:
-                await asyncio.sleep(0.05)
-        return self.process.returncode
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture(autouse=True)
@@ -108,12 +46,6 @@ async def shared_redis():
 
 
 @pytest.fixture
-def real_clock() -> Clock:
-    """The processes run on the real clock, so the test's data is arranged on it too."""
-    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-
-
-@pytest.fixture
 async def mp_world(engine, real_clock, monkeypatch, _password_hash, shared_redis):
     return await build_world(engine, real_clock, _password_hash, monkeypatch)
 
@@ -131,20 +63,7 @@ async def start_servers(database_url, shared_redis, tmp_path, http):
     started: list[ServerProcess] = []
 
     async def start(*names: str, **env: str) -> list[ServerProcess]:
-        base = {
-            **os.environ,
-            "VB_DATABASE_URL": database_url,
-            "VB_SECRET_KEY": SECRET,
-            "VB_DATA_DIR": str(tmp_path),
-            "VB_REDIS_URL": REDIS_URL,
-            "VB_REDIS_PREFIX": shared_redis,
-            "VB_LOG_FORMAT": "json",
-            "VB_LOG_LEVEL": "INFO",
-            "VB_SMTP_HOST": "",
-            "VB_SMS_GATEWAY_URL": "",
-            **env,
-        }
-        base.pop("VB_BASE_URL", None)  # each process's own address (serve --port sets it)
+        base = serve_env(database_url, tmp_path, VB_REDIS_URL=REDIS_URL, VB_REDIS_PREFIX=shared_redis, **env)
         servers = [ServerProcess(name, base, tmp_path) for name in names]
         started.extend(servers)
         await asyncio.gather(*(server.start(http) for server in servers))
@@ -153,6 +72,26 @@ async def start_servers(database_url, shared_redis, tmp_path, http):
     yield start
     for server in started:
         server.stop()
+
+
+async def in_call(world, appointment_id: int, citizen_web: WebClient, worker_web: WebClient):
+    """World a's citizen and worker, each through their own page's process, in the appointment's call: let in, the
+    media flowing both ways. Both peers and their participant ids."""
+    await citizen_web.open_link(world.a.citizen.link_token)
+    assert (await worker_web.login(world.a.worker)).status == 303
+    citizen = Peer(citizen_web.client.session, citizen_web.client.make_url("/ws/calls"))
+    worker = Peer(worker_web.client.session, worker_web.client.make_url("/ws/calls"))
+    citizen_id, worker_id = f"citizen-{world.a.citizen.id}", f"staff-{world.a.worker.id}"
+    await worker.join(await call_ticket(worker_web, appointment_id, "/worker"))
+    assert (await citizen.join(await call_ticket(citizen_web, appointment_id, "/me")))["state"] == "waiting"
+    await worker.expect("waiting")
+    await worker.send(type="admit", participant=citizen_id)
+    await citizen.expect("admitted")
+    await worker.call(citizen_id)
+    await worker.connected(citizen_id)
+    await worker.frames_from(citizen_id, 5)
+    await citizen.frames_from(worker_id, 5)
+    return citizen, worker, citizen_id, worker_id
 
 
 def browser(http: aiohttp.ClientSession, server: ServerProcess, clock: Clock) -> WebClient:
@@ -176,7 +115,3 @@ class _BoundClient:
 
     async def post(self, path: str, **kw):
         return await self.session.post(self.base + path, **kw)
-
-
-def terminate(server: ServerProcess) -> None:
-    server.signal(signal.SIGTERM)

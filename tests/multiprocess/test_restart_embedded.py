@@ -9,25 +9,17 @@ Runs in both passes: SQLite is the embedded default's database, PostgreSQL works
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-import os
 import signal
 
 import aiohttp
 import pytest
 from sqlalchemy import delete
 
-from vbostotte.models import Appointment, AppointmentKind, WebSession
+from vbostotte.models import WebSession
 
-from multiprocess.conftest import SECRET, ServerProcess, browser
-from realtime.peer import Peer
-from support import Clock, build_world
-
-
-@pytest.fixture
-def real_clock() -> Clock:
-    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+from multiprocess.conftest import browser, in_call
+from support import ServerProcess, build_world, serve_env, video_call_soon
 
 
 @pytest.fixture
@@ -37,81 +29,23 @@ async def embedded_world(engine, real_clock, monkeypatch, _password_hash):
 
 @pytest.fixture
 async def call_soon(embedded_world, db, real_clock) -> int:
-    """A video session of the worker with the citizen, starting in five minutes (its call is open)."""
-    world = embedded_world
-    starts = real_clock() + dt.timedelta(minutes=5)
-    appointment = Appointment(
-        municipality_id=world.a.id,
-        citizen_id=world.a.citizen.id,
-        worker_id=world.a.worker.id,
-        kind=AppointmentKind.VIDEO,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(minutes=45),
-        created_at=real_clock(),
-        response="none",
-    )
-    db.add(appointment)
-    await db.commit()
-    return appointment.id
-
-
-def embedded_env(database_url: str, data_dir) -> dict[str, str]:
-    """The embedded default: no VB_REDIS_URL, so the one process keeps its rooms itself."""
-    env = {
-        **os.environ,
-        "VB_DATABASE_URL": database_url,
-        "VB_SECRET_KEY": SECRET,
-        "VB_DATA_DIR": str(data_dir),
-        "VB_LOG_FORMAT": "json",
-        "VB_LOG_LEVEL": "INFO",
-        "VB_SMTP_HOST": "",
-        "VB_SMS_GATEWAY_URL": "",
-    }
-    for name in ("VB_BASE_URL", "VB_REDIS_URL"):
-        env.pop(name, None)
-    return env
+    return await video_call_soon(db, embedded_world, real_clock)
 
 
 @pytest.fixture
 async def embedded_server(database_url, tmp_path, http):
     """One `vbostotte serve` process on the embedded default; started by the test, killed afterwards."""
-    server = ServerProcess("embedded", embedded_env(database_url, tmp_path), tmp_path)
+    server = ServerProcess("embedded", serve_env(database_url, tmp_path), tmp_path)
     yield server
     server.stop()
 
 
-async def ticket(web, appointment_id: int, page: str) -> str:
-    token = await web.csrf_from(page)
-    response = await web.client.post(f"/calls/{appointment_id}/ticket", headers={"X-CSRF-Token": token})
-    assert response.status == 200, (response.status, await response.text())
-    return (await response.json())["ticket"]
-
-
-async def restart(server: ServerProcess, how: int, http: aiohttp.ClientSession, down: float = 1.0) -> None:
+async def restart(server: ServerProcess, how: int, http: aiohttp.ClientSession) -> None:
+    """Stop the process with ``how`` and start it again on the same port: it is down while the new one starts."""
     server.signal(how)
     code = await server.exited()
     assert code == (0 if how == signal.SIGTERM else -signal.SIGKILL), server.log()[-3000:]
-    await asyncio.sleep(down)
     await server.start(http)
-
-
-async def in_call(world, server, appointment_id, citizen_http, worker_http, clock):
-    citizen_web, worker_web = browser(citizen_http, server, clock), browser(worker_http, server, clock)
-    await citizen_web.open_link(world.a.citizen.link_token)
-    assert (await worker_web.login(world.a.worker)).status == 303
-    citizen = Peer(citizen_http, citizen_web.client.make_url("/ws/calls"))
-    worker = Peer(worker_http, worker_web.client.make_url("/ws/calls"))
-    citizen_id, worker_id = f"citizen-{world.a.citizen.id}", f"staff-{world.a.worker.id}"
-    await worker.join(await ticket(worker_web, appointment_id, "/worker"))
-    assert (await citizen.join(await ticket(citizen_web, appointment_id, "/me")))["state"] == "waiting"
-    await worker.expect("waiting")
-    await worker.send(type="admit", participant=citizen_id)
-    await citizen.expect("admitted")
-    await worker.call(citizen_id)
-    await worker.connected(citizen_id)
-    await worker.frames_from(citizen_id, 5)
-    await citizen.frames_from(worker_id, 5)
-    return citizen, worker, citizen_id, worker_id
 
 
 async def test_a_call_survives_sigterm_and_sigkill_of_the_only_process(
@@ -123,9 +57,8 @@ async def test_a_call_survives_sigterm_and_sigkill_of_the_only_process(
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
     ):
-        citizen, worker, citizen_id, worker_id = await in_call(
-            world, server, call_soon, citizen_http, worker_http, real_clock
-        )
+        citizen_web, worker_web = browser(citizen_http, server, real_clock), browser(worker_http, server, real_clock)
+        citizen, worker, citizen_id, worker_id = await in_call(world, call_soon, citizen_web, worker_web)
         try:
             for how in (signal.SIGTERM, signal.SIGKILL):
                 frames = citizen.frames[worker_id], worker.frames[citizen_id]
@@ -168,7 +101,8 @@ async def test_a_citizen_whose_access_ended_while_the_server_was_down_is_taken_o
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
     ):
-        citizen, worker, citizen_id, _ = await in_call(world, server, call_soon, citizen_http, worker_http, real_clock)
+        citizen_web, worker_web = browser(citizen_http, server, real_clock), browser(worker_http, server, real_clock)
+        citizen, worker, citizen_id, _ = await in_call(world, call_soon, citizen_web, worker_web)
         try:
             server.signal(signal.SIGKILL)
             await server.exited()

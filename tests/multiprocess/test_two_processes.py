@@ -15,20 +15,13 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from vbostotte.models import Appointment, AppointmentKind, OutboxMessage, WorkingHours
+from vbostotte.models import OutboxMessage, WorkingHours
 
-from multiprocess.conftest import browser
+from multiprocess.conftest import browser, in_call
 from realtime.peer import Peer
-from support import reread, text_of
+from support import call_ticket, plan_due_reminders, reread, text_of, video_call_soon
 
 COPENHAGEN = dt.timezone(dt.timedelta(hours=1))  # only to pick a booking date; the app does the real zone
-
-
-async def ticket(web, appointment_id: int, page: str) -> str:
-    token = await web.csrf_from(page)
-    response = await web.client.post(f"/calls/{appointment_id}/ticket", headers={"X-CSRF-Token": token})
-    assert response.status == 200, (response.status, await response.text())
-    return (await response.json())["ticket"]
 
 
 async def test_a_booking_made_on_one_process_is_seen_on_the_other(start_servers, mp_world, http, real_clock, db):
@@ -63,22 +56,7 @@ async def test_a_booking_made_on_one_process_is_seen_on_the_other(start_servers,
 
 @pytest.fixture
 async def call_now(mp_world, db, real_clock):
-    """A video session of the worker with the citizen, starting in five minutes (its room is open)."""
-    world = mp_world
-    starts = real_clock() + dt.timedelta(minutes=5)
-    appointment = Appointment(
-        municipality_id=world.a.id,
-        citizen_id=world.a.citizen.id,
-        worker_id=world.a.worker.id,
-        kind=AppointmentKind.VIDEO,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(minutes=45),
-        created_at=real_clock(),
-        response="none",
-    )
-    db.add(appointment)
-    await db.commit()
-    return appointment.id
+    return await video_call_soon(db, mp_world, real_clock)
 
 
 async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_servers, mp_world, call_now, real_clock):
@@ -88,23 +66,10 @@ async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_se
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
     ):
+        # The citizen on process A, the worker on process B.
         citizen_web, worker_web = browser(citizen_http, a, real_clock), browser(worker_http, b, real_clock)
-        await citizen_web.open_link(world.a.citizen.link_token)
-        assert (await worker_web.login(world.a.worker)).status == 303
-        citizen = Peer(citizen_http, citizen_web.client.make_url("/ws/calls"))  # the citizen on process A
-        worker = Peer(worker_http, worker_web.client.make_url("/ws/calls"))  # the worker on process B
-        citizen_id, worker_id = f"citizen-{world.a.citizen.id}", f"staff-{world.a.worker.id}"
+        citizen, worker, citizen_id, worker_id = await in_call(world, call_now, citizen_web, worker_web)
         try:
-            await worker.join(await ticket(worker_web, call_now, "/worker"))
-            assert (await citizen.join(await ticket(citizen_web, call_now, "/me")))["state"] == "waiting"
-            await worker.expect("waiting")
-            await worker.send(type="admit", participant=citizen_id)
-            await citizen.expect("admitted")
-            await worker.call(citizen_id)
-            await worker.connected(citizen_id)
-            await worker.frames_from(citizen_id, 5)
-            await citizen.frames_from(worker_id, 5)
-
             a.signal(signal.SIGTERM)  # a rolling restart reaches process A
             assert await citizen.closed() == 1012  # "service restart": reconnect
             await worker.expect("participant_reconnecting", participant=citizen_id)
@@ -143,8 +108,8 @@ async def test_access_ended_on_one_process_closes_the_socket_held_by_the_other(
         worker = Peer(worker_http, worker_web.client.make_url("/ws/calls"), media=False)  # on process A
         citizen_id = f"citizen-{world.a.citizen.id}"
         try:
-            await worker.join(await ticket(worker_web, call_now, "/worker"))
-            await citizen.join(await ticket(citizen_web, call_now, "/me"))
+            await worker.join(await call_ticket(worker_web, call_now, "/worker"))
+            await citizen.join(await call_ticket(citizen_web, call_now, "/me"))
             await worker.expect("waiting")
             await worker.send(type="admit", participant=citizen_id)
             await citizen.expect("admitted")
@@ -172,8 +137,6 @@ OUTBOX_ID = re.compile(r"<outbox-(\d+)\.")
 
 
 async def plan(db, world, real_clock) -> None:
-    from unit.test_sending_exactly_once import plan_due_reminders
-
     await plan_due_reminders(db, world, N, real_clock())
 
 

@@ -6,14 +6,12 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import func, select
 
 from vbostotte.app import create_app
 from vbostotte.config import load_settings
 from vbostotte.identity import sessions
-from vbostotte.models import Base
 
-from support import CSRF_RE, PASSWORD, WebClient, read_in_english, reread, text_of
+from support import CSRF_RE, PASSWORD, WebClient, read_in_english, row_counts, text_of
 
 EXPIRED = "The form had expired. Please go back, reload the page and try again."
 HOME = {
@@ -170,14 +168,6 @@ async def sign_in(browser: WebClient, world, who: str | None) -> None:
         assert (await browser.open_link(world.a.citizen.link_token)).status == 303
     elif who:
         assert (await browser.login(getattr(world.a, who))).status == 303
-
-
-async def row_counts(db) -> dict[str, int]:
-    await reread(db)
-    return {
-        table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
-        for table in Base.metadata.sorted_tables
-    }
 
 
 def test_the_forms_above_are_every_post_route(settings, world):

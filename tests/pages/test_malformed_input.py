@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import pyotp
 import pytest
 from aiohttp import FormData
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from vbostotte.identity import login, organisation
-from vbostotte.models import AuditEntry, Base, Staff
+from vbostotte.models import AuditEntry, Staff
 
-from support import PASSWORD, WebClient, read_in_english, reread, text_of
+from support import PASSWORD, WebClient, read_in_english, row_counts, text_of
 
 REQUIRED = "This field is required."
 TOO_LONG = "This field is too long."
@@ -402,17 +402,9 @@ async def open_form(web: WebClient, world, db, form: Form) -> tuple[str, dict[st
     return form.path.format(**values), {key: str(value) for key, value in values.items()}
 
 
-async def counts(db) -> dict[str, int]:
-    await reread(db)
-    return {
-        table.name: (await db.execute(select(func.count()).select_from(table))).scalar_one()
-        for table in Base.metadata.sorted_tables
-    }
-
-
 async def written_since(db, before: dict[str, int], form: Form) -> list[str]:
     """What a refused request wrote, beyond the traces a failed login step is meant to leave."""
-    after = await counts(db)
+    after = await row_counts(db)
     changed = {name for name in after if after[name] != before[name]}
     if form.is_login_step:
         changed -= {"login_failures", "audit_entries"}
@@ -463,7 +455,7 @@ async def test_every_malformed_field_is_refused_with_a_message_and_nothing_is_wr
     problems = []
     for field, (kind, _) in form.fields.items():
         for case, value, message in KINDS[kind]:
-            before = await counts(db)
+            before = await row_counts(db)
             response = await web.client.post(
                 path, data=body_with(form, values, token, field, value), allow_redirects=False
             )
@@ -535,7 +527,7 @@ async def test_a_body_that_is_no_form_is_refused_and_nothing_is_written(web, wor
             )
     problems = []
     for case, (request, status, message) in sent.items():
-        before = await counts(db)
+        before = await row_counts(db)
         response = await web.client.post(request.pop("url", path), allow_redirects=False, **request)
         body = await response.text()
         if response.status != status:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import re
 
 from sqlalchemy import select
 
-from vbostotte.models import Appointment, AuditEntry, CallEvent
+from vbostotte.models import AuditEntry
 from vbostotte.review import pilot_export
 
-from support import read_in_english, reread, text_of
+from support import a_held_video_session, read_in_english, reread, text_of
 
 DANISH_NUMBER = re.compile(r"-?\d{1,3}(\.\d{3})*(,\d+)?|-?\d+(,\d+)?")
 
@@ -33,47 +32,6 @@ def read_as_danish_excel(raw: bytes) -> list[list[object]]:
         return value
 
     return [[cell(value) for value in row] for row in rows]
-
-
-async def a_held_video_session(db, world, clock) -> int:
-    """Yesterday's video session of world.a's citizen: held, 65 seconds in the waiting room, 30.1 minutes long."""
-    a = world.a
-    starts = clock() - dt.timedelta(days=1, hours=-2)
-    appointment = Appointment(
-        municipality_id=a.id,
-        citizen_id=a.citizen.id,
-        worker_id=a.worker.id,
-        kind="video",
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(minutes=45),
-        created_at=clock(),
-        created_by_id=a.worker.id,
-        response="confirmed",
-        responded_at=starts - dt.timedelta(hours=5),
-        attendance="attended",
-    )
-    db.add(appointment)
-    await db.flush()
-    staff, citizen = f"staff-{a.worker.id}", f"citizen-{a.citizen.id}"
-    for seconds, who, role, event, details in [
-        (0, staff, "host", "joined", {"waited": False}),
-        (30, citizen, "guest", "waiting", {}),
-        (95, citizen, "guest", "admitted", {"by": staff, "waited_seconds": 65.0}),
-        (100, citizen, "guest", "connection_type", {"type": "relayed"}),
-        (1900, citizen, "guest", "left", {"reason": "hung_up"}),
-    ]:
-        db.add(
-            CallEvent(
-                appointment_id=appointment.id,
-                at=starts + dt.timedelta(seconds=seconds),
-                participant=who,
-                role=role,
-                event=event,
-                details=details,
-            )
-        )
-    await db.commit()
-    return appointment.id
 
 
 async def test_the_review_pages_write_numbers_in_danish_and_in_english_by_its_own_rules(web, world, db, clock):

@@ -10,71 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from vbostotte import audit
-from vbostotte.models import Appointment, AuditEntry, CallEvent, Citizen, OutboxMessage, Team
+from vbostotte.models import Appointment, AuditEntry, Citizen, Team
 
-from support import read_in_english, reread, text_of
+from support import a_held_video_session, read_in_english, reread, text_of
 
 
 @pytest.fixture(autouse=True)
 def english(web):
     read_in_english(web)
-
-
-async def a_held_video_session(db, world, clock) -> int:
-    """Yesterday's video session of world.a's citizen: reminded, confirmed, held, the citizen hung up."""
-    a = world.a
-    starts = clock() - dt.timedelta(days=1, hours=-2)
-    appointment = Appointment(
-        municipality_id=a.id,
-        citizen_id=a.citizen.id,
-        worker_id=a.worker.id,
-        kind="video",
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(minutes=45),
-        created_at=clock(),
-        created_by_id=a.worker.id,
-        response="confirmed",
-        responded_at=starts - dt.timedelta(hours=5),
-        attendance="attended",
-    )
-    db.add(appointment)
-    await db.flush()
-    db.add(
-        OutboxMessage(
-            municipality_id=a.id,
-            appointment_id=appointment.id,
-            purpose="reminder",
-            channel="sms",
-            recipient_kind="citizen",
-            dedupe_key=f"r{appointment.id}",
-            due_at=starts - dt.timedelta(days=1),
-            status="sent",
-            attempts=1,
-            next_attempt_at=starts,
-            sent_at=starts - dt.timedelta(days=1),
-            created_at=clock(),
-        )
-    )
-    staff, citizen = f"staff-{a.worker.id}", f"citizen-{a.citizen.id}"
-    for seconds, who, role, event, details in [
-        (0, staff, "host", "joined", {"waited": False}),
-        (30, citizen, "guest", "waiting", {}),
-        (95, citizen, "guest", "admitted", {"by": staff, "waited_seconds": 65.0}),
-        (100, citizen, "guest", "connection_type", {"type": "relayed"}),
-        (1900, citizen, "guest", "left", {"reason": "hung_up"}),
-    ]:
-        db.add(
-            CallEvent(
-                appointment_id=appointment.id,
-                at=starts + dt.timedelta(seconds=seconds),
-                participant=who,
-                role=role,
-                event=event,
-                details=details,
-            )
-        )
-    await db.commit()
-    return appointment.id
 
 
 async def test_a_supervisor_reads_a_session_log_of_their_team_and_the_read_is_audited(web, world, db, clock):

@@ -16,16 +16,9 @@ from vbostotte.review import statistics
 from vbostotte.web.keys import SIGNALING
 
 from realtime.peer import Peer
-from support import WebClient, reread, text_of
+from support import WebClient, call_ticket, reread, text_of
 
 GRACE_SECONDS = 1.0  # the grace period kept for a dropped participant (30 s in the app; shorter here)
-
-
-async def ticket(web: WebClient, appointment_id: int, page: str) -> str:
-    token = await web.csrf_from(page)
-    response = await web.client.post(f"/calls/{appointment_id}/ticket", headers={"X-CSRF-Token": token})
-    assert response.status == 200
-    return (await response.json())["ticket"]
 
 
 def peer(web: WebClient, media: bool) -> Peer:
@@ -80,27 +73,27 @@ async def how_it_ended(web: WebClient, world, appointment_id: int) -> str:
     return page.split("Sådan sluttede den", 1)[1][:60]
 
 
-async def meet(web, other_web, world, appointment_id: int, media: bool) -> tuple[Peer, Peer]:
-    """The worker opens the call, the citizen waits and is let in."""
+async def meet(web, other_web, world, media: bool) -> tuple[int, str, Peer, Peer]:
+    """The worker opens the citizen's video session's call, the citizen waits and is let in: the appointment's id,
+    her participant id, the worker's peer and hers."""
+    appointment_id, pid = world.a.citizen.appointment_id, f"citizen-{world.a.citizen.id}"
     await web.login(world.a.worker)
     await other_web.open_link(world.a.citizen.link_token)
     worker, citizen = peer(web, media), peer(other_web, media)
-    await worker.join(await ticket(web, appointment_id, "/worker"))
-    assert (await citizen.join(await ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
+    await worker.join(await call_ticket(web, appointment_id, "/worker"))
+    assert (await citizen.join(await call_ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
     await worker.expect("waiting")
-    await worker.send(type="admit", participant=f"citizen-{world.a.citizen.id}")
+    await worker.send(type="admit", participant=pid)
     await citizen.expect("admitted")
     await worker.expect("participant_joined")
-    return worker, citizen
+    return appointment_id, pid, worker, citizen
 
 
 async def test_she_closes_her_browser_comes_back_later_and_the_worker_ends_the_call(
     call_time, web, other_web, supervisor_web, db, clock, loopback_ice
 ):
     world = call_time
-    appointment_id = world.a.citizen.appointment_id
-    pid = f"citizen-{world.a.citizen.id}"
-    worker, citizen = await meet(web, other_web, world, appointment_id, media=True)
+    appointment_id, pid, worker, citizen = await meet(web, other_web, world, media=True)
     back = peer(other_web, media=True)
     try:
         await worker.call(pid)
@@ -112,7 +105,7 @@ async def test_she_closes_her_browser_comes_back_later_and_the_worker_ends_the_c
         await worker.expect("participant_left", participant=pid, reason="network_lost")
 
         # She opens her page again, gets a new ticket and waits; the worker lets her in; they talk; he ends it.
-        assert (await back.join(await ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
+        assert (await back.join(await call_ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
         await worker.expect("waiting")
         await worker.send(type="admit", participant=pid)
         await back.expect("admitted")
@@ -137,9 +130,7 @@ async def test_a_drop_healed_within_the_grace_period_is_no_failure(
     call_time, web, other_web, supervisor_web, db, clock, loopback_ice
 ):
     world = call_time
-    appointment_id = world.a.citizen.appointment_id
-    pid = f"citizen-{world.a.citizen.id}"
-    worker, citizen = await meet(web, other_web, world, appointment_id, media=False)
+    appointment_id, pid, worker, citizen = await meet(web, other_web, world, media=False)
     try:
         citizen.drop()  # the phone changes networks
         await worker.expect("participant_reconnecting", participant=pid)
@@ -160,9 +151,7 @@ async def test_a_connection_lost_for_good_is_a_failed_call(
     call_time, web, other_web, supervisor_web, db, clock, loopback_ice
 ):
     world = call_time
-    appointment_id = world.a.citizen.appointment_id
-    pid = f"citizen-{world.a.citizen.id}"
-    worker, citizen = await meet(web, other_web, world, appointment_id, media=False)
+    appointment_id, pid, worker, citizen = await meet(web, other_web, world, media=False)
     try:
         citizen.drop()
         await worker.expect("participant_reconnecting", participant=pid)

@@ -121,3 +121,21 @@ async def test_a_silent_dead_peer_is_found_by_the_heartbeat(start_signaling, ses
     await host.expect("participant_reconnecting", participant="citizen-7", timeout=5)  # ping at 1 s, no pong by 1.5 s
     await eventually(lambda: signaling.server.stats()["connections"] == 1)
     await dead.close()
+
+
+async def test_a_quiet_client_that_answers_pings_stays_and_its_own_pings_are_answered(start_signaling, session):
+    signaling = await start_signaling(Limits(heartbeat_seconds=0.4, grace_seconds=5))
+    host = await signaling.joined("staff-3", role="host", media=False)
+    # Says nothing for several of the server's heartbeats but answers its pings (aiohttp's autoping), and pings the
+    # server itself (aiohttp's heartbeat closes the socket when no pong comes back).
+    quiet = await session.ws_connect(signaling.url, heartbeat=0.3)
+    await quiet.send_str(json.dumps({"type": "join", "ticket": signaling.ticket("citizen-7")}))
+    await host.expect("waiting")
+    await asyncio.sleep(2.0)
+    await quiet.send_str(json.dumps({"type": "ping", "ts": 1}))
+    while (reply := json.loads((await quiet.receive(timeout=5)).data))["type"] != "pong":
+        pass
+    assert reply["ts"] == 1 and not quiet.closed
+    assert not host.saw("participant_reconnecting")
+    assert signaling.server.stats()["connections"] == 2
+    await quiet.close()

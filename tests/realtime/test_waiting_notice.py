@@ -18,18 +18,10 @@ from vbostotte.calls import waiting
 from vbostotte.models import AuditEntry
 
 from realtime.peer import Peer
-from support import WebClient, port_open, require, reread
+from support import WebClient, call_ticket, port_open, require, reread
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 JSON = {"Accept": "application/json"}
-
-
-async def ticket(web: WebClient, appointment_id: int, page: str) -> str:
-    response = await web.client.post(
-        f"/calls/{appointment_id}/ticket", headers={"X-CSRF-Token": await web.csrf_from(page)}
-    )
-    assert response.status == 200, await response.text()
-    return (await response.json())["ticket"]
 
 
 async def waiting_for(web: WebClient) -> list[dict]:
@@ -67,7 +59,7 @@ async def test_the_worker_sees_who_waits_and_no_other_worker_does(
     citizen = Peer(other_web.client.session, other_web.client.make_url("/ws/calls"), media=False)
     worker = Peer(web.client.session, web.client.make_url("/ws/calls"), media=False)
     try:
-        assert (await citizen.join(await ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
+        assert (await citizen.join(await call_ticket(other_web, appointment_id, "/me")))["state"] == "waiting"
         assert await waiting_for(web) == [
             {
                 "appointment": appointment_id,
@@ -92,7 +84,7 @@ async def test_the_worker_sees_who_waits_and_no_other_worker_does(
         assert await audit_entries(db, world.a.other_worker.id) == []
 
         # The worker comes into the call (a host is never "waiting") and lets the citizen in: nobody waits now.
-        await worker.join(await ticket(web, appointment_id, "/worker"))
+        await worker.join(await call_ticket(web, appointment_id, "/worker"))
         assert [w["participant"] for w in await waiting_for(web)] == [citizen_pid]
         await worker.send(type="admit", participant=citizen_pid)
         await citizen.expect("admitted")
@@ -110,7 +102,7 @@ async def test_a_citizen_who_waits_again_is_audited_again(world, clock, web, oth
     for attempt in range(2):
         citizen = Peer(other_web.client.session, other_web.client.make_url("/ws/calls"), media=False)
         try:
-            await citizen.join(await ticket(other_web, appointment_id, "/me"))
+            await citizen.join(await call_ticket(other_web, appointment_id, "/me"))
             assert len(await waiting_for(web)) == 1
             assert len(await waiting_for(web)) == 1
             await citizen.send(type="leave")
@@ -148,7 +140,7 @@ async def test_a_citizen_waiting_on_one_process_is_seen_by_the_worker_on_another
     await a.open_link(world.a.citizen.link_token)
     citizen = Peer(a.client.session, a.client.make_url("/ws/calls"), media=False)
     try:
-        await citizen.join(await ticket(a, appointment_id, "/me"))
+        await citizen.join(await call_ticket(a, appointment_id, "/me"))
         assert [(w["appointment"], w["name"]) for w in await waiting_for(b)] == [
             (appointment_id, world.a.citizen.preferred_name)
         ]

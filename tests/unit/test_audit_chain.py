@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select, text
@@ -17,6 +14,8 @@ from vbostotte import audit
 from vbostotte import db as database
 from vbostotte.actors import Actor
 from vbostotte.models import AuditEntry
+
+from support import vbostotte_command
 
 ACTOR = Actor(kind="staff", id=7, municipality_id=1, role="worker", name="Anna")
 
@@ -115,11 +114,8 @@ async def test_entries_hold_no_free_text(app_engine, db):
 def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path):
     original = tmp_path / "original.db"
     url = f"sqlite+aiosqlite:///{original}"
-    env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
-    migrated = subprocess.run(
-        [sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    env = {"VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
+    assert vbostotte_command(env, "migrate")[0] == 0
 
     async def fill():
         engine = database.create_engine(url)
@@ -127,24 +123,17 @@ def test_verify_audit_command_reports_the_first_broken_entry_in_a_copy(tmp_path)
         await engine.dispose()
 
     asyncio.new_event_loop().run_until_complete(fill())
-    command = [sys.executable, "-m", "vbostotte", "verify-audit"]
-    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0 and "6 entries verified" in ok.stdout
+    code, printed = vbostotte_command(env, "verify-audit")
+    assert code == 0 and "6 entries verified" in printed
 
     copy = tmp_path / "copy.db"
     shutil.copy(original, copy)
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER audit_entries_no_update")
         conn.execute("UPDATE audit_entries SET citizen_id = 99 WHERE id = 3")
-    broken = subprocess.run(
-        command,
-        env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert broken.returncode == 1
-    assert "BROKEN at entry 3" in broken.stdout
+    code, printed = vbostotte_command({**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}, "verify-audit")
+    assert code == 1
+    assert "BROKEN at entry 3" in printed
 
 
 def test_the_canonical_row_hash_is_pinned():

@@ -4,7 +4,9 @@ role may only append to them (migration 0015).
 
 Each forged chain is made on a copy of the database (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on
 PostgreSQL) by its owner with the triggers off, and must be reported both by the verifier and by
-``vbostotte verify-audit`` (exit code 1, "BROKEN").
+``vbostotte verify-audit`` (exit code 1, "BROKEN"). The command runs in this process for each forged chain
+(support.vbostotte_command); as a program of its own once, with ``--anchors``
+(test_verify_audit_reads_anchors_from_a_json_log_export_too).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from vbostotte import audit
+from vbostotte import audit, cli
 from vbostotte import db as database
 from vbostotte.actors import Actor
 from vbostotte.audit import anchors as audit_anchors
@@ -35,6 +37,8 @@ from vbostotte.audit import keys as audit_keys
 from vbostotte.config import SettingsError, load_settings
 from vbostotte.models import AuditEntry, AuditHead, ConsentEvent, ConsentHead
 from vbostotte.privacy import consent
+
+from support import vbostotte_command
 
 ACTOR = Actor(kind="staff", id=7, municipality_id=1, role="worker", name="Anna")
 Kind = consent.Kind
@@ -169,12 +173,11 @@ def test_the_key_file_is_made_once_private_and_rotated_by_appending(tmp_path):
         audit_keys.load(dataclasses.replace(settings, audit_key=NEW_KEY, audit_retired_keys="k2:" + "z" * 40))
 
 
-def test_a_malformed_key_stops_the_command_with_a_configuration_error(tmp_path):
-    env = {**os.environ, "VB_DATA_DIR": str(tmp_path), "VB_AUDIT_KEY": "short:secret"}
-    done = subprocess.run(
-        [sys.executable, "-m", "vbostotte", "verify-audit"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 2 and "Configuration error: VB_AUDIT_KEY" in done.stderr
+def test_a_malformed_key_stops_the_command_with_a_configuration_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VB_AUDIT_KEY", "short:secret")
+    assert cli.main(["verify-audit"]) == 2
+    assert "Configuration error: VB_AUDIT_KEY" in capsys.readouterr().err
 
 
 async def test_entries_made_before_keys_are_accepted_only_before_the_first_keyed_one(tmp_path):
@@ -469,16 +472,10 @@ async def _verify(url: str, anchors: list) -> tuple[audit.ChainReport, consent.B
         await engine.dispose()
 
 
-async def _verify_audit_command(url: str, data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(data_dir)}
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "vbostotte", "verify-audit"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+async def _verify_audit_command(url: str, data_dir: Path) -> tuple[int, str]:
+    """``vbostotte verify-audit`` (the default anchor file in ``data_dir``), in this process: exit code and output."""
+    env = {"VB_DATABASE_URL": url, "VB_DATA_DIR": str(data_dir)}
+    return await asyncio.to_thread(vbostotte_command, env, "verify-audit")
 
 
 async def _chains_with_anchors(world, engine, clock, data_dir: Path) -> None:
@@ -511,8 +508,8 @@ async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(
     try:
         report, broken = await _verify(control, anchors)
         assert report.ok and broken is None and report.anchors == 2
-        done = await _verify_audit_command(control, tmp_path)
-        assert done.returncode == 0 and "anchors: 5 read" in done.stdout, done.stdout + done.stderr
+        code, printed = await _verify_audit_command(control, tmp_path)
+        assert code == 0 and "anchors: 5 read" in printed, printed
     finally:
         await _drop_copy(control)
 
@@ -529,14 +526,14 @@ async def test_every_forged_chain_is_reported_by_the_verifier_and_the_command(
             without_anchors = await _verify(copy, [])
             if without_anchors[0].ok if chain_name == "audit" else without_anchors[1] is None:
                 unseen_without_anchors.append(label)
-            done = await _verify_audit_command(copy, tmp_path)
-            reported = done.returncode == 1 and f"{chain_name} chain BROKEN" in done.stdout
+            code, printed = await _verify_audit_command(copy, tmp_path)
+            reported = code == 1 and f"{chain_name} chain BROKEN" in printed
             assert other_intact, label
             if found and reported:
                 detected.append(label)
                 print(f"  {label}: {report if chain_name == 'audit' else broken}")
             else:
-                print(f"NOT DETECTED: {label}: {report} / {broken} / {done.stdout}")
+                print(f"NOT DETECTED: {label}: {report} / {broken} / {printed}")
         finally:
             await _drop_copy(copy)
     print(
@@ -578,8 +575,8 @@ async def test_verify_audit_reads_anchors_from_a_json_log_export_too(world, engi
     copy = await _copy(database_url, tmp_path, "shipped")
     try:
         await _forge(copy, Chain("audit", None), "truncate the tail", forger=True)
-        without = await _verify_audit_command(copy, tmp_path)
-        assert without.returncode == 0 and "anchors: none" in without.stdout  # cut cleanly: unseen without anchors
+        code, printed = await _verify_audit_command(copy, tmp_path)
+        assert code == 0 and "anchors: none" in printed  # cut cleanly: unseen without anchors
         env = {**os.environ, "VB_DATABASE_URL": copy, "VB_DATA_DIR": str(tmp_path)}
         done = await asyncio.to_thread(
             subprocess.run,

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select, text
@@ -21,6 +18,8 @@ from vbostotte.errors import InvalidInput, NotFound, PermissionDenied
 from vbostotte.identity import organisation
 from vbostotte.models import AuditEntry, ConsentEvent, ConsentKind, ConsentVersion
 from vbostotte.privacy import consent
+
+from support import vbostotte_command
 
 Kind = consent.Kind
 NEW_TEXT = consent.Text(
@@ -299,34 +298,21 @@ async def test_editing_deleting_or_reordering_one_event_is_detected(world, app_e
 def test_verify_audit_also_verifies_the_consent_chain_in_a_copy(tmp_path):
     original = tmp_path / "original.db"
     url = f"sqlite+aiosqlite:///{original}"
-    env = {**os.environ, "VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
-    migrated = subprocess.run(
-        [sys.executable, "-m", "vbostotte", "migrate"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    seeded = subprocess.run(
-        [sys.executable, "-m", "vbostotte", "seed-demo"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    command = [sys.executable, "-m", "vbostotte", "verify-audit"]
-    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "consent chain OK: 10 events verified" in ok.stdout  # the demo's consents: 4 + 3 + 2 + 1
+    env = {"VB_DATABASE_URL": url, "VB_DATA_DIR": str(tmp_path)}
+    assert vbostotte_command(env, "migrate")[0] == 0
+    assert vbostotte_command(env, "seed-demo")[0] == 0
+    code, printed = vbostotte_command(env, "verify-audit")
+    assert code == 0, printed
+    assert "consent chain OK: 10 events verified" in printed  # the demo's consents: 4 + 3 + 2 + 1
 
     copy = tmp_path / "copy.db"
     shutil.copy(original, copy)
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER consent_events_no_update")
         conn.execute("UPDATE consent_events SET action = 'withdrawn' WHERE seq = 3")
-    broken = subprocess.run(
-        command,
-        env={**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert broken.returncode == 1
-    assert "consent chain BROKEN" in broken.stdout and "(number 3)" in broken.stdout
+    code, printed = vbostotte_command({**env, "VB_DATABASE_URL": f"sqlite+aiosqlite:///{copy}"}, "verify-audit")
+    assert code == 1
+    assert "consent chain BROKEN" in printed and "(number 3)" in printed
 
 
 def test_the_migration_turns_reminder_preferences_into_consent_events(tmp_path):

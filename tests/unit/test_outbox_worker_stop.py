@@ -5,77 +5,19 @@ the next sender takes them at once (not when the lease runs out, and not one att
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from vbostotte.app import utcnow
-from vbostotte.models import (
-    Appointment,
-    AppointmentKind,
-    Citizen,
-    MunicipalitySettings,
-    OutboxMessage,
-    OutboxStatus,
-    Staff,
-    StaffRole,
-)
-from vbostotte.privacy import consent
-from vbostotte.reminders import outbox
+from vbostotte.models import OutboxMessage, OutboxStatus
 
 from mail_and_sms import MailServer
+from support import outbox_worker_env, plan_due_reminders, start_outbox_worker
 
 N = 30  # more than one batch (sender.BATCH = 20)
 LEASE_SECONDS = 600  # long: a message left 'sending' would stay stuck for the whole test
-
-
-async def plan_due_reminders(db, world, count: int, now) -> None:
-    """``count`` appointments in the coming hours, each with one e-mail reminder due now (a week's notice,
-    planned eight days ago), for a worker of their own (as in test_sending_exactly_once.py)."""
-    municipality = world.a.id
-    await db.merge(
-        MunicipalitySettings(
-            municipality_id=municipality,
-            reminder_offsets_minutes="10080",
-            confirm_cutoff_minutes=180,
-            crisis_line_text="",
-        )
-    )
-    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.SMS_REMINDERS, "phone", now)
-    (await db.get(Citizen, world.a.citizen.id)).email = "borger@example.dk"
-    worker = Staff(
-        municipality_id=municipality,
-        email="stop-test@aarhus.example.dk",
-        name="Kim Test",
-        role=StaffRole.WORKER,
-        password_hash="-",
-        active=True,
-        created_at=now,
-    )
-    db.add(worker)
-    await db.flush()
-    first = now.replace(second=0, microsecond=0) + dt.timedelta(hours=2)
-    for i in range(count):
-        starts = first + dt.timedelta(minutes=30 * i)
-        appointment = Appointment(
-            municipality_id=municipality,
-            citizen_id=world.a.citizen.id,
-            worker_id=worker.id,
-            kind=AppointmentKind.VIDEO,
-            starts_at=starts,
-            ends_at=starts + dt.timedelta(minutes=15),
-            created_at=now,
-            response="none",
-        )
-        db.add(appointment)
-        await db.flush()
-        await outbox.plan_for_appointment(db, appointment, now - dt.timedelta(days=8))
-    await db.commit()
 
 
 async def rows(engine) -> list[tuple[str, int, object]]:
@@ -90,22 +32,7 @@ async def test_sigterm_hands_back_the_claimed_unsent_messages_without_counting_a
     await plan_due_reminders(db, world, N, utcnow())
     log_path = tmp_path / "worker.log"
     with MailServer(delay=0.15) as mail, log_path.open("w") as log:
-        env = {
-            **os.environ,
-            "VB_DATABASE_URL": database_url,
-            "VB_DATA_DIR": str(tmp_path),
-            "VB_LOG_LEVEL": "INFO",
-            "VB_SMTP_HOST": "127.0.0.1",
-            "VB_SMTP_PORT": str(mail.port),
-            "VB_SMS_GATEWAY_URL": "",
-            "VB_BASE_URL": "http://127.0.0.1",
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "vbostotte", "outbox-worker", "--lease", str(LEASE_SECONDS), "--poll", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_outbox_worker(outbox_worker_env(database_url, tmp_path, mail.port), log, LEASE_SECONDS)
         try:
             async with asyncio.timeout(30):
                 while len(mail.received) < 3:

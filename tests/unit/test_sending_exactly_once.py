@@ -5,80 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import hashlib
-import os
 import random
 import signal
 import subprocess
-import sys
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from vbostotte import db as database
 from vbostotte.app import utcnow
-from vbostotte.models import (
-    Appointment,
-    AppointmentKind,
-    Citizen,
-    MunicipalitySettings,
-    OutboxMessage,
-    Staff,
-    StaffRole,
-)
-from vbostotte.privacy import consent
-from vbostotte.reminders import channels, outbox, sender
+from vbostotte.models import OutboxMessage
+from vbostotte.reminders import channels, sender
 
 from mail_and_sms import MailServer
+from support import outbox_worker_env, plan_due_reminders, start_outbox_worker, vbostotte_command
 
 N = 40
 KILL_AT = (N // 3, 2 * N // 3)  # kill the sender when this many messages have arrived, then start it again
 LEASE_SECONDS = 2
-
-
-async def plan_due_reminders(db, world, count: int, now: dt.datetime) -> None:
-    """``count`` appointments in the coming hours, each with one e-mail reminder due now (a week's notice,
-    planned eight days ago), for a worker of their own so no other appointment is in the way."""
-    municipality = world.a.id
-    await db.merge(
-        MunicipalitySettings(
-            municipality_id=municipality,
-            reminder_offsets_minutes="10080",
-            confirm_cutoff_minutes=180,
-            crisis_line_text="",
-        )
-    )
-    await consent.withdraw(db, world.a.worker.actor, world.a.citizen.id, consent.Kind.SMS_REMINDERS, "phone", now)
-    (await db.get(Citizen, world.a.citizen.id)).email = "borger@example.dk"
-    worker = Staff(
-        municipality_id=municipality,
-        email="kill-test@aarhus.example.dk",
-        name="Kim Test",
-        role=StaffRole.WORKER,
-        password_hash="-",
-        active=True,
-        created_at=now,
-    )
-    db.add(worker)
-    await db.flush()
-    first = now.replace(second=0, microsecond=0) + dt.timedelta(hours=2)
-    for i in range(count):
-        starts = first + dt.timedelta(minutes=30 * i)
-        appointment = Appointment(
-            municipality_id=municipality,
-            citizen_id=world.a.citizen.id,
-            worker_id=worker.id,
-            kind=AppointmentKind.VIDEO,
-            starts_at=starts,
-            ends_at=starts + dt.timedelta(minutes=15),
-            created_at=now,
-            response="none",
-        )
-        db.add(appointment)
-        await db.flush()
-        await outbox.plan_for_appointment(db, appointment, now - dt.timedelta(days=8))
-    await db.commit()
 
 
 async def expected_message_ids(engine) -> set[str]:
@@ -122,15 +67,6 @@ async def test_two_senders_at_once_never_send_a_message_twice(world, db, engine,
     assert await statuses(engine) == {"sent": N}
 
 
-def start_worker(env: dict[str, str], log) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "vbostotte", "outbox-worker", "--lease", str(LEASE_SECONDS), "--poll", "1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
 async def wait_for(condition, what: str, worker: subprocess.Popen, log_path, timeout: float = 15) -> None:
     try:
         async with asyncio.timeout(timeout):
@@ -152,19 +88,10 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
     # The server stores each message, then answers 20 ms later: a kill in that pause loses the answer, and the
     # message is sent again (the one window of the exactly-once argument, docs/reminders.md).
     with MailServer(delay=0.02) as mail, log_path.open("w") as log:
-        env = {
-            **os.environ,
-            "VB_DATABASE_URL": database_url,
-            "VB_DATA_DIR": str(tmp_path),
-            "VB_LOG_LEVEL": "INFO",
-            "VB_SMTP_HOST": "127.0.0.1",
-            "VB_SMTP_PORT": str(mail.port),
-            "VB_SMS_GATEWAY_URL": "",
-            "VB_BASE_URL": "http://127.0.0.1",
-        }
+        env = outbox_worker_env(database_url, tmp_path, mail.port)
         arrived_at_kill = []
         for threshold in KILL_AT:
-            worker = start_worker(env, log)
+            worker = start_outbox_worker(env, log, LEASE_SECONDS)
             try:
 
                 async def arrived(threshold=threshold):
@@ -177,7 +104,7 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
                 worker.kill()  # SIGKILL: no clean-up of any kind
                 worker.wait(timeout=5)
             arrived_at_kill.append(len(mail.received))
-        worker = start_worker(env, log)
+        worker = start_outbox_worker(env, log, LEASE_SECONDS)
         try:
 
             async def all_sent():
@@ -203,13 +130,10 @@ async def test_a_sender_killed_mid_batch_and_started_again_sends_every_reminder(
 
 def test_the_outbox_worker_without_a_channel_says_what_to_set(settings):
     env = {
-        **os.environ,
         "VB_DATABASE_URL": settings.database_url,
         "VB_DATA_DIR": str(settings.data_dir),
         "VB_SMTP_HOST": "",
         "VB_SMS_GATEWAY_URL": "",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "vbostotte", "outbox-worker"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 2 and "VB_SMTP_HOST" in result.stderr
+    code, printed = vbostotte_command(env, "outbox-worker")
+    assert code == 2 and "VB_SMTP_HOST" in printed

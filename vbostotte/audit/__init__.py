@@ -129,43 +129,25 @@ async def record(
     if deferred is not None:
         deferred.append(Deferred(actor, event, clock))
         return None
-    key_id, key = audit_keys.of_session(session).current("audit")
-    head = (await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())).scalar_one()
-    entry = AuditEntry(
-        id=head.last_id + 1,
-        at=clock(),
-        municipality_id=actor.municipality_id,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        action=event.action,
-        citizen_id=event.citizen_id,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        purpose=event.purpose,
-        outcome=event.outcome,
-        prev_hash=head.last_hash,
-        key_id=key_id,
-    )
-    entry.hash = entry_hash(entry, key)
-    session.add(entry)
-    head.last_id, head.last_hash = entry.id, entry.hash
-    await session.flush()
-    return entry
+    return (await _append(session, [Deferred(actor, event, clock)]))[0]
 
 
 async def append_deferred(session: AsyncSession, entries: Sequence[Deferred]) -> None:
     """Append many deferred entries in the caller's transaction, in order, exactly as :func:`record` would one by
     one (the same fields, times and hashes), but with one lock of the head, one insert and one update of the head."""
-    if not entries:
-        return
+    if entries:
+        await _append(session, entries)
+
+
+async def _append(session: AsyncSession, entries: Sequence[Deferred]) -> list[AuditEntry]:
+    """Place the entries at the end of the chain, in order: one lock of the head, its one update, one flush."""
     key_id, key = audit_keys.of_session(session).current("audit")
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())).scalar_one()
-    last_id, last_hash = head.last_id, head.last_hash
+    appended = []
     for deferred in entries:
         actor, event = deferred.actor, deferred.event
         entry = AuditEntry(
-            id=last_id + 1,
+            id=head.last_id + 1,
             at=deferred.clock(),
             municipality_id=actor.municipality_id,
             actor_kind=actor.kind,
@@ -177,14 +159,15 @@ async def append_deferred(session: AsyncSession, entries: Sequence[Deferred]) ->
             object_id=event.object_id,
             purpose=event.purpose,
             outcome=event.outcome,
-            prev_hash=last_hash,
+            prev_hash=head.last_hash,
             key_id=key_id,
         )
         entry.hash = entry_hash(entry, key)
         session.add(entry)
-        last_id, last_hash = entry.id, entry.hash
-    head.last_id, head.last_hash = last_id, last_hash
+        head.last_id, head.last_hash = entry.id, entry.hash
+        appended.append(entry)
     await session.flush()
+    return appended
 
 
 @dataclass(frozen=True)

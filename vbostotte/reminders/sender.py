@@ -243,22 +243,19 @@ async def _check_reminder(
         return Verdict(OutboxStatus.DROPPED, "too late")
     if await _later_reminder_due(db, message, now):
         return Verdict(OutboxStatus.DROPPED, "superseded")  # after an outage: one reminder, not two at once
-    if message.channel not in await consent.reminder_channels(db, appointment.citizen_id):
-        return Verdict(OutboxStatus.DROPPED, "not agreed")
-    citizen = await db.get(Citizen, appointment.citizen_id)
-    if citizen is None:
-        return Verdict(OutboxStatus.FAILED, "unknown recipient")
-    contact = _contact(message.channel, citizen.email, citizen.phone)
-    if isinstance(contact, Verdict):
-        return contact
-    text = messages.reminder(
-        kind=appointment.kind.value,
-        starts_at=appointment.starts_at,
-        locale=citizen.locale,
-        base_url=settings.base_url,
-        now=now,
+    return await _to_citizen(
+        db,
+        message,
+        appointment.citizen_id,
+        now,
+        lambda locale: messages.reminder(
+            kind=appointment.kind.value,
+            starts_at=appointment.starts_at,
+            locale=locale,
+            base_url=settings.base_url,
+            now=now,
+        ),
     )
-    return _outgoing(message, contact, text, now)
 
 
 async def _check_call_now(
@@ -269,15 +266,13 @@ async def _check_call_now(
         return refused
     if not calls.is_open(appointment, settings, now):
         return Verdict(OutboxStatus.DROPPED, "too late")
-    if message.channel not in await consent.reminder_channels(db, appointment.citizen_id):
-        return Verdict(OutboxStatus.DROPPED, "not agreed")
-    citizen = await db.get(Citizen, appointment.citizen_id)
-    if citizen is None:
-        return Verdict(OutboxStatus.FAILED, "unknown recipient")
-    contact = _contact(message.channel, citizen.email, citizen.phone)
-    if isinstance(contact, Verdict):
-        return contact
-    return _outgoing(message, contact, messages.call_now(locale=citizen.locale, base_url=settings.base_url), now)
+    return await _to_citizen(
+        db,
+        message,
+        appointment.citizen_id,
+        now,
+        lambda locale: messages.call_now(locale=locale, base_url=settings.base_url),
+    )
 
 
 async def _check_day_task_reminder(
@@ -294,18 +289,32 @@ async def _check_day_task_reminder(
         return Verdict(OutboxStatus.DROPPED, "moved")
     if now - task.remind_at > DAY_TASK_LATE:
         return Verdict(OutboxStatus.DROPPED, "too late")  # after an outage: "drink water" hours late is noise
-    if message.channel not in await consent.reminder_channels(db, task.citizen_id):
+    remind_at = task.remind_at
+    return await _to_citizen(
+        db,
+        message,
+        task.citizen_id,
+        now,
+        lambda locale: messages.day_task_reminder(
+            title=task.title, remind_at=remind_at, locale=locale, base_url=settings.base_url
+        ),
+    )
+
+
+async def _to_citizen(
+    db: AsyncSession, message: OutboxMessage, citizen_id: int, now: dt.datetime, text: Callable[[str], messages.Text]
+) -> Outgoing | Verdict:
+    """To the citizen, on the message's channel if they still agree to it and have an address for it; ``text`` makes
+    the message in their language."""
+    if message.channel not in await consent.reminder_channels(db, citizen_id):
         return Verdict(OutboxStatus.DROPPED, "not agreed")
-    citizen = await db.get(Citizen, task.citizen_id)
+    citizen = await db.get(Citizen, citizen_id)
     if citizen is None:
         return Verdict(OutboxStatus.FAILED, "unknown recipient")
     contact = _contact(message.channel, citizen.email, citizen.phone)
     if isinstance(contact, Verdict):
         return contact
-    text = messages.day_task_reminder(
-        title=task.title, remind_at=task.remind_at, locale=citizen.locale, base_url=settings.base_url
-    )
-    return _outgoing(message, contact, text, now)
+    return _outgoing(message, contact, text(citizen.locale), now)
 
 
 async def _check_interpreter_notice(

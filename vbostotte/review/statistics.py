@@ -207,6 +207,7 @@ CANCELLED = or_(
 HELD = and_(Appointment.cancelled_at.is_(None), Appointment.attendance == "attended")
 NO_SHOW = and_(Appointment.cancelled_at.is_(None), Appointment.attendance == "no_show")
 VIDEO = Appointment.kind == AppointmentKind.VIDEO
+UNSCHEDULED = Appointment.unscheduled.is_(True)
 REMINDED = exists().where(
     OutboxMessage.appointment_id == Appointment.id,
     OutboxMessage.purpose == "reminder",
@@ -234,8 +235,8 @@ def _where(scope: Scope, period: Period) -> list:
 async def compute(db: AsyncSession, scope: Scope, period: Period) -> Statistics:
     """Every figure of the statistics page for ``scope`` in ``period``.
 
-    Four passes over a period's rows: the appointments (one grouped query for every count, the reminder groups
-    and the interpreters), the calls (one grouped query over the call events), the admissions (the waiting
+    Four passes over a period's rows: the appointments (one grouped query for every count, the reminder groups,
+    the interpreters and the unscheduled calls), the calls (one grouped query over the call events), the admissions (the waiting
     times) and the check-ins and goals; the rest are look-ups of names and settings.
     """
     where = _where(scope, period)
@@ -251,7 +252,7 @@ async def compute(db: AsyncSession, scope: Scope, period: Period) -> Statistics:
         interpreters=await _interpreters(db, scope, where, groups),
         checkins=await _checkins(db, scope, period),
         goals_achieved=await _goals_achieved(db, scope, period),
-        between=await _between(db, scope, period, where),
+        between=await _between(db, scope, period, groups),
     )
 
 
@@ -269,6 +270,8 @@ class _Group:
     interpreter_no_show: int
     held_reminded: int  # held, and a reminder was sent
     no_show_reminded: int
+    unscheduled: int  # started at once ("call now"), not cancelled
+    unscheduled_held: int
 
 
 async def _appointment_groups(db: AsyncSession, where: list) -> list[_Group]:
@@ -295,6 +298,8 @@ async def _appointment_groups(db: AsyncSession, where: list) -> list[_Group]:
             _n(and_(interpreter, NO_SHOW)),
             _n(and_(HELD, REMINDED)),
             _n(and_(NO_SHOW, REMINDED)),
+            _n(and_(UNSCHEDULED, Appointment.cancelled_at.is_(None))),
+            _n(and_(UNSCHEDULED, HELD)),
         )
         .join(Citizen, Citizen.id == Appointment.citizen_id)
         .where(*where)
@@ -524,17 +529,9 @@ async def _goals_achieved(db: AsyncSession, scope: Scope, period: Period) -> int
     ).scalar_one()
 
 
-async def _between(db: AsyncSession, scope: Scope, period: Period, where: list) -> BetweenStats:
+async def _between(db: AsyncSession, scope: Scope, period: Period, groups: list[_Group]) -> BetweenStats:
     """Unscheduled calls (counted apart: they are also among the video sessions above) and call requests, by the
     time of the call or of the tap; how fast a request was answered is the median over those answered."""
-    unscheduled, held = (
-        await db.execute(
-            select(_n(Appointment.cancelled_at.is_(None)), _n(HELD))
-            .select_from(Appointment)
-            .join(Citizen, Citizen.id == Appointment.citizen_id)
-            .where(*where, Appointment.unscheduled.is_(True))
-        )
-    ).one()
     conditions = [
         models.CallRequest.citizen_id.in_(_citizens_in(scope)),
         models.CallRequest.created_at >= period.starts,
@@ -552,8 +549,8 @@ async def _between(db: AsyncSession, scope: Scope, period: Period, where: list) 
     waits = [(answered - asked).total_seconds() / 60 for asked, answered, _ in rows if answered is not None]
     answers = [answer for _, answered, answer in rows if answered is not None]
     return BetweenStats(
-        unscheduled=int(unscheduled),
-        unscheduled_held=int(held),
+        unscheduled=sum(g.unscheduled for g in groups),
+        unscheduled_held=sum(g.unscheduled_held for g in groups),
         requests=len(rows),
         answered=len(waits),
         called=answers.count(models.CallRequestAnswer.CALLED.value),

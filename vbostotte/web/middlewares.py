@@ -33,7 +33,7 @@ from vbostotte.i18n import N_
 from vbostotte.identity import api_tokens, sessions
 from vbostotte.models import Citizen, Staff
 from vbostotte.operations import logging_setup, metrics
-from vbostotte.web import rendering, security
+from vbostotte.web import rendering, reports, security
 from vbostotte.web.keys import (
     ACTOR,
     AFTERWARDS,
@@ -43,6 +43,7 @@ from vbostotte.web.keys import (
     DB,
     METRICS,
     READ_SESSIONMAKER,
+    REPORTS,
     REQUEST_ID,
     SESSION_TOKEN,
     SESSIONMAKER,
@@ -217,13 +218,16 @@ async def database(request: web.Request, handler):
     writer nor a writer for it (SQLite's WAL lets readers read beside the one writer). Its audit entries are
     appended after its reads in a group commit with other requests' entries, and its answer waits for that commit.
     A GET that turns out to write (a session noted active, a link opening a session) is rolled back at its first
-    writing statement and run again as a writer: every other request, under the lock on SQLite, as before."""
+    writing statement and run again as a writer: every other request, under the lock on SQLite, as before.
+    A report (``reports.report``) reads on the report engine, on SQLite doing its reads, computing and rendering
+    on the report thread (web/reports.py); its audit entries are appended here, on the event loop."""
     if request.path.startswith(NO_DATABASE):
         return await handler(request)
     readers, group = request.app.get(READ_SESSIONMAKER), request.app.get(AUDIT_GROUP_COMMIT)
     if request.method in READ_METHODS and readers is not None and group is not None:
+        report_runner = request.app.get(REPORTS) if reports.is_report(request) else None
         try:
-            return await _read_only_unit_of_work(request, handler, readers, group)
+            return await _read_only_unit_of_work(request, handler, readers, group, report_runner)
         except db_module.WriteInReadOnly:
             pass  # nothing was written or shown: run it again as a writer
     lock = request.app.get(SQLITE_LOCK)
@@ -245,10 +249,36 @@ def _wrote(exc: BaseException) -> bool:
     return False
 
 
-async def _read_only_unit_of_work(request: web.Request, handler, readers, group):
-    """The handler on a read-only session; its audit entries appended (group commit) before its answer."""
+async def _read_only_unit_of_work(request: web.Request, handler, readers, group, report_runner=None):
+    """The handler on a read-only session (a report's where reports run); its audit entries appended (group
+    commit) before its answer."""
     request[AFTERWARDS] = []
     deferred: list = []
+    try:
+        if report_runner is None:
+            response = await _read_only(request, handler, readers, deferred)
+        else:
+            response = await report_runner.run(_read_only(request, handler, report_runner.sessions, deferred))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            await _afterwards(request)
+        else:
+            await group.append(deferred)
+        raise
+    except DomainError as exc:
+        request[AFTERWARDS].extend(exc.afterwards)
+        await _afterwards(request)
+        raise
+    if response.status < 400:
+        await group.append(deferred)
+    else:
+        await _afterwards(request)
+    return response
+
+
+async def _read_only(request: web.Request, handler, readers, deferred: list):
+    """The handler's reads on a read-only session, rolled back; a write (now or at the flush) raises
+    ``WriteInReadOnly``, so the request runs again as a writer."""
     async with readers(info={**readers.kw.get("info", {}), audit.DEFERRED: deferred}) as db:
         request[DB] = db
         try:
@@ -266,17 +296,6 @@ async def _read_only_unit_of_work(request: web.Request, handler, readers, group)
                         raise db_module.WriteInReadOnly() from flushed
                     raise
             await db.rollback()
-            if exc.status >= 400:
-                await _afterwards(request)
-            else:
-                await group.append(deferred)
-            raise
-        except DomainError as exc:
-            await db.rollback()
-            if _wrote(exc):
-                raise db_module.WriteInReadOnly() from exc
-            request[AFTERWARDS].extend(exc.afterwards)
-            await _afterwards(request)
             raise
         except BaseException as exc:
             await db.rollback()
@@ -284,10 +303,6 @@ async def _read_only_unit_of_work(request: web.Request, handler, readers, group)
                 raise db_module.WriteInReadOnly() from exc
             raise
         await db.rollback()  # it only read: end its snapshot before waiting for the commit
-    if response.status < 400:
-        await group.append(deferred)
-    else:
-        await _afterwards(request)
     return response
 
 

@@ -17,7 +17,7 @@ from vbostotte.i18n import gettext as _
 from vbostotte.identity import citizens, organisation
 from vbostotte.models import OutboxStatus, StaffRole
 from vbostotte.review import audit_review, charts, pilot_export, review, statistics
-from vbostotte.web import base
+from vbostotte.web import base, reports
 from vbostotte.web.keys import AUDIT_VERIFIED
 from vbostotte.web.validation import Form
 
@@ -90,6 +90,7 @@ def _download(body: str, content_type: str, filename: str) -> web.Response:
     return response
 
 
+@reports.report
 async def statistics_page(request: web.Request) -> web.Response:
     """Statistics for the reviewer's teams (or one team, one worker) in a period; ?format=csv downloads them."""
     who, db = base.actor(request), base.db(request)
@@ -168,6 +169,7 @@ GROUP_LABELS = {
 }
 
 
+@reports.report
 async def pilot_export_file(request: web.Request) -> web.Response:
     """The anonymised aggregate export (?format=json or csv) of the same selection."""
     who, db = base.actor(request), base.db(request)
@@ -292,6 +294,7 @@ def describe(e: review.Entry) -> str:
     return texts[e.what]() if e.what in texts else e.what
 
 
+@reports.report
 async def access_log(request: web.Request) -> web.Response:
     """The audit log viewer, filtered by citizen, staff member, action and period."""
     who, db = base.actor(request), base.db(request)

@@ -318,7 +318,7 @@ function prime() {
   const made = { config: rtcConfig, pc: takeSpare(), candidates: [] };
   Object.assign(made, addOwnTracks(made.pc));
   made.pc.onicecandidate = (event) => made.candidates.push(event.candidate ? event.candidate.toJSON() : null);
-  made.ready = made.pc.createOffer().then((o) => made.pc.setLocalDescription(o)).catch(() => {});
+  made.ready = made.pc.setLocalDescription().catch(() => {}); // the offer, made and set in one step
   primed = made;
 }
 
@@ -442,7 +442,7 @@ async function handle(message) {
     case "offer": {
       const { pc } = peer(from);
       await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
-      await pc.setLocalDescription(await pc.createAnswer());
+      await pc.setLocalDescription(); // the answer, made and set in one step
       send({ type: "answer", to: from, sdp: pc.localDescription.sdp });
       present();
       announceMedia();

@@ -1,0 +1,100 @@
+"""Reports run apart from the pages: the year's statistics, the access log and their exports.
+
+A report reads and computes for much longer than a page (hundreds of milliseconds for a year's statistics, most of
+it SQLite's work and SQLAlchemy's rows). On the server's one event loop that would hold up every other request for
+the whole time. So on SQLite a handler marked :func:`report` runs its read-only unit of work (the session check,
+its reads, computing and rendering; ``web/middlewares.py``) on the report thread (:class:`Reports`): an event loop
+in a thread of its own, at a low OS priority (Linux: a nice value for that thread alone), reading on an engine of
+its own (``db.create_report_engine``). The short pages keep the event loop, and whenever they need the CPU the
+operating system gives it to them first; the report's answer goes back to the event loop, which appends its audit
+entries (group commit) and sends it. A report that turns out to write runs again as a writer on the event loop, as
+any page. On PostgreSQL the statements run in the server anyway: reports stay on the event loop, on an engine whose
+statements may take longer than a page's (``db.REPORT_QUERY_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import os
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+NICENESS = 15  # the report thread's nice value (Linux; 0 is the event loop's): it gets the CPU the pages leave
+# How long the event loop's thread may wait for the GIL while the report thread computes in Python before the
+# interpreter makes the report thread hand it over (Python's default: 5 ms, the whole budget of a short page's wait).
+SWITCH_INTERVAL = 0.001
+_REPORT = "vbostotte_report"  # the attribute :func:`report` sets on a handler
+
+T = TypeVar("T")
+Handler = TypeVar("Handler", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
+
+
+def report(handler: Handler) -> Handler:
+    """Mark a GET handler as a report: its read-only unit of work runs where reports run (:class:`Reports`)."""
+    setattr(handler, _REPORT, True)
+    return handler
+
+
+def is_report(request: web.Request) -> bool:
+    """Is the request's handler marked with :func:`report`?"""
+    return getattr(request.match_info.handler, _REPORT, False) is True
+
+
+def lower_own_priority() -> None:
+    """Lower the calling thread's OS priority to ``NICENESS`` (on Linux a thread has a nice value of its own);
+    elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+
+
+class Reports:
+    """Where reports run: read-only sessions on an engine of their own (``engine`` is used only there), and with
+    ``threaded`` (SQLite) an event loop in a thread of their own at low OS priority. PostgreSQL runs a report's
+    statements in the server anyway: its reports stay on the event loop, with a longer statement bound."""
+
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, threaded: bool) -> None:
+        self.engine, self.sessions = engine, sessions
+        self.loop: asyncio.AbstractEventLoop | None = None
+        if threaded:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            self.loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._serve, args=(self.loop,), name="reports", daemon=True)
+            self._thread.start()
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop) -> None:
+        lower_own_priority()
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
+
+    async def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` where reports run (on the report thread: in a copy of the caller's context, language and
+        request id; its result or exception comes back here; cancelling the caller cancels ``work``)."""
+        if self.loop is None:
+            return await work
+        context = contextvars.copy_context()
+
+        async def in_context() -> T:
+            return await asyncio.get_running_loop().create_task(work, context=context)
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(in_context(), self.loop))
+
+    async def close(self) -> None:
+        """Close the engine's connections (where they were used), then stop the thread."""
+        if self.loop is None:
+            await self.engine.dispose()
+            return
+        try:
+            await self.run(self.engine.dispose())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            await asyncio.to_thread(self._thread.join)
+            self.loop.close()
