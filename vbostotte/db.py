@@ -81,7 +81,17 @@ def create_engine(
         return pg_engine
     if parsed.database and parsed.database != ":memory:":
         private_files.sqlite_database(Path(parsed.database))  # folder 0700; database, -wal and -shm 0600
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    if immediate and parsed.database and parsed.database != ":memory:":
+        path = parsed.database
+
+        async def connect() -> aiosqlite.Connection:
+            connection = _WriterConnection(lambda: sqlite3.connect(path, timeout=30, check_same_thread=False), 64)
+            connection._thread.daemon = True
+            return await connection
+
+        engine = create_async_engine(url, async_creator=connect)
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every test
@@ -112,6 +122,24 @@ class _InlineConnection(aiosqlite.Connection):
         if getattr(fn, "__name__", "") in _YIELD_AFTER:
             await asyncio.sleep(0)  # let other requests in between one statement and the next, as a thread would
         return result
+
+
+class _WriterConnection(_InlineConnection):
+    """The writers' connection (SQLite, ``immediate``): what can wait runs in the connection's own thread — ``BEGIN
+    IMMEDIATE`` (for another process's write lock, up to the busy timeout) and the commit (its fsync) — and every
+    statement in between runs in the calling (event loop) thread: the transaction holds the write lock by then, so
+    none of them waits for a lock, and for a short transaction's few statements the two thread switches each would
+    cost more than the statements (a call's join: about 20 switches)."""
+
+    async def _execute(self, fn, *args, **kwargs):
+        name = getattr(fn, "__name__", "")
+        sql = args[0] if args and isinstance(args[0], str) else ""
+        if name == "commit" or sql.lstrip()[:15].upper() in _MAY_WAIT:
+            return await aiosqlite.Connection._execute(self, fn, *args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+
+_MAY_WAIT = frozenset({"BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "COMMIT"})
 
 
 def _sqlite_pragmas(dbapi_connection) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from vbostotte import audit
-from vbostotte.access import require_role, visible_citizens
+from vbostotte.access import require_role, visible_citizen_ids, visible_citizens
 from vbostotte.actors import Actor
 from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, Citizen, StaffRole
@@ -39,13 +39,12 @@ async def worker_calendar(
 ) -> list[tuple[Appointment, Citizen]]:
     """The worker's appointments starting in [start, end), cancelled ones included, with the citizen."""
     require_role(actor, StaffRole.WORKER)
-    citizens = visible_citizens(actor).subquery()
     stmt = (
         select(Appointment, Citizen)
         .join(Citizen, Citizen.id == Appointment.citizen_id)
         .where(
             Appointment.worker_id == actor.id,
-            Appointment.citizen_id.in_(select(citizens.c.id)),
+            Appointment.citizen_id.in_(visible_citizen_ids(actor)),
             Appointment.starts_at >= start,
             Appointment.starts_at < end,
         )

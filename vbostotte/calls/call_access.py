@@ -16,9 +16,10 @@ take out of which room (docs/signaling.md, "Access that ends").
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.calls import calls, guests
@@ -102,21 +103,17 @@ async def _joiners(
     live = (
         {
             s.id_hash: s
-            for s in await db.scalars(select(WebSession).where(WebSession.id_hash.in_(hashes)))
+            for s in await db.scalars(_SESSIONS(), {"ids": list(hashes)})
             if sessions.is_live(s, settings, now)
         }
         if hashes
         else {}
     )
     staff = await _by_id(
-        db,
-        (Staff.id, Staff.active, Staff.name),
-        {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.STAFF},
+        db, _STAFF(), {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.STAFF}
     )
     citizens = await _by_id(
-        db,
-        (Citizen.id, Citizen.preferred_name),
-        {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.CITIZEN},
+        db, _CITIZENS(), {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.CITIZEN}
     )
     joiners: dict[int, calls.Joiner] = {}
     for grant, appointment in items:
@@ -158,7 +155,18 @@ async def _joiners(
     return joiners
 
 
-async def _by_id(db: AsyncSession, columns: tuple, ids: set[int]) -> dict[int, Row]:
-    """These people's ``columns`` (the first is their id) in one query, by id: the check runs every second over
+async def _by_id(db: AsyncSession, statement, ids: set[int]) -> dict[int, Row]:
+    """These people's rows (the first column is their id) in one query, by id: the check runs every second over
     everyone in a call, so it reads only what it needs."""
-    return {row[0]: row for row in await db.execute(select(*columns).where(columns[0].in_(ids)))} if ids else {}
+    return {row[0]: row for row in await db.execute(statement, {"ids": list(ids)})} if ids else {}
+
+
+# Built on first use and kept: every join and the check every second run these, and building a statement costs
+# about as much as running it.
+_SESSIONS = functools.cache(lambda: select(WebSession).where(WebSession.id_hash.in_(bindparam("ids", expanding=True))))
+_STAFF = functools.cache(
+    lambda: select(Staff.id, Staff.active, Staff.name).where(Staff.id.in_(bindparam("ids", expanding=True)))
+)
+_CITIZENS = functools.cache(
+    lambda: select(Citizen.id, Citizen.preferred_name).where(Citizen.id.in_(bindparam("ids", expanding=True)))
+)

@@ -6,11 +6,13 @@ which is told who may join through :func:`vbostotte.calls.call_access.redeem`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling import ice
@@ -264,18 +266,23 @@ async def use_ticket(db: AsyncSession, token: str, now: dt.datetime) -> Row | No
     still lets anybody in is :func:`vbostotte.calls.call_access.redeem`'s to say."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    used = await db.execute(
-        update(CallTicket)
+    used = await db.execute(_use_ticket_statement(), {"ticket_hash": sessions.token_hash(token), "at": now})
+    return used.first()
+
+
+@functools.cache
+def _use_ticket_statement():
+    """A plain UPDATE … RETURNING (no ORM object involved or loaded), built once: every join runs it."""
+    tickets = cast(Table, CallTicket.__table__)
+    now = bindparam("at", type_=tickets.c.used_at.type)
+    return (
+        update(tickets)
         .where(
-            CallTicket.token_hash == sessions.token_hash(token),
-            CallTicket.used_at.is_(None),
-            CallTicket.expires_at > now,
+            tickets.c.token_hash == bindparam("ticket_hash"), tickets.c.used_at.is_(None), tickets.c.expires_at > now
         )
         .values(used_at=now)
-        .returning(*GRANT_COLUMNS)
-        .execution_options(synchronize_session=False)
+        .returning(*(tickets.c[column.key] for column in GRANT_COLUMNS))
     )
-    return used.first()
 
 
 async def record_events(db: AsyncSession, events: list[Event]) -> None:

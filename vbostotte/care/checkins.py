@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
-from vbostotte.access import require_role, visible_citizens
+from vbostotte.access import require_role, visible_citizen_ids
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.i18n import N_, TZ
@@ -190,12 +190,14 @@ async def needing_attention(db: AsyncSession, actor: Actor, now: dt.datetime) ->
     """The worker's citizens with a lowest-level check-in not yet followed up (and the consent to see it), with
     the time of the latest such check-in. Each citizen shown is audit-logged."""
     require_role(actor, StaffRole.WORKER)
-    mine = visible_citizens(actor).subquery()
     rows = (
         await db.execute(
             select(CheckIn.citizen_id, CheckIn.at)
-            .join(mine, mine.c.id == CheckIn.citizen_id)
-            .where(CheckIn.level == LOWEST, CheckIn.followed_up_at.is_(None))
+            .where(
+                CheckIn.citizen_id.in_(visible_citizen_ids(actor)),
+                CheckIn.level == LOWEST,
+                CheckIn.followed_up_at.is_(None),
+            )
             .order_by(CheckIn.at)
         )
     ).all()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -245,21 +246,28 @@ async def _add_kind(
     return kind
 
 
-async def latest_versions(db: AsyncSession, municipality_id: int) -> list[tuple[ConsentKind, ConsentVersion]]:
-    """Every kind of the municipality with its current text, in display order."""
+@functools.cache
+def _latest_versions_statement() -> Select[ConsentKind, ConsentVersion]:
+    """Built once: a subquery's column collection costs more to build than the query takes to run, and most pages
+    a worker opens ask which consents are missing."""
     newest = (
         select(ConsentVersion.kind_id, func.max(ConsentVersion.version).label("version"))
         .group_by(ConsentVersion.kind_id)
         .subquery()
     )
-    stmt = (
+    return (
         select(ConsentKind, ConsentVersion)
         .join(newest, newest.c.kind_id == ConsentKind.id)
         .join(ConsentVersion, (ConsentVersion.kind_id == ConsentKind.id) & (ConsentVersion.version == newest.c.version))
-        .where(ConsentKind.municipality_id == municipality_id)
+        .where(ConsentKind.municipality_id == bindparam("municipality_id"))
         .order_by(ConsentKind.position, ConsentKind.id)
     )
-    return [(kind, version) for kind, version in (await db.execute(stmt)).all()]
+
+
+async def latest_versions(db: AsyncSession, municipality_id: int) -> list[tuple[ConsentKind, ConsentVersion]]:
+    """Every kind of the municipality with its current text, in display order."""
+    rows = await db.execute(_latest_versions_statement(), {"municipality_id": municipality_id})
+    return [(kind, version) for kind, version in rows.all()]
 
 
 async def list_kinds(db: AsyncSession, actor: Actor) -> list[tuple[ConsentKind, ConsentVersion]]:

@@ -443,13 +443,18 @@ async def _lost_for_good(db: AsyncSession, appointment_ids: list[int]) -> set[in
     failed: set[int] = set()
     for first in range(0, len(appointment_ids), 500):
         chunk = appointment_ids[first : first + 500]
-        rows = (
-            await db.execute(
-                select(CallEvent)
-                .where(CallEvent.appointment_id.in_(chunk))
-                .order_by(CallEvent.appointment_id, CallEvent.at, CallEvent.id)
+        rows = await db.execute(  # the columns the rule reads (endings.Happening), not whole ORM objects
+            select(
+                CallEvent.appointment_id,
+                CallEvent.event,
+                CallEvent.participant,
+                CallEvent.participant_kind,
+                CallEvent.role,
+                CallEvent.details,
             )
-        ).scalars()
+            .where(CallEvent.appointment_id.in_(chunk))
+            .order_by(CallEvent.appointment_id, CallEvent.at, CallEvent.id)
+        )
         for appointment_id, events in itertools.groupby(rows, key=lambda e: e.appointment_id):
             if endings.lost_for_good(events):
                 failed.add(appointment_id)
