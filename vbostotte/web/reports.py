@@ -88,13 +88,23 @@ class Reports:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(in_context(), self.loop))
 
     async def close(self) -> None:
-        """Close the engine's connections (where they were used), then stop the thread."""
+        """End what still runs on the thread (a report or chain walk whose caller has gone: its cancellation may not
+        have reached it yet), close the engine's connections (where they were used), then stop the thread."""
         if self.loop is None:
             await self.engine.dispose()
             return
         try:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_end_other_tasks(), self.loop))
             await self.run(self.engine.dispose())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             await asyncio.to_thread(self._thread.join)
             self.loop.close()
+
+
+async def _end_other_tasks() -> None:
+    """Cancel every other task of this loop and wait for them to end (as ``asyncio.run`` does before it closes)."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
