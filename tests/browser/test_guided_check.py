@@ -23,7 +23,7 @@ from vbostotte.identity import photos
 from vbostotte.models import StaffPhoto, Team
 
 from browser.test_call_screen import GEOMETRY, PORTRAIT, SIZES, accessible
-from browser.test_video_call import open_page, worker_in_call
+from browser.test_video_call import CAMERA_BLOCKED, open_page, worker_in_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -205,11 +205,7 @@ async def test_a_refused_camera_keeps_its_help_and_sound_only_and_the_check_goes
 ):
     site.clock.advance(days=1, minutes=-10)
     context, citizen = await open_page(browser, site, phone=True)
-    await context.add_init_script("""(() => {
-      const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-      navigator.mediaDevices.getUserMedia = (c) => c.video
-        ? Promise.reject(new DOMException("Permission denied", "NotAllowedError")) : ask(c);
-    })();""")
+    await context.add_init_script(CAMERA_BLOCKED)
     try:
         await citizen.goto(f"/l/{world.a.citizen.link_token}")
         await citizen.goto(f"/calls/{world.a.citizen.appointment_id}")

@@ -56,6 +56,12 @@ MEDIA_COUNTS = """async () => {
   }
   return { frames, audio };
 }"""
+# As if the person had clicked "Block" for the camera: asking for video fails, sound alone still works.
+CAMERA_BLOCKED = """(() => {
+  const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => c.video
+    ? Promise.reject(new DOMException("Permission denied", "NotAllowedError")) : ask(c);
+})();"""
 SENDS_VIDEO = """() => window.__pcs.filter((pc) => pc.connectionState !== "closed").some((pc) =>
   pc.getSenders().some((s) => s.track && s.track.kind === "video" && s.track.readyState === "live"))"""
 
@@ -210,12 +216,7 @@ async def test_a_refused_camera_is_explained_for_the_browser_and_sound_only_is_o
     site.clock.advance(days=1, minutes=-10)
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     context, citizen = await open_page(browser, site, phone=True, user_agent=firefox)
-    # As if the person had clicked "Block" for the camera: asking for video fails, sound alone still works.
-    await context.add_init_script("""(() => {
-      const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-      navigator.mediaDevices.getUserMedia = (c) => c.video
-        ? Promise.reject(new DOMException("Permission denied", "NotAllowedError")) : ask(c);
-    })();""")
+    await context.add_init_script(CAMERA_BLOCKED)
     try:
         await citizen.goto(f"/l/{world.a.citizen.link_token}")
         await citizen.goto(f"/calls/{world.a.citizen.appointment_id}")
