@@ -114,12 +114,8 @@ async def open_call_for_citizen(
         .where(
             Appointment.citizen_id == who.known_id,
             Appointment.municipality_id == who.known_municipality_id,
-            Appointment.kind == AppointmentKind.VIDEO,
-            Appointment.cancelled_at.is_(None),
-            Appointment.starts_at <= now + dt.timedelta(minutes=settings.call_opens_minutes),
-            Appointment.ends_at >= now - dt.timedelta(minutes=settings.call_closes_minutes),
+            *calls.open_video_calls(settings, now),
         )
         .order_by(Appointment.starts_at)
     )
-    found = [a for a in await db.scalars(stmt) if calls.is_open(a, settings, now)]
-    return found[0] if found else None
+    return (await db.scalars(stmt.limit(1))).first()

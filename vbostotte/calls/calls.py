@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling import ice
@@ -73,26 +73,41 @@ def appointment_of(room: str) -> int | None:
     return int(suffix) if room.startswith(ROOM_PREFIX) and suffix.isdigit() else None
 
 
+def _open_bounds(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """A call is open at ``now`` for an appointment that starts no later than the first and ends no earlier than the
+    second: from ``call_opens_minutes`` before its start until ``call_closes_minutes`` after its planned end."""
+    return (
+        now + dt.timedelta(minutes=settings.call_opens_minutes),
+        now - dt.timedelta(minutes=settings.call_closes_minutes),
+    )
+
+
 def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
     """A video session's room is open from shortly before its start until a while after its planned end."""
-    opens = appointment.starts_at - dt.timedelta(minutes=settings.call_opens_minutes)
-    closes = appointment.ends_at + dt.timedelta(minutes=settings.call_closes_minutes)
-    return appointment.cancelled_at is None and opens <= now <= closes
+    latest_start, earliest_end = _open_bounds(settings, now)
+    return (
+        appointment.cancelled_at is None
+        and appointment.starts_at <= latest_start
+        and appointment.ends_at >= earliest_end
+    )
+
+
+def open_video_calls(settings: Settings, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """:func:`is_open` for video sessions as SQL conditions, so a look-up of open calls reads no other rows."""
+    latest_start, earliest_end = _open_bounds(settings, now)
+    return (
+        Appointment.kind == AppointmentKind.VIDEO,
+        Appointment.cancelled_at.is_(None),
+        Appointment.starts_at <= latest_start,
+        Appointment.ends_at >= earliest_end,
+    )
 
 
 async def open_call_of(db: AsyncSession, citizen_id: int, settings: Settings, now: dt.datetime) -> int | None:
     """The citizen's video session whose call is open now, if exactly one is: her personal link then takes her
     straight to its call (docs/call-page.md, Speed); otherwise to her start page."""
     found = await db.scalars(
-        select(Appointment.id)
-        .where(
-            Appointment.citizen_id == citizen_id,
-            Appointment.kind == AppointmentKind.VIDEO,
-            Appointment.cancelled_at.is_(None),
-            Appointment.starts_at <= now + dt.timedelta(minutes=settings.call_opens_minutes),
-            Appointment.ends_at >= now - dt.timedelta(minutes=settings.call_closes_minutes),
-        )
-        .limit(2)
+        select(Appointment.id).where(Appointment.citizen_id == citizen_id, *open_video_calls(settings, now)).limit(2)
     )
     ids = list(found)
     return ids[0] if len(ids) == 1 else None

@@ -22,7 +22,7 @@ from vbostotte import access, audit
 from vbostotte.actors import Actor
 from vbostotte.calls import calls
 from vbostotte.config import Settings
-from vbostotte.models import Appointment, AppointmentKind, AuditEntry, StaffRole
+from vbostotte.models import Appointment, AuditEntry, StaffRole
 
 ACTION = "call.waiting"  # the audit action: who waits in which of the viewer's calls was shown to them
 WAITING = "waiting"  # a place's state in signalling (``signaling.rooms.WAITING``)
@@ -63,15 +63,12 @@ async def open_calls(db: AsyncSession, who: Actor, settings: Settings, now: dt.d
         .where(
             Appointment.municipality_id == who.municipality_id,
             Appointment.worker_id == who.id,
-            Appointment.kind == AppointmentKind.VIDEO,
-            Appointment.cancelled_at.is_(None),
-            Appointment.starts_at <= now + dt.timedelta(minutes=settings.call_opens_minutes),
-            Appointment.ends_at >= now - dt.timedelta(minutes=settings.call_closes_minutes),
+            *calls.open_video_calls(settings, now),
             exists().where(visible.c.id == Appointment.citizen_id),
         )
         .order_by(Appointment.starts_at)
     )
-    return [a for a in (await db.scalars(stmt)) if calls.is_open(a, settings, now)]
+    return list(await db.scalars(stmt))
 
 
 async def for_worker(
