@@ -1,19 +1,28 @@
 """One client's WebSocket as an object with phases — auth, joining, waiting or admitted, closed — one reader
 (its life task), a bounded backlog with a writer task that runs only while there is one, and one exit that keeps or
-gives up the place. An idle connection holds no task of its own beyond its life, no queue and no timer."""
+gives up the place. An idle connection holds no task of its own beyond its life, no queue and no timer.
+
+The relay's hot path runs in the transport's callback, without the reader task: a text frame that arrives while the
+reader waits for one is counted, parsed and validated there, and an offer, answer or candidate for an admitted
+socket of this process is written to it at once (``Connection.at_once``); every other frame goes to the reader as
+before, in order (docs/signaling.md, "Performance")."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
+import struct
 import time
+from typing import Any, cast
 
 from aiohttp import WSMessage, WSMsgType, web
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader  # see Socket
+from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 
 from signaling import protocol as p
 from signaling.broker import ADMITTED_MEMBERS, HOSTS, Broker, Envelope, InProcessBroker
-from signaling.commands import COMMANDS, shown
+from signaling.commands import COMMANDS, shown, stamped
 from signaling.protocol import ProtocolError, message
 from signaling.rooms import Member, Participant, RoomBusy, RoomFull, token_key
 from signaling.types import ADMITTED, AUTH, CLOSED, JOINING, WAITING, Hub, Peer
@@ -26,6 +35,59 @@ _SETTLED = frozenset({"hung_up", "ended", "ended_by_host", "replaced", "removed"
 _CLOSE_REASONS = {p.CLOSE_REPLACED: "replaced", p.CLOSE_ENDED: "ended_by_host", p.CLOSE_REMOVED: "removed"}
 FLOOD_QUIET_SECONDS = 1.0  # a flood is over once no frame has been dropped for this long
 _DIRECT_MAX = 16 * 1024  # a frame this short, on a socket with nothing buffered, is written without waiting
+_TEXT = WSMsgType.TEXT
+_LEN2 = struct.Struct("!BBH").pack
+_LEN8 = struct.Struct("!BBQ").pack
+
+
+def text_frame(data: bytes) -> bytes:
+    """A server's WebSocket text frame (final, unmasked, uncompressed) carrying ``data``."""
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    return (_LEN2(0x81, 126, n) if n < 65536 else _LEN8(0x81, 127, n)) + data
+
+
+class _Frames(WebSocketDataQueue):
+    """aiohttp's queue of a socket's received frames, with a way past it: a text frame that arrives while the
+    connection's reader waits on the empty queue goes to ``Connection.at_once`` in the transport's callback, and only
+    what that leaves (anything but the relay's hot path) is queued for the reader."""
+
+    __slots__ = ("conn",)
+    conn: Connection | None
+
+    def feed_data(self, data: Any, size: int) -> None:
+        conn = self.conn
+        if conn is not None and conn.idle and data[0] is _TEXT and not self._buffer:
+            data = conn.at_once(data)
+            if data is None:
+                return
+        super().feed_data(data, size)
+
+
+class Socket(web.WebSocketResponse):
+    """The signalling WebSocket: aiohttp's, whose received frames go through ``_Frames``."""
+
+    frames: _Frames | None = None
+
+    def _post_start(self, request: Any, protocol: str | None, writer: Any) -> None:
+        # aiohttp's WebSocketResponse._post_start (3.14) with the queue of received frames made here. The reader
+        # must be built on it before set_parser, which already feeds it what came with the upgrade request.
+        # tests/realtime/test_calls.py checks that signalling sockets read through it.
+        self._ws_protocol = protocol
+        self._writer = writer
+        self._reset_heartbeat()
+        assert self._loop is not None
+        frames = self.frames = _Frames(request._protocol, DEFAULT_CHUNK_SIZE, loop=self._loop)
+        frames.conn = None
+        self._reader = frames
+        self._parser = WebSocketReader(
+            frames, self._max_msg_size, compress=bool(self._compress), decode_text=self._decode_text
+        )
+        request.protocol.set_parser(
+            self._parser, data_received_cb=None if self._heartbeat is None else self._on_data_received
+        )
+        request.protocol.keep_alive(False)
 
 
 def _kept_over_restart(broker: Broker) -> bool:
@@ -61,6 +123,7 @@ class Connection:
         "_dropped",
         "_last_drop",
         "connection_type",
+        "idle",
     )
 
     def __init__(self, server: Hub, ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -88,6 +151,7 @@ class Connection:
         self._dropped = 0  # frames dropped in the current flood
         self._last_drop = 0.0
         self.connection_type: str | None = None  # last reported by the client: direct | relayed
+        self.idle = False  # the reader waits for a frame (``at_once`` may handle the next one in its stead)
 
     @property
     def pid(self) -> str:
@@ -133,6 +197,8 @@ class Connection:
                 if self.participant is not None:
                     self.server.detach(self)
                 self.phase = CLOSED
+                if (frames := getattr(self.ws, "frames", None)) is not None:
+                    frames.conn = None
                 log.info(
                     "signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
                     self.id,
@@ -295,10 +361,21 @@ class Connection:
 
     # -- reading -----------------------------------------------------------------------------------------------
     async def _serve(self) -> None:
-        async for frame in self.ws:
+        ws = self.ws
+        while True:
+            self.idle = True
+            try:
+                frame = await ws.receive()
+            finally:
+                self.idle = False
+            if frame.type is WSMsgType.CLOSE or frame.type is WSMsgType.CLOSING or frame.type is WSMsgType.CLOSED:
+                break
             self.seen = now = time.monotonic()
             if frame.type is WSMsgType.TEXT:
-                if self._within_rate(now):
+                if frame.extra:  # counted, parsed and validated by at_once
+                    kind, msg = cast(tuple[str, dict], frame.extra)
+                    await self._on_parsed(kind, msg, frame.data)
+                elif self._within_rate(now):
                     await self._on_text(frame.data)
             elif frame.type is WSMsgType.PING or frame.type is WSMsgType.PONG:
                 self._control(frame)
@@ -319,11 +396,49 @@ class Connection:
     async def _on_text(self, text: str) -> None:
         try:
             kind, msg = p.parse(text, p.ADMITTED if self.phase == ADMITTED else p.MEMBER, self.is_host)
+        except ProtocolError as exc:
+            self.send(exc.reply())
+            return
+        await self._on_parsed(kind, msg, text)
+
+    async def _on_parsed(self, kind: str, msg: dict, text: str) -> None:
+        try:
             await COMMANDS[kind](self, msg, text)
         except ProtocolError as exc:
             self.send(exc.reply())
         except RoomBusy:
             self.send(p.error(p.INTERNAL_ERROR, "the room is busy; try again"))
+
+    def at_once(self, frame: WSMessage) -> WSMessage | None:
+        """A text frame that arrived while the reader waits, in the transport's callback: counted against the rate,
+        parsed and validated here, and relayed at once if it is an offer, answer or candidate for an admitted socket
+        of this process (the relay's hot path: no task switch, no queue). None when it is dealt with; otherwise the
+        frame for the reader, with what was parsed (``extra``), so that it is counted and parsed once."""
+        if self.phase != ADMITTED or self.close_code is not None or self.ws.closed:
+            return frame
+        self.seen = now = time.monotonic()
+        try:
+            if not self._within_rate(now):
+                return None
+            text = frame.data
+            try:
+                kind, msg = p.parse(text, p.ADMITTED, self.is_host)
+            except ProtocolError as exc:
+                self.send(exc.reply())
+                return None
+            if kind in p.RELAYED:
+                to = msg["to"]
+                target = self.server.here(self.room, to)
+                if target is not None and to != self.pid:
+                    target.deliver(stamped(self.pid, msg, text))
+                    return None
+            return WSMessage(_TEXT, text, (kind, msg))  # type: ignore[arg-type]  # extra: what was parsed
+        except Exception as exc:  # noqa: BLE001 - as in run: this connection fails, the others go on
+            log.error("signalling connection %s failed: %s", self.id, type(exc).__name__)
+            log.debug("signalling connection %s failure", self.id, exc_info=True)
+            self.send(p.error(p.INTERNAL_ERROR, "the server failed; reconnect"))
+            self.close(p.CLOSE_INTERNAL_ERROR, "internal_error")
+            return None
 
     def _control(self, frame: WSMessage) -> None:
         """A WebSocket ping is answered with a pong (in order with the frames queued before it); a pong is only a
@@ -386,7 +501,7 @@ class Connection:
         if envelope.action == "close":
             self.close(envelope.code, _CLOSE_REASONS.get(envelope.code, "closed_by_server"))
 
-    async def deliver(self, text: str) -> None:
+    def deliver(self, text: str) -> None:
         """The relay's hot path: a frame is written at once when nothing waits before it and the socket keeps up
         (its write buffer is empty, so writing does not wait for the client); otherwise it is queued."""
         transport = self.transport
@@ -397,11 +512,9 @@ class Connection:
             and transport is not None
             and not transport.get_write_buffer_size()
             and not transport.is_closing()
+            and not self.ws.closed
         ):
-            try:
-                await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):  # the socket went away; its reader sees it too
-                pass
+            transport.write(text_frame(text.encode()))
             return
         self.send(text)
 

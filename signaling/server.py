@@ -14,7 +14,7 @@ from dataclasses import replace
 from aiohttp import hdrs, web
 
 from signaling.broker import EVERYONE, Broker, Envelope, InProcessBroker
-from signaling.connection import Connection
+from signaling.connection import Connection, Socket
 from signaling.protocol import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_SERVICE_RESTART, ENDED_BY_SERVER, message
 from signaling.rooms import Participant, Rooms
 from signaling.types import Authorize, Event, EventSink, Limits, Peer
@@ -69,7 +69,7 @@ class SignalingServer:
             raise web.HTTPServiceUnavailable(text="signalling unavailable")
         # No heartbeat of aiohttp's own (a timer per socket, reset on every frame): the server's one timer pings
         # silent sockets (``_beat``), and the connection answers pings itself (autoping off).
-        ws = web.WebSocketResponse(
+        ws = Socket(
             autoping=False,
             max_msg_size=self.limits.max_message_bytes,
             compress=False,
@@ -77,6 +77,8 @@ class SignalingServer:
         )
         await ws.prepare(request)
         conn = Connection(self, ws, request)
+        if ws.frames is not None:
+            ws.frames.conn = conn
         self._conns[conn.id] = conn
         if self._heartbeat is None:
             self._beat()
@@ -257,12 +259,18 @@ class SignalingServer:
         self._dispatch(room, envelope)
         await self.broker.publish(room, replace(envelope, origin=self.id))
 
+    def here(self, room: str, pid: str) -> Peer | None:
+        """``pid``'s socket in ``room`` in this process if it is admitted (the relay's hot path), else None."""
+        local = self._local.get(room)
+        target = local.get(pid) if local else None
+        return target if target is not None and target.admitted else None
+
     async def relay(self, room: str, to: str, text: str) -> bool:
         """Send a frame to one admitted participant of ``room``; False if there is no such participant."""
         local = self._local.get(room)
         target = local.get(to) if local else None
         if target is not None and target.admitted:  # the hot path: both sockets in this process
-            await target.deliver(text)
+            target.deliver(text)
             return True
         place = await self.rooms.member(room, to)
         if place is None or not place.admitted:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
+import inspect
 import os
+import re
 import shutil
 
 import pytest
@@ -45,20 +48,68 @@ os.environ["VB_AUDIT_KEY"] = AUDIT_KEY
 os.environ.pop("VB_AUDIT_RETIRED_KEYS", None)
 
 
-# The browser tests drive pages and calls, which are the same on either database; the data layer under them is tested
-# on both by the page, unit, realtime and multiprocess tests. So the PostgreSQL pass leaves them to the SQLite pass
-# (the embedded default), which keeps the whole suite inside its time budget. VB_TEST_BROWSERS_ON_POSTGRES=1 runs
-# them on PostgreSQL as well.
+# What the PostgreSQL pass runs (README, "Running against PostgreSQL"): the tests that have a database — those that
+# ask for one through the fixtures (database_url, or what builds on it: engine, db, world, app, web, …) and those
+# marked `postgres` (they reach PostgreSQL another way, e.g. a database of their own beside the test's).
+# A test without a database gives the same result on either pass, so it runs once, in the SQLite pass. The browser
+# tests drive pages and calls, which are the same on either database, and the data layer under them is tested on both
+# by the page, unit, realtime and multiprocess tests, so they too run in the SQLite pass only;
+# VB_TEST_BROWSERS_ON_POSTGRES=1 runs them on PostgreSQL as well.
 BROWSERS_ON_POSTGRES = os.environ.get("VB_TEST_BROWSERS_ON_POSTGRES") == "1"
+# A test that names the PostgreSQL URL itself without asking for a database would silently leave the PostgreSQL pass.
+NAMES_THE_DATABASE = re.compile(r"\bPG_URL\b|VB_TEST_DATABASE_URL")
+
+
+def has_database(item) -> bool:
+    return "migrated_database" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres") is not None
+
+
+def runs_on_postgres(item) -> bool:
+    if item.get_closest_marker("browser") and not BROWSERS_ON_POSTGRES:
+        return False
+    return has_database(item)
+
+
+def _names_the_database(item) -> bool:
+    function = getattr(item, "function", None)
+    try:
+        return function is not None and bool(NAMES_THE_DATABASE.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
 
 
 def pytest_collection_modifyitems(config, items):
-    if not GIVEN_PG_URL or BROWSERS_ON_POSTGRES:
+    unmarked = [item.nodeid for item in items if not has_database(item) and _names_the_database(item)]
+    if unmarked:  # in both passes, so the SQLite pass already fails on it
+        raise pytest.UsageError(
+            "these tests use the PostgreSQL URL but have no database fixture: mark them @pytest.mark.postgres so "
+            "the PostgreSQL pass runs them:\n  " + "\n  ".join(unmarked)
+        )
+    if not GIVEN_PG_URL:
         return
-    browser = [item for item in items if item.get_closest_marker("browser")]
-    if browser:
-        config.hook.pytest_deselected(items=browser)
-        items[:] = [item for item in items if item not in browser]
+    left = [item for item in items if not runs_on_postgres(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if runs_on_postgres(item)]
+
+
+# The app freezes what its start-up made (gc.collect(), then gc.freeze(): vbostotte/app.py) and unfreezes it when it
+# stops. In a test process that full collection also walks pytest's own heap and the earlier tests' leftovers: a
+# quarter of a second for each of the hundreds of apps a run starts (15 of the 53 s of 48 page tests). So
+# before each test the test process freezes what it holds itself, and the app's collection walks only what is new
+# since; every FULL_COLLECTION_EVERY tests it first collects in full, so garbage is kept only that long.
+FULL_COLLECTION_EVERY = 20
+_tests_begun = 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    global _tests_begun
+    if _tests_begun % FULL_COLLECTION_EVERY == 0:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+    _tests_begun += 1
 
 
 def _run(coro):

@@ -7,9 +7,10 @@ attempt is audit-logged as denied. Nothing ever crosses municipalities.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
-from sqlalchemy import Select, exists, false, select
+from sqlalchemy import BindParameter, Select, bindparam, exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -30,23 +31,60 @@ def require_staff(actor: Actor) -> None:
         raise PermissionDenied()
 
 
-def visible_citizens(actor: Actor) -> Select[Citizen]:
-    """A query of the citizens ``actor`` may see: the single rule every citizen read is filtered by."""
-    stmt = select(Citizen).where(Citizen.municipality_id == actor.municipality_id)
+def visibility(actor: Actor) -> tuple[str, dict[str, int | None]]:
+    """Which form of the rule applies to ``actor`` ("citizen", "worker", "supervisor" or "none"), and its values:
+    :func:`visible_citizens_by_rule`'s statement, run with these parameters, selects :func:`visible_citizens`."""
     if actor.is_citizen:
-        return stmt.where(Citizen.id == actor.id)
-    if actor.has_role(StaffRole.WORKER):
-        return stmt.where(exists().where(Caseload.citizen_id == Citizen.id, Caseload.staff_id == actor.id))
-    if actor.has_role(StaffRole.SUPERVISOR):
-        return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor.id))
+        rule = "citizen"
+    elif actor.has_role(StaffRole.WORKER):
+        rule = "worker"
+    elif actor.has_role(StaffRole.SUPERVISOR):
+        rule = "supervisor"
+    else:
+        rule = "none"
+    return rule, {"visible_municipality_id": actor.municipality_id, "visible_actor_id": actor.id}
+
+
+def _visible(rule: str, municipality_id: object, actor_id: object) -> Select[Citizen]:
+    """The single rule every citizen read is filtered by, in the form :func:`visibility` names, for the values (or
+    bound parameters) given."""
+    stmt = select(Citizen).where(Citizen.municipality_id == municipality_id)
+    if rule == "citizen":
+        return stmt.where(Citizen.id == actor_id)
+    if rule == "worker":
+        return stmt.where(exists().where(Caseload.citizen_id == Citizen.id, Caseload.staff_id == actor_id))
+    if rule == "supervisor":
+        return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor_id))
     # Administrators set up the municipality; they do not read citizens' data.
     return stmt.where(false())
+
+
+def visible_citizens(actor: Actor) -> Select[Citizen]:
+    """A query of the citizens ``actor`` may see: the single rule every citizen read is filtered by."""
+    rule, _ = visibility(actor)
+    return _visible(rule, actor.municipality_id, actor.id)
 
 
 def visible_citizen_ids(actor: Actor) -> Select[int]:
     """The ids of :func:`visible_citizens`, to filter by (``.in_(…)``): the same rule, and no subquery whose
     column collection (every column of a citizen) is built on each request."""
     return visible_citizens(actor).with_only_columns(Citizen.id)
+
+
+@functools.cache
+def visible_citizens_by_rule(rule: str) -> Select[Citizen]:
+    """:func:`visible_citizens` in one of its forms, with the actor's values as parameters
+    (``visible_municipality_id``, ``visible_actor_id``): built once per form, so the statements of the pages opened
+    most can be built once too, and run with ``visibility(actor)[1]``."""
+    municipality_id: BindParameter[int] = bindparam("visible_municipality_id")
+    actor_id: BindParameter[int] = bindparam("visible_actor_id")
+    return _visible(rule, municipality_id, actor_id)
+
+
+@functools.cache
+def visible_citizen_ids_by_rule(rule: str) -> Select[int]:
+    """The ids of :func:`visible_citizens_by_rule`, to filter by (``.in_(…)``), with the same parameters."""
+    return visible_citizens_by_rule(rule).with_only_columns(Citizen.id)
 
 
 def reviewable_citizens(actor: Actor) -> Select[Citizen]:

@@ -161,7 +161,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # GET requests read on their own connections, never waiting for the writer; their audit entries are appended
     # in group commits (web/middlewares.py, audit/group_commit.py).
     reader = db.create_reader_engine(app[SETTINGS].resolved_database_url)  # SQLite: reads in the loop's thread
-    # Reports (web/reports.py) read on an engine of their own; on SQLite in a low-priority thread of their own.
+    # Reports (web/reports.py) read on an engine of their own, in a low-priority thread of their own.
     report_engine = db.create_report_engine(app[SETTINGS].resolved_database_url, timeout)
     for each in (engine, reader, report_engine):
         if each is not None:
@@ -169,9 +169,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[READ_SESSIONMAKER] = db.sessionmaker(reader or engine.execution_options(read_only=True), keyring)
     report_runner = None
     if report_engine is not None:
-        app[REPORTS] = report_runner = reports.Reports(
-            report_engine, db.sessionmaker(report_engine, keyring), threaded=report_engine.dialect.name == "sqlite"
-        )
+        app[REPORTS] = report_runner = reports.Reports(report_engine, db.sessionmaker(report_engine, keyring))
     app[AUDIT_GROUP_COMMIT] = group_commit.GroupCommit(app[SESSIONMAKER], app.get(SQLITE_LOCK))
     app[AUDIT_VERIFIED] = verified = audit.Verified()
     stop = asyncio.Event()

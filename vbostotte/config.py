@@ -103,6 +103,11 @@ class Settings:
     log_format: str = _setting(
         "text", "Log lines as text (for people) or json (one object per line, for a log collector).", ("text", "json")
     )
+    event_loop: str = _setting(
+        "uvloop",
+        "The server's event loop: uvloop (faster sockets: call signalling, pages) or asyncio (the standard library's).",
+        ("uvloop", "asyncio"),
+    )
     metrics_allow: str = _setting(
         "127.0.0.1/32,::1/128", "Client networks (comma-separated CIDR) that may read /metrics without a token."
     )

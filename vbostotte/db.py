@@ -189,9 +189,10 @@ def create_reader_engine(url: str) -> AsyncEngine | None:
 
 
 def create_report_engine(url: str, connect_timeout: float) -> AsyncEngine | None:
-    """The read-only engine of reports (``web/reports.py``; on SQLite used only in the report thread); None for
-    SQLite in memory (tests: reports then read as pages do). SQLite: readers like :func:`create_reader_engine`'s
-    (their statements run in the report thread). PostgreSQL: a pool of its own whose statements may take
+    """The read-only engine of reports (``web/reports.py``; used only in the report thread, whose event loop its
+    PostgreSQL connections belong to); None for SQLite in memory (tests: reports then read as pages do). SQLite:
+    readers like :func:`create_reader_engine`'s (their statements run in the report thread). PostgreSQL: a pool of
+    its own whose statements may take
     ``REPORT_QUERY_TIMEOUT`` seconds (a year's statistics on a busy server outlasts a page's bound), connecting
     within ``connect_timeout`` as pages do, and in REPEATABLE READ: a report's statements all read one snapshot, as
     SQLite's readers do (under READ COMMITTED the access log's chain check read the entries, then a head that group

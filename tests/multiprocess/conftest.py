@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import aioice.ice
@@ -97,6 +99,18 @@ async def in_call(world, appointment_id: int, citizen_web: WebClient, worker_web
 def browser(http: aiohttp.ClientSession, server: ServerProcess, clock: Clock) -> WebClient:
     """A WebClient for one process, sharing ``http``'s cookies with the others."""
     return WebClient(_BoundClient(http, server.url), clock)
+
+
+@asynccontextmanager
+async def citizen_and_worker(
+    citizen_server: ServerProcess, worker_server: ServerProcess, clock: Clock
+) -> AsyncIterator[tuple[WebClient, WebClient]]:
+    """The citizen's and the worker's browsers (a cookie jar each) on these processes (may be the same one)."""
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
+    ):
+        yield browser(citizen_http, citizen_server, clock), browser(worker_http, worker_server, clock)
 
 
 class _BoundClient:

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 
 from vbostotte.models import WebSession
 
-from multiprocess.conftest import browser, in_call
+from multiprocess.conftest import citizen_and_worker, in_call
 from support import ServerProcess, build_world, serve_env, video_call_soon
 
 
@@ -53,11 +53,7 @@ async def test_a_call_survives_sigterm_and_sigkill_of_the_only_process(
 ):
     server, world = embedded_server, embedded_world
     await server.start(http)
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
-    ):
-        citizen_web, worker_web = browser(citizen_http, server, real_clock), browser(worker_http, server, real_clock)
+    async with citizen_and_worker(server, server, real_clock) as (citizen_web, worker_web):
         citizen, worker, citizen_id, worker_id = await in_call(world, call_soon, citizen_web, worker_web)
         try:
             for how in (signal.SIGTERM, signal.SIGKILL):
@@ -97,11 +93,7 @@ async def test_a_citizen_whose_access_ended_while_the_server_was_down_is_taken_o
 ):
     server, world = embedded_server, embedded_world
     await server.start(http)
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
-    ):
-        citizen_web, worker_web = browser(citizen_http, server, real_clock), browser(worker_http, server, real_clock)
+    async with citizen_and_worker(server, server, real_clock) as (citizen_web, worker_web):
         citizen, worker, citizen_id, _ = await in_call(world, call_soon, citizen_web, worker_web)
         try:
             server.signal(signal.SIGKILL)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from vbostotte.models import OutboxMessage, WorkingHours
 
-from multiprocess.conftest import browser, in_call
+from multiprocess.conftest import browser, citizen_and_worker, in_call
 from realtime.peer import Peer
 from support import call_ticket, plan_due_reminders, reread, text_of, video_call_soon
 
@@ -62,12 +62,8 @@ async def call_now(mp_world, db, real_clock):
 async def test_a_call_spans_two_processes_and_survives_a_sigterm_of_one(start_servers, mp_world, call_now, real_clock):
     world = mp_world
     a, b = await start_servers("a", "b")
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
-    ):
-        # The citizen on process A, the worker on process B.
-        citizen_web, worker_web = browser(citizen_http, a, real_clock), browser(worker_http, b, real_clock)
+    # The citizen on process A, the worker on process B.
+    async with citizen_and_worker(a, b, real_clock) as (citizen_web, worker_web):
         citizen, worker, citizen_id, worker_id = await in_call(world, call_now, citizen_web, worker_web)
         try:
             a.signal(signal.SIGTERM)  # a rolling restart reaches process A
@@ -97,11 +93,8 @@ async def test_access_ended_on_one_process_closes_the_socket_held_by_the_other(
     4010 within 2 s, the worker (on A) is told, and the old resume token works on neither process (Redis)."""
     world = mp_world
     a, b = await start_servers("a", "b")
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as citizen_http,
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as worker_http,
-    ):
-        citizen_web, worker_web = browser(citizen_http, b, real_clock), browser(worker_http, a, real_clock)
+    async with citizen_and_worker(b, a, real_clock) as (citizen_web, worker_web):
+        citizen_http, worker_http = citizen_web.client.session, worker_web.client.session
         await citizen_web.open_link(world.a.citizen.link_token)
         assert (await worker_web.login(world.a.worker)).status == 303
         citizen = Peer(citizen_http, citizen_web.client.make_url("/ws/calls"), media=False)  # on process B

@@ -220,3 +220,37 @@ async def test_shutdown_writes_the_collected_events_without_waiting(start_signal
     await signaling.server.close()
     assert time.perf_counter() - started < 10
     assert signaling.events_of("staff-3")[0] == ("joined", {"waited": False})
+
+
+async def test_signals_relayed_at_once_keep_their_order_among_the_messages_the_reader_handles(signaling):
+    """Offers and candidates for an admitted socket of this process are relayed in the transport's callback (the hot
+    path, ``Connection.at_once``, on aiohttp's frame queue ``_Frames``); chat lines go through the connection's reader
+    task. Sent back to back, mixed, they still arrive in the order they were sent, each stamped with its sender."""
+    host = await signaling.joined("staff-3", role="host", media=False)
+    citizen = await signaling.joined("citizen-7", media=False)
+    await admit(host, "citizen-7")
+    await citizen.expect("admitted")
+    await host.expect("participant_joined")
+    sender = next(c for c in signaling.server._conns.values() if c.pid == "citizen-7")
+    assert sender.ws.frames is sender.ws._reader and sender.ws.frames.conn is sender  # it reads through _Frames
+
+    sent = []
+    for i in range(30):
+        if i % 3 == 0:
+            await citizen.send(type="chat", text=f"line {i}")
+            sent.append(("chat", f"line {i}"))
+        else:
+            await citizen.send(
+                type="candidate", to="staff-3", candidate={"candidate": f"candidate:{i} 1 udp 1 x 9 typ host"}
+            )
+            sent.append(("candidate", f"candidate:{i} 1 udp 1 x 9 typ host"))
+    await citizen.send(type="offer", to="staff-3", sdp="v=0 last")
+    last = await host.expect("offer", sdp="v=0 last")
+    assert last["from"] == "citizen-7"
+    got = [
+        (m["type"], m["text"] if m["type"] == "chat" else m["candidate"]["candidate"])
+        for m in host.messages
+        if m["type"] in ("chat", "candidate") and m.get("from") == "citizen-7"
+    ]
+    assert got == sent
+    assert not citizen.saw("error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import sqlite3
 
@@ -182,3 +183,40 @@ def test_the_canonical_row_hash_is_pinned():
         type("Row", (), {"id": 7, "at": entry.at.astimezone(dt.UTC), "prev_hash": "a" * 64})(),
         ("id", "at", "prev_hash"),
     )
+
+
+async def test_a_group_commit_appends_what_record_would(app_engine, db):
+    """Deferred entries (read-only pages) appended in one group commit, between entries recorded one by one: one
+    unbroken chain, each entry with its own fields and time, in the order given."""
+    from vbostotte.audit import group_commit
+
+    await _append(app_engine, 2)
+    at = dt.datetime(2026, 12, 1, 9, 30, 0, 250000, tzinfo=dt.UTC)
+    citizen = Actor(kind="citizen", id=5, municipality_id=1, role="citizen", name="Jens")
+    group = group_commit.GroupCommit(database.sessionmaker(app_engine))
+    await asyncio.gather(
+        group.append([audit.Deferred(ACTOR, audit.AuditEvent("citizen.list", audit.Purpose.SUPPORT), lambda: at)]),
+        group.append(
+            [
+                audit.Deferred(
+                    citizen, audit.AuditEvent("appointment.list", audit.Purpose.SELF_SERVICE, citizen_id=5), lambda: at
+                ),
+                audit.Deferred(
+                    ACTOR,
+                    audit.AuditEvent(
+                        "citizen.view", audit.Purpose.SUPPORT, audit.DENIED, object_type="citizen", object_id=9
+                    ),
+                    lambda: at,
+                ),
+            ]
+        ),
+    )
+    await _append(app_engine, 1)
+    report = await audit.verify_chain(db)
+    assert report.ok and report.checked == 6
+    rows = (await db.execute(select(AuditEntry).where(AuditEntry.id.between(3, 5)).order_by(AuditEntry.id))).scalars()
+    assert [(r.actor_kind, r.actor_id, r.action, r.citizen_id, r.object_id, r.outcome, r.at) for r in rows] == [
+        ("staff", 7, "citizen.list", None, None, "allowed", at),
+        ("citizen", 5, "appointment.list", 5, None, "allowed", at),
+        ("staff", 7, "citizen.view", None, 9, "denied", at),
+    ]

@@ -58,6 +58,23 @@ def test_settings_come_from_vb_variables_with_clear_errors():
     assert bad.returncode == 2 and "Configuration error: VB_STAFF_MFA" in bad.stderr
 
 
+def test_serve_runs_on_uvloop_unless_the_standard_loop_is_asked_for():
+    import asyncio
+
+    import uvloop
+
+    from vbostotte.cli import event_loop
+
+    for environ, kind in (({}, uvloop.Loop), ({"VB_EVENT_LOOP": "asyncio"}, asyncio.SelectorEventLoop)):
+        loop = event_loop(load_settings(environ))
+        try:
+            assert type(loop) is kind
+        finally:
+            loop.close()
+    with pytest.raises(SettingsError, match="VB_EVENT_LOOP: must be one of uvloop, asyncio"):
+        load_settings({"VB_EVENT_LOOP": "trio"})
+
+
 def test_secret_key_is_generated_once_and_kept_private(tmp_path):
     settings = load_settings({}, data_dir=tmp_path)
     first, second = settings.with_secret().secret_key, settings.with_secret().secret_key

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -202,6 +203,7 @@ async def _insert_old_rows(conn) -> None:
     )
 
 
+@pytest.mark.postgres  # a database of its own beside the test's on PostgreSQL (no database fixture)
 def test_migration_0017_fills_the_new_columns_from_old_style_rows(tmp_path):
     """Rows written before 0017 get their participant's kind and id, and the time their message was planned for,
     from the strings they were kept in; strings not of that form leave None."""

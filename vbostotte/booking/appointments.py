@@ -3,35 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from vbostotte import audit
-from vbostotte.access import require_role, visible_citizen_ids, visible_citizens
+from vbostotte.access import require_role, visibility, visible_citizen_ids_by_rule, visible_citizens
 from vbostotte.actors import Actor
 from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, Citizen, StaffRole
 
 
-async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime, limit: int = 10) -> list[Appointment]:
-    """The citizen's own coming appointments (with the worker's name)."""
-    stmt = (
+@functools.cache
+def _upcoming_for_citizen_statement() -> Select[Appointment]:
+    """Built once, the worker read in the same statement: the citizen's start page shows it on every view."""
+    return (
         select(Appointment)
-        .options(selectinload(Appointment.worker))
+        .options(joinedload(Appointment.worker))
         .where(
-            Appointment.citizen_id == actor.id,
-            Appointment.municipality_id == actor.municipality_id,
-            Appointment.ends_at > now,
+            Appointment.citizen_id == bindparam("citizen_id"),
+            Appointment.municipality_id == bindparam("municipality_id"),
+            Appointment.ends_at > bindparam("now"),
             Appointment.cancelled_at.is_(None),
         )
         .order_by(Appointment.starts_at)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    result = list((await db.execute(stmt)).scalars())
+
+
+async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime, limit: int = 10) -> list[Appointment]:
+    """The citizen's own coming appointments (with the worker's name)."""
+    values = {"citizen_id": actor.id, "municipality_id": actor.municipality_id, "now": now, "limit": limit}
+    result = list((await db.execute(_upcoming_for_citizen_statement(), values)).scalars())
     await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.SELF_SERVICE, citizen_id=actor.id))
     return result
+
+
+@functools.cache
+def _worker_calendar_statement(rule: str) -> Select[Appointment, Citizen]:
+    """Built once per form of the rule (``access.visibility``; the worker is the actor): the worker's week is the
+    page a worker opens most."""
+    return (
+        select(Appointment, Citizen)
+        .join(Citizen, Citizen.id == Appointment.citizen_id)
+        .where(
+            Appointment.worker_id == bindparam("visible_actor_id"),
+            Appointment.citizen_id.in_(visible_citizen_ids_by_rule(rule)),
+            Appointment.starts_at >= bindparam("start"),
+            Appointment.starts_at < bindparam("end"),
+        )
+        .order_by(Appointment.starts_at)
+    )
 
 
 async def worker_calendar(
@@ -39,18 +63,9 @@ async def worker_calendar(
 ) -> list[tuple[Appointment, Citizen]]:
     """The worker's appointments starting in [start, end), cancelled ones included, with the citizen."""
     require_role(actor, StaffRole.WORKER)
-    stmt = (
-        select(Appointment, Citizen)
-        .join(Citizen, Citizen.id == Appointment.citizen_id)
-        .where(
-            Appointment.worker_id == actor.id,
-            Appointment.citizen_id.in_(visible_citizen_ids(actor)),
-            Appointment.starts_at >= start,
-            Appointment.starts_at < end,
-        )
-        .order_by(Appointment.starts_at)
-    )
-    rows = [(a, c) for a, c in (await db.execute(stmt)).all()]
+    rule, values = visibility(actor)
+    result = await db.execute(_worker_calendar_statement(rule), {**values, "start": start, "end": end})
+    rows = [(a, c) for a, c in result.all()]
     await audit.record(db, actor, audit.AuditEvent("appointment.list", audit.Purpose.CASELOAD_OVERVIEW))
     return rows
 

@@ -7,10 +7,10 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import holidays
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
@@ -214,13 +214,19 @@ async def add_absence(
     return absence
 
 
-async def message_hours(db: AsyncSession, worker_ids: list[int]) -> dict[int, list[tuple[int, int, int]]]:
-    """Each worker's weekly message-answering hours as (weekday, start_minute, end_minute)."""
-    rows = await db.execute(
+@cache
+def _message_hours_statement() -> Select[int, int, int, int]:
+    """Built once: the citizen's start page shows whether their workers answer now on every view."""
+    return (
         select(WorkingHours.staff_id, WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute)
-        .where(WorkingHours.staff_id.in_(worker_ids), WorkingHours.kind == "messages")
+        .where(WorkingHours.staff_id.in_(bindparam("worker_ids", expanding=True)), WorkingHours.kind == "messages")
         .order_by(WorkingHours.weekday, WorkingHours.start_minute)
     )
+
+
+async def message_hours(db: AsyncSession, worker_ids: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+    """Each worker's weekly message-answering hours as (weekday, start_minute, end_minute)."""
+    rows = await db.execute(_message_hours_statement(), {"worker_ids": list(worker_ids)})
     hours: dict[int, list[tuple[int, int, int]]] = {worker_id: [] for worker_id in worker_ids}
     for staff_id, weekday, start, end in rows:
         hours[staff_id].append((weekday, start, end))

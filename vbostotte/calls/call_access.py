@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.calls import calls, guests
@@ -56,9 +57,9 @@ async def who_must_go(db: AsyncSession, placed: dict[str, list[str]], settings: 
     stay are kept alive: being in a call is activity."""
     removals = Removals()
     rooms = {room: calls.appointment_of(room) for room in placed}
-    found = await db.scalars(select(Appointment).where(Appointment.id.in_([i for i in rooms.values() if i])))
-    appointments = {a.id: a for a in found}
-    present: list[tuple[str, str, Appointment]] = []
+    found = await db.execute(_APPOINTMENTS(), {"ids": [i for i in rooms.values() if i]})
+    appointments: dict[int, Any] = {a.id: a for a in found}  # rows with an Appointment's columns that count here
+    present: list[tuple[str, str, Any]] = []
     for room, pids in placed.items():
         appointment = appointments.get(rooms[room] or 0)
         if appointment is None or not _call_open(appointment, settings, now):
@@ -79,7 +80,8 @@ async def who_must_go(db: AsyncSession, placed: dict[str, list[str]], settings: 
     return removals
 
 
-def _call_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
+def _call_open(appointment: Any, settings: Settings, now: dt.datetime) -> bool:
+    """For an Appointment, or a row of ``_APPOINTMENTS``."""
     return appointment.kind == AppointmentKind.VIDEO and calls.is_open(appointment, settings, now)
 
 
@@ -96,19 +98,21 @@ async def _latest_grants(db: AsyncSession, appointment_ids: list[int]) -> dict[t
 
 
 async def _joiners(
-    db: AsyncSession, items: list[tuple[Row, Appointment]], settings: Settings, now: dt.datetime, *, touch: bool = False
+    db: AsyncSession, items: list[tuple[Row, Any]], settings: Settings, now: dt.datetime, *, touch: bool = False
 ) -> dict[int, calls.Joiner]:
-    """For each (used ticket, its appointment) whose access still holds: the ticket's id -> who it lets in."""
+    """For each (used ticket, its appointment: an Appointment or a row of ``_APPOINTMENTS``) whose access still
+    holds: the ticket's id -> who it lets in."""
     hashes = {grant.session_hash for grant, _ in items if grant.session_hash}
     live = (
         {
             s.id_hash: s
-            for s in await db.scalars(_SESSIONS(), {"ids": list(hashes)})
-            if sessions.is_live(s, settings, now)
+            for s in await db.execute(_SESSIONS(), {"ids": list(hashes)})
+            if sessions.is_live(s, settings, now)  # type: ignore[arg-type]  # a row of the columns it reads
         }
         if hashes
         else {}
     )
+    touched: list[str] = []
     staff = await _by_id(
         db, _STAFF(), {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.STAFF}
     )
@@ -121,7 +125,8 @@ async def _joiners(
             continue
         room, kind, principal = calls.room_name(appointment.id), grant.principal_kind, grant.principal_id
         if kind == calls.PrincipalKind.GUEST:
-            joiner = await guests.joiner(db, principal, appointment)
+            full = appointment if isinstance(appointment, Appointment) else await db.get(Appointment, appointment.id)
+            joiner = await guests.joiner(db, principal, full) if full is not None else None
         else:
             session = live.get(grant.session_hash or "")
             joiner = None
@@ -148,10 +153,17 @@ async def _joiners(
                         role=calls.GUEST,
                         name=citizen.preferred_name,
                     )
-            if joiner is not None and touch and session is not None:  # a joiner here had a live session
-                sessions.touch(session, now)
+            if (
+                joiner is not None
+                and touch
+                and session is not None
+                and now - session.last_seen_at >= sessions.TOUCH_EVERY
+            ):
+                touched.append(session.id_hash)  # a joiner here had a live session: noted as activity (sessions.touch)
         if joiner is not None:
             joiners[grant.id] = joiner
+    if touched:
+        await db.execute(_TOUCH(), {"ids": touched, "now": now})
     return joiners
 
 
@@ -162,8 +174,35 @@ async def _by_id(db: AsyncSession, statement, ids: set[int]) -> dict[int, Row]:
 
 
 # Built on first use and kept: every join and the check every second run these, and building a statement costs
-# about as much as running it.
-_SESSIONS = functools.cache(lambda: select(WebSession).where(WebSession.id_hash.in_(bindparam("ids", expanding=True))))
+# about as much as running it. Columns, not ORM objects: the check reads everyone in a call every second.
+_APPOINTMENTS = functools.cache(
+    lambda: select(
+        Appointment.id,
+        Appointment.kind,
+        Appointment.cancelled_at,
+        Appointment.starts_at,
+        Appointment.ends_at,
+        Appointment.worker_id,
+        Appointment.citizen_id,
+    ).where(Appointment.id.in_(bindparam("ids", expanding=True)))
+)
+_SESSIONS = functools.cache(
+    lambda: select(
+        WebSession.id_hash,
+        WebSession.staff_id,
+        WebSession.citizen_id,
+        WebSession.expires_at,
+        WebSession.last_seen_at,
+    ).where(WebSession.id_hash.in_(bindparam("ids", expanding=True)))
+)
+_TOUCH = functools.cache(
+    lambda: (
+        update(WebSession)
+        .where(WebSession.id_hash.in_(bindparam("ids", expanding=True)))
+        .values(last_seen_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
+)
 _STAFF = functools.cache(
     lambda: select(Staff.id, Staff.active, Staff.name).where(Staff.id.in_(bindparam("ids", expanding=True)))
 )

@@ -78,9 +78,9 @@ def ending(events: Iterable[Happening]) -> Ending | None:
         return any(k == PrincipalKind.CITIZEN for k, _ in kinds) and any(r == HOST for _, r in kinds)
 
     found: Ending | None = None
-    ever_together = False
+    ever_together = now = False
     for e in events:
-        was = together()
+        was = now  # only an event changes who is in the call
         if e.event in ENTERING:
             present[e.participant] = e
         elif e.event == CallEventName.LEFT:

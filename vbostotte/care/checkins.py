@@ -11,13 +11,14 @@ an alarm service: nobody watches the answers live, and the pages say so.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
-from vbostotte.access import require_role, visible_citizen_ids
+from vbostotte.access import require_role, visibility, visible_citizen_ids_by_rule
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.i18n import N_, TZ
@@ -186,21 +187,26 @@ async def trend(
     return result
 
 
+@functools.cache
+def _attention_statement(rule: str) -> Select[int, dt.datetime]:
+    """Built once per form of the rule (``access.visibility``): it is on every view of a worker's week."""
+    return (
+        select(CheckIn.citizen_id, CheckIn.at)
+        .where(
+            CheckIn.citizen_id.in_(visible_citizen_ids_by_rule(rule)),
+            CheckIn.level == LOWEST,
+            CheckIn.followed_up_at.is_(None),
+        )
+        .order_by(CheckIn.at)
+    )
+
+
 async def needing_attention(db: AsyncSession, actor: Actor, now: dt.datetime) -> list[tuple[Citizen, dt.datetime]]:
     """The worker's citizens with a lowest-level check-in not yet followed up (and the consent to see it), with
     the time of the latest such check-in. Each citizen shown is audit-logged."""
     require_role(actor, StaffRole.WORKER)
-    rows = (
-        await db.execute(
-            select(CheckIn.citizen_id, CheckIn.at)
-            .where(
-                CheckIn.citizen_id.in_(visible_citizen_ids(actor)),
-                CheckIn.level == LOWEST,
-                CheckIn.followed_up_at.is_(None),
-            )
-            .order_by(CheckIn.at)
-        )
-    ).all()
+    rule, values = visibility(actor)
+    rows = (await db.execute(_attention_statement(rule), values)).all()
     latest = dict(rows)
     flagged = []
     for citizen_id in sorted(latest, key=lambda c: latest[c], reverse=True):

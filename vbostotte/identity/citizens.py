@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
-from vbostotte.access import require_role, visible_citizens
+from vbostotte.access import require_role, visibility, visible_citizens_by_rule
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_
@@ -96,18 +97,35 @@ async def assign_worker(db: AsyncSession, actor: Actor, citizen: Citizen, worker
     )
 
 
+@functools.cache
+def _visible_by_name(rule: str) -> Select[Citizen]:
+    """Built once per form of the rule (``access.visibility``): the caseload is on every page of a worker's week."""
+    return visible_citizens_by_rule(rule).order_by(Citizen.name)
+
+
 async def list_visible(db: AsyncSession, actor: Actor) -> list[Citizen]:
     """The citizens the actor may see (a worker's caseload, a supervisor's teams), audit-logged as one read."""
     require_role(actor, StaffRole.WORKER, StaffRole.SUPERVISOR)
-    citizens = list((await db.execute(visible_citizens(actor).order_by(Citizen.name))).scalars())
+    rule, values = visibility(actor)
+    citizens = list((await db.execute(_visible_by_name(rule), values)).scalars())
     purpose = audit.Purpose.CASELOAD_OVERVIEW if actor.has_role(StaffRole.WORKER) else audit.Purpose.SUPERVISION
     await audit.record(db, actor, audit.AuditEvent("citizen.list", purpose))
     return citizens
 
 
+@functools.cache
+def _workers_of_statement() -> Select[Staff]:
+    """Built once: the citizen's start page names their workers on every view."""
+    return (
+        select(Staff)
+        .join(Caseload, Caseload.staff_id == Staff.id)
+        .where(Caseload.citizen_id == bindparam("citizen_id"))
+        .order_by(Staff.name)
+    )
+
+
 async def workers_of(db: AsyncSession, citizen: Citizen) -> list[Staff]:
-    stmt = select(Staff).join(Caseload, Caseload.staff_id == Staff.id).where(Caseload.citizen_id == citizen.id)
-    return list((await db.execute(stmt.order_by(Staff.name))).scalars())
+    return list((await db.execute(_workers_of_statement(), {"citizen_id": citizen.id})).scalars())
 
 
 async def team_workers(db: AsyncSession, team_id: int) -> list[Staff]:

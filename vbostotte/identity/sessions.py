@@ -4,15 +4,16 @@ so logging out or revoking a link really ends the session, on every process."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.config import Settings
-from vbostotte.models import WebSession
+from vbostotte.models import Citizen, Staff, WebSession
 
 COOKIE = "vb_session"
 # Writing last_seen on every request would make every page a write; a minute's precision is enough.
@@ -66,22 +67,35 @@ async def start_citizen_session(
     return token
 
 
-async def load(
+@functools.cache
+def _session_and_person() -> Select[WebSession, Staff, Citizen]:
+    """Built once: the session with its staff member or citizen, in one read."""
+    return (
+        select(WebSession, Staff, Citizen)
+        .outerjoin(Staff, Staff.id == WebSession.staff_id)
+        .outerjoin(Citizen, Citizen.id == WebSession.citizen_id)
+        .where(WebSession.id_hash == bindparam("id_hash"))
+    )
+
+
+async def load_with_person(
     db: AsyncSession, token: str | None, settings: Settings, now: dt.datetime, *, activity: bool = True
-) -> WebSession | None:
-    """The live session for a cookie token, or None (unknown, expired or idle too long: then it is deleted).
-    ``activity=False``: a request the page makes by itself (a poll), which does not keep an idle session alive."""
+) -> tuple[WebSession | None, Staff | Citizen | None]:
+    """The live session for a cookie token and its staff member or citizen, read together (None, None: unknown,
+    expired or idle too long, and then deleted; the person None: gone). ``activity=False``: a request the page makes
+    by itself (a poll), which does not keep an idle session alive."""
     if not token or len(token) > 100:
-        return None
-    session = await db.get(WebSession, token_hash(token))
-    if session is None:
-        return None
+        return None, None
+    row = (await db.execute(_session_and_person(), {"id_hash": token_hash(token)})).first()
+    if row is None:
+        return None, None
+    session, staff, citizen = row
     if not is_live(session, settings, now):
         await db.delete(session)
-        return None
+        return None, None
     if activity:
         touch(session, now)
-    return session
+    return session, staff if session.staff_id is not None else citizen
 
 
 def is_live(session: WebSession, settings: Settings, now: dt.datetime) -> bool:

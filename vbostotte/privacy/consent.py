@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, bindparam, func, or_, select, update
@@ -250,13 +250,25 @@ async def _add_kind(
 def _latest_versions_statement() -> Select[ConsentKind, ConsentVersion]:
     """Built once: a subquery's column collection costs more to build than the query takes to run, and most pages
     a worker opens ask which consents are missing."""
+    return _latest_versions_of(ConsentKind, ConsentVersion)
+
+
+@functools.cache
+def _latest_titles_statement() -> Select[str, str, str]:
+    """:func:`_latest_versions_statement`, but only each kind's code and current titles (the worker's week, on every
+    view: no objects made, no texts read)."""
+    return _latest_versions_of(ConsentKind.code, ConsentVersion.title_da, ConsentVersion.title_en)
+
+
+def _latest_versions_of(*columns) -> Select:
     newest = (
         select(ConsentVersion.kind_id, func.max(ConsentVersion.version).label("version"))
         .group_by(ConsentVersion.kind_id)
         .subquery()
     )
     return (
-        select(ConsentKind, ConsentVersion)
+        select(*columns)
+        .select_from(ConsentKind)
         .join(newest, newest.c.kind_id == ConsentKind.id)
         .join(ConsentVersion, (ConsentVersion.kind_id == ConsentKind.id) & (ConsentVersion.version == newest.c.version))
         .where(ConsentKind.municipality_id == bindparam("municipality_id"))
@@ -497,6 +509,26 @@ async def current(db: AsyncSession, citizen_id: int) -> list[ConsentState]:
     return states
 
 
+@functools.cache
+def _latest_actions_statement() -> Select[int, str, str]:
+    """Built once: each event's citizen, kind and action, in order (the last per citizen and kind wins)."""
+    return (
+        select(ConsentEvent.citizen_id, ConsentEvent.kind_code, ConsentEvent.action)
+        .where(ConsentEvent.citizen_id.in_(bindparam("citizen_ids", expanding=True)))
+        .order_by(ConsentEvent.seq)
+    )
+
+
+async def _latest_actions(db: AsyncSession, ids: list[int]) -> dict[tuple[int, str], str]:
+    """The latest action per (citizen, kind code)."""
+    rows = await db.execute(_latest_actions_statement(), {"citizen_ids": ids})
+    return {(citizen_id, code): action for citizen_id, code, action in rows}
+
+
+def _not_given(ids: Iterable[int], codes: list[str], latest: dict[tuple[int, str], str]) -> dict[int, list[str]]:
+    return {citizen_id: [code for code in codes if latest.get((citizen_id, code)) != GIVEN] for citizen_id in ids}
+
+
 async def missing(db: AsyncSession, citizen_ids: Iterable[int]) -> dict[int, list[str]]:
     """For each citizen (e.g. a caseload), the kind codes not given now (never asked, or withdrawn)."""
     ids = list(citizen_ids)
@@ -508,16 +540,12 @@ async def missing(db: AsyncSession, citizen_ids: Iterable[int]) -> dict[int, lis
     kinds: dict[int, list[str]] = {}
     for municipality_id in set(municipality_of.values()):
         kinds[municipality_id] = [k.code for k, _ in await latest_versions(db, municipality_id)]
-    latest = await _latest_events(db, ids)
+    latest = await _latest_actions(db, ids)
     result = {}
     for citizen_id in ids:
         if citizen_id not in municipality_of:
             continue
-        result[citizen_id] = [
-            code
-            for code in kinds[municipality_of[citizen_id]]
-            if (e := latest.get((citizen_id, code))) is None or e.action != GIVEN
-        ]
+        result.update(_not_given([citizen_id], kinds[municipality_of[citizen_id]], latest))
     return result
 
 
@@ -762,16 +790,14 @@ async def read_states(db: AsyncSession, actor: Actor, citizen_id: int, purpose: 
     return states
 
 
-async def read_missing(db: AsyncSession, actor: Actor, citizen_ids: Iterable[int]) -> dict[int, list[str]]:
-    """:func:`missing` for the worker's caseload overview, recorded in the audit log as one read."""
-    result = await missing(db, citizen_ids)
+async def read_missing(
+    db: AsyncSession, actor: Actor, caseload: Sequence[Citizen], locale: str
+) -> tuple[dict[int, list[str]], dict[str, str]]:
+    """For the worker's caseload overview: :func:`missing` for the ``caseload`` (citizens ``actor`` may see, so of
+    the actor's municipality), and each kind's current title in ``locale`` by code, from one read of the kinds;
+    recorded in the audit log as one read."""
+    kinds = (await db.execute(_latest_titles_statement(), {"municipality_id": actor.known_municipality_id})).all()
+    ids = [citizen.id for citizen in caseload if citizen.municipality_id == actor.municipality_id]
+    result = _not_given(ids, [code for code, _, _ in kinds], await _latest_actions(db, ids)) if ids else {}
     await audit.record(db, actor, audit.AuditEvent("consent.overview", audit.Purpose.CASELOAD_OVERVIEW))
-    return result
-
-
-async def titles(db: AsyncSession, municipality_id: int, locale: str) -> dict[str, str]:
-    """Each kind's current title in the language shown, by code."""
-    return {
-        kind.code: (version.title_en if locale == "en" else version.title_da)
-        for kind, version in await latest_versions(db, municipality_id)
-    }
+    return result, {code: (title_en if locale == "en" else title_da) for code, title_da, title_en in kinds}

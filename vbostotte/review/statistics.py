@@ -2,8 +2,7 @@
 video sessions, interpreters and driving time saved — per team, per worker and per period.
 
 Everything is counted by SQL aggregates: the appointments in one grouped pass, the calls in another that gives
-one row per call (its duration and flags, summed and the median taken in Python), the waiting times from one
-projected column.
+one row per call (its duration, flags and the citizen's waiting time, summed and the medians taken in Python).
 
 Definitions (see docs/review-and-statistics.md):
 
@@ -21,7 +20,7 @@ import itertools
 import statistics as pystats
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Interval, and_, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import models
@@ -217,7 +216,9 @@ REMINDED = exists().where(
 
 
 def _n(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """How many rows meet ``condition``: ``count(*) FILTER (WHERE …)`` (SQLite 3.30+, PostgreSQL), which skips the
+    aggregate's step on the rows that do not, cheaper than summing a CASE over every row."""
+    return func.count().filter(condition)
 
 
 def _where(scope: Scope, period: Period) -> list:
@@ -235,12 +236,12 @@ def _where(scope: Scope, period: Period) -> list:
 async def compute(db: AsyncSession, scope: Scope, period: Period) -> Statistics:
     """Every figure of the statistics page for ``scope`` in ``period``.
 
-    Four passes over a period's rows: the appointments (one grouped query for every count, the reminder groups,
-    the interpreters and the unscheduled calls), the calls (one grouped query over the call events), the admissions (the waiting
+    Three passes over a period's rows: the appointments (one grouped query for every count, the reminder groups,
+    the interpreters and the unscheduled calls), the calls (one grouped query over the call events, with the waiting
     times) and the check-ins and goals; the rest are look-ups of names and settings.
     """
     where = _where(scope, period)
-    groups = await _appointment_groups(db, where)
+    groups = await _appointment_groups(db, where, await _confirm_cutoff(db, scope))
     teams, workers, totals = await _rows(db, scope, groups)
     return Statistics(
         period=period,
@@ -249,7 +250,7 @@ async def compute(db: AsyncSession, scope: Scope, period: Period) -> Statistics:
         workers=workers,
         reminders=_reminder_groups(groups),
         video=await _video(db, where, sessions=sum(g.video_sessions for g in groups)),
-        interpreters=await _interpreters(db, scope, where, groups),
+        interpreters=_interpreters(groups),
         checkins=await _checkins(db, scope, period),
         goals_achieved=await _goals_achieved(db, scope, period),
         between=await _between(db, scope, period, groups),
@@ -268,17 +269,23 @@ class _Group:
     interpreter_booked: int
     interpreter_held: int
     interpreter_no_show: int
+    interpreter_released_in_time: int  # cancelled at least the municipality's cut-off before the start
     held_reminded: int  # held, and a reminder was sent
     no_show_reminded: int
     unscheduled: int  # started at once ("call now"), not cancelled
     unscheduled_held: int
 
 
-async def _appointment_groups(db: AsyncSession, where: list) -> list[_Group]:
+async def _appointment_groups(db: AsyncSession, where: list, cutoff: dt.timedelta) -> list[_Group]:
     """Every count over the appointments in one pass, grouped by worker, team and the citizen's answer.
 
     Whether a reminder was sent is looked up (an index search) only for the appointments held or missed."""
     interpreter = Appointment.interpreter_name.is_not(None)
+    released_in_time = and_(
+        interpreter,
+        Appointment.cancelled_at.is_not(None),
+        Appointment.cancelled_at <= _earlier(db, Appointment.starts_at, cutoff),
+    )
     stmt = (
         select(
             Appointment.worker_id,
@@ -296,6 +303,7 @@ async def _appointment_groups(db: AsyncSession, where: list) -> list[_Group]:
             _n(interpreter),
             _n(and_(interpreter, HELD)),
             _n(and_(interpreter, NO_SHOW)),
+            _n(released_in_time),
             _n(and_(HELD, REMINDED)),
             _n(and_(NO_SHOW, REMINDED)),
             _n(and_(UNSCHEDULED, Appointment.cancelled_at.is_(None))),
@@ -365,35 +373,38 @@ def _seconds(db: AsyncSession, later, earlier):
 
 
 async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
-    """The calls of the video sessions not cancelled: one grouped pass over their events gives one row per call."""
+    """The calls of the video sessions not cancelled: one grouped pass over their events gives one row per call, with
+    its citizen's waiting time when she was let in once (the few let in more than once are read apart)."""
     citizen = CallEvent.participant_kind == PrincipalKind.CITIZEN
     citizen_in = and_(CallEvent.event.in_((CallEventName.JOINED, CallEventName.ADMITTED)), citizen)  # cheaper first
-
-    def anywhere(condition):  # 1 if any event of the call meets the condition
-        return func.max(case((condition, 1), else_=0))
+    admitted = and_(CallEvent.event == CallEventName.ADMITTED, citizen)
+    waited_seconds = CallEvent.details["waited_seconds"].as_float()
 
     # Grouped by the appointment's id (not the event's column): SQLite then reads the appointments in id order and
     # never sorts the call events, the fastest plan for a year (a month costs a few ms either way).
     per_call = (
         select(
-            Appointment.id.label("id"),
+            Appointment.id,
             _seconds(
                 db,
-                func.max(case((CallEvent.event.in_((CallEventName.LEFT, CallEventName.ENDED)), CallEvent.at))),
-                func.min(case((citizen_in, CallEvent.at))),
-            ).label("seconds"),
-            anywhere(citizen_in).label("admitted"),
-            anywhere(and_(CallEvent.event == CallEventName.WAITING, citizen)).label("waited"),
-            anywhere(
-                and_(CallEvent.event == CallEventName.LEFT, CallEvent.details["reason"].as_string() == "network_lost")
-            ).label("lost"),
-            anywhere(CallEvent.event == CallEventName.CONNECTION_TYPE).label("reported"),
-            anywhere(
+                func.max(CallEvent.at).filter(CallEvent.event.in_((CallEventName.LEFT, CallEventName.ENDED))),
+                func.min(CallEvent.at).filter(citizen_in),
+            ),
+            # How many events of the call say …: the citizen was let in (or joined); she waited; a connection was
+            # lost; a client reported its connection type; … a relayed one; the citizen was let in from the waiting
+            # room, and the wait of one such admission (all of them when there is one).
+            _n(citizen_in),
+            _n(and_(CallEvent.event == CallEventName.WAITING, citizen)),
+            _n(and_(CallEvent.event == CallEventName.LEFT, CallEvent.details["reason"].as_string() == "network_lost")),
+            _n(CallEvent.event == CallEventName.CONNECTION_TYPE),
+            _n(
                 and_(
                     CallEvent.event == CallEventName.CONNECTION_TYPE,
                     CallEvent.details["type"].as_string() == "relayed",
                 )
-            ).label("relayed"),
+            ),
+            _n(admitted),
+            func.max(waited_seconds).filter(admitted),
         )
         .select_from(Appointment)
         .join(Citizen, Citizen.id == Appointment.citizen_id)
@@ -401,40 +412,60 @@ async def _video(db: AsyncSession, where: list, sessions: int) -> VideoStats:
         .where(*where, VIDEO, ~CANCELLED)
         .group_by(Appointment.id)
     )
-    calls = (await db.execute(per_call)).all()
+    # One pass over the rows, each unpacked once: a year holds thousands of calls.
+    durations: list[float] = []  # from the citizen being let in (or joining) to the last leave or end
+    waits: list[float] = []
+    with_lost: list[int] = []
+    never_let_in: set[int] = set()
+    let_in_again: list[int] = []
+    calls = reported = relayed = 0
+    for id_, seconds, let_in, waited, lost, reported_it, relayed_it, admissions, wait in (
+        await db.execute(per_call)
+    ).all():
+        calls += 1
+        reported += reported_it > 0
+        relayed += relayed_it > 0
+        if seconds is not None and seconds > 0:
+            durations.append(float(seconds))
+        if admissions == 1:
+            if wait is not None:
+                waits.append(float(wait))
+        elif admissions > 1:
+            let_in_again.append(id_)
+        if lost:
+            with_lost.append(id_)
+        if waited and not let_in:
+            never_let_in.add(id_)
     # A lost connection failed the call only if it ended it (calls/endings.py): read the few calls with one whole.
-    lost = await _lost_for_good(db, [call.id for call in calls if call.lost])
-    # Duration: from the citizen being let in (or joining) to the last leave or end, where both happened.
-    durations = [float(call.seconds) for call in calls if call.seconds is not None and call.seconds > 0]
-    waits = (
-        (
-            await db.execute(
-                select(CallEvent.details["waited_seconds"].as_float())
-                .select_from(Appointment)
-                .join(Citizen, Citizen.id == Appointment.citizen_id)
-                .join(
-                    CallEvent,
-                    and_(CallEvent.appointment_id == Appointment.id, CallEvent.event == CallEventName.ADMITTED),
+    failed = never_let_in | await _lost_for_good(db, with_lost)
+    for first in range(0, len(let_in_again), 500):  # let in more than once: every admission's wait counts
+        waits.extend(
+            float(w)
+            for w in (
+                await db.execute(
+                    select(waited_seconds).where(
+                        CallEvent.appointment_id.in_(let_in_again[first : first + 500]), admitted
+                    )
                 )
-                .where(*where, VIDEO, ~CANCELLED, citizen)
-            )
+            ).scalars()
+            if w is not None
         )
-        .scalars()
-        .all()
-    )
-    waits = [float(w) for w in waits if w is not None]
     duration = median(durations)
     return VideoStats(
         sessions=sessions,
-        with_call=len(calls),
-        failed=sum(1 for call in calls if call.id in lost or (call.waited and not call.admitted)),
-        reported_connection=sum(call.reported for call in calls),
-        relayed=sum(call.relayed for call in calls),
+        with_call=calls,
+        failed=len(failed),
+        reported_connection=reported,
+        relayed=relayed,
         median_duration_minutes=None if duration is None else duration / 60,
         median_wait_seconds=median(waits),
         durations_counted=len(durations),
         waits_counted=len(waits),
     )
+
+
+# The events the rule of calls/endings.py acts on: the others (waiting, connection type) change nothing in it.
+_ENDING_EVENTS = (*endings.ENTERING, CallEventName.LEFT, CallEventName.ENDED)
 
 
 async def _lost_for_good(db: AsyncSession, appointment_ids: list[int]) -> set[int]:
@@ -452,7 +483,7 @@ async def _lost_for_good(db: AsyncSession, appointment_ids: list[int]) -> set[in
                 CallEvent.role,
                 CallEvent.details,
             )
-            .where(CallEvent.appointment_id.in_(chunk))
+            .where(CallEvent.appointment_id.in_(chunk), CallEvent.event.in_(_ENDING_EVENTS))
             .order_by(CallEvent.appointment_id, CallEvent.at, CallEvent.id)
         )
         for appointment_id, events in itertools.groupby(rows, key=lambda e: e.appointment_id):
@@ -461,31 +492,36 @@ async def _lost_for_good(db: AsyncSession, appointment_ids: list[int]) -> set[in
     return failed
 
 
-async def _interpreters(db: AsyncSession, scope: Scope, where: list, groups: list[_Group]) -> InterpreterStats:
+async def _confirm_cutoff(db: AsyncSession, scope: Scope) -> dt.timedelta:
+    """How long before the start an interpreter must be released (the municipality's confirmation cut-off)."""
     minutes = await db.scalar(
         select(models.MunicipalitySettings.confirm_cutoff_minutes).where(
             models.MunicipalitySettings.municipality_id == scope.municipality_id
         )
     )
-    cutoff = dt.timedelta(minutes=180 if minutes is None else minutes)
-    # Compared in Python: exact on both backends (SQLite keeps times as text), over a handful of rows.
-    cancellations = (
-        await db.execute(
-            select(Appointment.cancelled_at, Appointment.starts_at)
-            .join(Citizen, Citizen.id == Appointment.citizen_id)
-            .where(*where, Appointment.interpreter_name.is_not(None), Appointment.cancelled_at.is_not(None))
-        )
-    ).all()
-    in_time = sum(
-        1
-        for cancelled_at, starts_at in cancellations
-        if cancelled_at is not None and cancelled_at <= starts_at - cutoff
-    )
+    return dt.timedelta(minutes=180 if minutes is None else minutes)
+
+
+def _earlier(db: AsyncSession, column, by: dt.timedelta):
+    """``column - by`` in SQL, exact to the microsecond on both backends. SQLite keeps a time as the text
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's storage format, which compares in time order): the whole seconds
+    are moved back by SQLite's date functions and the fraction kept as it was (their arithmetic keeps only
+    milliseconds)."""
+    if db.get_bind().dialect.name != "sqlite":
+        return column - literal(by, Interval())
+    seconds = int(by.total_seconds())
+    if seconds != by.total_seconds():
+        raise ValueError("a whole number of seconds")
+    moved = func.strftime("%Y-%m-%d %H:%M:%S", func.substr(column, 1, 19), f"-{seconds} seconds")
+    return moved.op("||")(func.substr(column, 20))
+
+
+def _interpreters(groups: list[_Group]) -> InterpreterStats:
     return InterpreterStats(
         sum(g.interpreter_booked for g in groups),
         sum(g.interpreter_held for g in groups),
         sum(g.interpreter_no_show for g in groups),
-        in_time,
+        sum(g.interpreter_released_in_time for g in groups),
     )
 
 

@@ -20,7 +20,7 @@ ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker", async_sessionmaker)
 # The same database, read-only (db.guard_read_only): the sessions of GET requests, which never wait for a writer.
 READ_SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("read_sessionmaker", async_sessionmaker)
-# Where reports run (vbostotte.web.reports.Reports): on SQLite a low-priority thread; none for SQLite in memory.
+# Where reports run (vbostotte.web.reports.Reports): a low-priority thread of their own; none for SQLite in memory.
 REPORTS: web.AppKey[Any] = web.AppKey("reports", object)
 # Appends read-only requests' audit entries together (vbostotte.audit.group_commit.GroupCommit); built at start-up.
 AUDIT_GROUP_COMMIT: web.AppKey[Any] = web.AppKey("audit_group_commit", object)

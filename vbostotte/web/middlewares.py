@@ -15,7 +15,6 @@ import time
 import redis.exceptions
 from aiohttp import web
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 
 from vbostotte import audit, i18n
 from vbostotte import db as db_module
@@ -129,6 +128,12 @@ def dependency_unavailable(exc: BaseException) -> bool:
     )
 
 
+# The call socket goes straight from ``observe`` to its handler, past the page middlewares (language, errors, the
+# database's unit of work, the cookie session, CSRF): its join ticket authenticates, the signalling server checks
+# Origin, and each of those would stay suspended, holding memory, for the whole call (docs/signaling.md, "Performance").
+SOCKETS = frozenset({"/ws/calls"})
+
+
 @web.middleware
 async def observe(request: web.Request, handler):
     """The request id (the proxy's X-Request-Id if well-formed), for logs and the response; request metrics."""
@@ -136,6 +141,8 @@ async def observe(request: web.Request, handler):
     token = logging_setup.REQUEST_ID.set(request[REQUEST_ID])
     started, status = time.monotonic(), 500
     try:
+        if request.path in SOCKETS:
+            handler = request.match_info.handler
         response = await handler(request)
         status = response.status
         return response
@@ -367,11 +374,13 @@ async def authentication(request: web.Request, handler):
     if authorization is not None and request.path.startswith(API_TOKEN_PATHS):
         return await _bearer(request, handler, authorization, now)
     token = request.cookies.get(sessions.COOKIE)
-    session = await sessions.load(db, token, request.app[SETTINGS], now, activity=request.path not in PASSIVE)
+    session, person = await sessions.load_with_person(
+        db, token, request.app[SETTINGS], now, activity=request.path not in PASSIVE
+    )  # the staff member or citizen read with the session, in one statement
     if session is not None and token is not None:  # a session is only found by its token
         request[SESSION_TOKEN], request[WEB_SESSION] = token, session
         if session.staff_id is not None:
-            staff = await db.get(Staff, session.staff_id)
+            staff = person if isinstance(person, Staff) else None
             if staff is None or not staff.active:
                 await db.delete(session)
                 request.pop(SESSION_TOKEN)
@@ -384,7 +393,9 @@ async def authentication(request: web.Request, handler):
                     name=staff.name,
                 )
         else:
-            citizen = (await db.execute(select(Citizen).where(Citizen.id == session.citizen_id))).scalar_one()
+            citizen = person if isinstance(person, Citizen) else None
+            if citizen is None:
+                raise sa_exc.NoResultFound("the session's citizen is gone")
             request[ACTOR] = Actor(
                 kind="citizen",
                 id=citizen.id,

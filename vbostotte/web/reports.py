@@ -1,15 +1,17 @@
 """Reports run apart from the pages: the year's statistics, the access log and their exports.
 
-A report reads and computes for much longer than a page (hundreds of milliseconds for a year's statistics, most of
-it SQLite's work and SQLAlchemy's rows). On the server's one event loop that would hold up every other request for
-the whole time. So on SQLite a handler marked :func:`report` runs its read-only unit of work (the session check,
-its reads, computing and rendering; ``web/middlewares.py``) on the report thread (:class:`Reports`): an event loop
-in a thread of its own, at a low OS priority (Linux: a nice value for that thread alone), reading on an engine of
-its own (``db.create_report_engine``). The short pages keep the event loop, and whenever they need the CPU the
-operating system gives it to them first; the report's answer goes back to the event loop, which appends its audit
-entries (group commit) and sends it. A report that turns out to write runs again as a writer on the event loop, as
-any page. On PostgreSQL the statements run in the server anyway: reports stay on the event loop, on an engine whose
-statements may take longer than a page's (``db.REPORT_QUERY_TIMEOUT``).
+A report reads and computes for much longer than a page (hundreds of milliseconds for a year's statistics: the
+database's work, SQLAlchemy's rows, the Python that turns them into figures, the rendering). On the server's one
+event loop that would hold up every other request for the whole time. So a handler marked :func:`report` runs its
+read-only unit of work (the session check, its reads, computing and rendering; ``web/middlewares.py``) on the
+report thread (:class:`Reports`): an event loop in a thread of its own, at a low OS priority (Linux: a nice value
+for that thread alone), reading on an engine of its own (``db.create_report_engine``) that is used only there. The
+short pages keep the event loop, and whenever they need the CPU the operating system gives it to them first; the
+report's answer goes back to the event loop, which appends its audit entries (group commit) and sends it. A report
+that turns out to write runs again as a writer on the event loop, as any page. So on SQLite and PostgreSQL alike;
+on PostgreSQL the report engine's asyncpg connections are made, used and closed in the report thread's loop (an
+asyncpg connection belongs to the loop it was made in), and its statements may take longer than a page's
+(``db.REPORT_QUERY_TIMEOUT``), in REPEATABLE READ.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-NICENESS = 15  # the report thread's nice value (Linux; 0 is the event loop's): it gets the CPU the pages leave
+# How much nicer the report thread is than the process (Linux: 15 when the server runs at 0): it gets the CPU the
+# pages leave. Never less nice than the process (a server started with nice 19 must not get a report thread at 15,
+# above its own event loop), at most 19.
+NICENESS = 15
 # How long the event loop's thread may wait for the GIL while the report thread computes in Python before the
 # interpreter makes the report thread hand it over (Python's default: 5 ms, the whole budget of a short page's wait).
 SWITCH_INTERVAL = 0.001
@@ -48,26 +53,25 @@ def is_report(request: web.Request) -> bool:
 
 
 def lower_own_priority() -> None:
-    """Lower the calling thread's OS priority to ``NICENESS`` (on Linux a thread has a nice value of its own);
-    elsewhere nothing."""
+    """Lower the calling thread's OS priority by ``NICENESS`` (on Linux a thread has a nice value of its own; the
+    result at most 19, never above the process's priority); elsewhere nothing."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+            thread = threading.get_native_id()
+            niceness = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, max(niceness, niceness + NICENESS)))
 
 
 class Reports:
-    """Where reports run: read-only sessions on an engine of their own (``engine`` is used only there), and with
-    ``threaded`` (SQLite) an event loop in a thread of their own at low OS priority. PostgreSQL runs a report's
-    statements in the server anyway: its reports stay on the event loop, with a longer statement bound."""
+    """Where reports run: read-only sessions on an engine of their own (``engine`` is used only there: on
+    PostgreSQL its connections belong to this loop), on an event loop in a thread of its own at low OS priority."""
 
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, threaded: bool) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.engine, self.sessions = engine, sessions
-        self.loop: asyncio.AbstractEventLoop | None = None
-        if threaded:
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-            self.loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._serve, args=(self.loop,), name="reports", daemon=True)
-            self._thread.start()
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, args=(self.loop,), name="reports", daemon=True)
+        self._thread.start()
 
     @staticmethod
     def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -78,8 +82,6 @@ class Reports:
     async def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` where reports run (on the report thread: in a copy of the caller's context, language and
         request id; its result or exception comes back here; cancelling the caller cancels ``work``)."""
-        if self.loop is None:
-            return await work
         context = contextvars.copy_context()
 
         async def in_context() -> T:
@@ -90,9 +92,6 @@ class Reports:
     async def close(self) -> None:
         """End what still runs on the thread (a report or chain walk whose caller has gone: its cancellation may not
         have reached it yet), close the engine's connections (where they were used), then stop the thread."""
-        if self.loop is None:
-            await self.engine.dispose()
-            return
         try:
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_end_other_tasks(), self.loop))
             await self.run(self.engine.dispose())

@@ -134,7 +134,10 @@ def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Security headers on every response, error pages and static files included."""
+    """Security headers on every response, error pages and static files included; not on a call socket's upgrade
+    (101: no document, and its headers would stay in memory for the whole call)."""
+    if response.status == 101:
+        return
     headers = response.headers
     nonce = csp_nonce(request)
     # The call pages compile the blurred background's WebAssembly (web/static/vendor/mediapipe): they alone may.

@@ -39,6 +39,7 @@ async def worker_home(request: web.Request) -> web.Response:
     cutoff = (await outbox.municipality_settings(db, who.known_municipality_id)).confirm_cutoff_minutes
     opens = base.settings(request).call_opens_minutes
     caseload = await citizens.list_visible(db, who)
+    missing_consents, consent_titles = await consent.read_missing(db, who, caseload, i18n.get_locale())
     return base.render(
         request,
         "worker/home.html",
@@ -46,8 +47,8 @@ async def worker_home(request: web.Request) -> web.Response:
             "week": [(a, c) for a, c in rows if start <= a.starts_at < end],
             "follow_up": [(a, c) for a, c in rows if lifecycle.needs_follow_up(a, cutoff, now, opens)],
             "caseload": caseload,
-            "missing_consents": await consent.read_missing(db, who, [c.id for c in caseload]),
-            "consent_titles": await consent.titles(db, who.known_municipality_id, i18n.get_locale()),
+            "missing_consents": missing_consents,
+            "consent_titles": consent_titles,
             "attention": await checkins.needing_attention(db, who, now),
             "monday": monday,
             "sunday": monday + dt.timedelta(days=6),
