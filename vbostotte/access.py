@@ -7,6 +7,7 @@ attempt is audit-logged as denied. Nothing ever crosses municipalities.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Callable
 
@@ -31,29 +32,38 @@ def require_staff(actor: Actor) -> None:
         raise PermissionDenied()
 
 
-def visibility(actor: Actor) -> tuple[str, dict[str, int | None]]:
-    """Which form of the rule applies to ``actor`` ("citizen", "worker", "supervisor" or "none"), and its values:
-    :func:`visible_citizens_by_rule`'s statement, run with these parameters, selects :func:`visible_citizens`."""
+class Rule(enum.StrEnum):
+    """The forms of the visibility rule: whom an actor sees depends on what they are."""
+
+    CITIZEN = "citizen"  # only herself
+    WORKER = "worker"  # the caseload
+    SUPERVISOR = "supervisor"  # the citizens of the supervisor's teams
+    NONE = "none"  # an administrator: nobody
+
+
+def visibility(actor: Actor) -> tuple[Rule, dict[str, int | None]]:
+    """Which form of the rule applies to ``actor``, and its values: :func:`visible_citizens_by_rule`'s statement,
+    run with these parameters, selects :func:`visible_citizens`."""
     if actor.is_citizen:
-        rule = "citizen"
+        rule = Rule.CITIZEN
     elif actor.has_role(StaffRole.WORKER):
-        rule = "worker"
+        rule = Rule.WORKER
     elif actor.has_role(StaffRole.SUPERVISOR):
-        rule = "supervisor"
+        rule = Rule.SUPERVISOR
     else:
-        rule = "none"
+        rule = Rule.NONE
     return rule, {"visible_municipality_id": actor.municipality_id, "visible_actor_id": actor.id}
 
 
-def _visible(rule: str, municipality_id: object, actor_id: object) -> Select[Citizen]:
+def _visible(rule: Rule, municipality_id: object, actor_id: object) -> Select[Citizen]:
     """The single rule every citizen read is filtered by, in the form :func:`visibility` names, for the values (or
     bound parameters) given."""
     stmt = select(Citizen).where(Citizen.municipality_id == municipality_id)
-    if rule == "citizen":
+    if rule is Rule.CITIZEN:
         return stmt.where(Citizen.id == actor_id)
-    if rule == "worker":
+    if rule is Rule.WORKER:
         return stmt.where(exists().where(Caseload.citizen_id == Citizen.id, Caseload.staff_id == actor_id))
-    if rule == "supervisor":
+    if rule is Rule.SUPERVISOR:
         return stmt.where(exists().where(TeamMember.team_id == Citizen.team_id, TeamMember.staff_id == actor_id))
     # Administrators set up the municipality; they do not read citizens' data.
     return stmt.where(false())
@@ -72,7 +82,7 @@ def visible_citizen_ids(actor: Actor) -> Select[int]:
 
 
 @functools.cache
-def visible_citizens_by_rule(rule: str) -> Select[Citizen]:
+def visible_citizens_by_rule(rule: Rule) -> Select[Citizen]:
     """:func:`visible_citizens` in one of its forms, with the actor's values as parameters
     (``visible_municipality_id``, ``visible_actor_id``): built once per form, so the statements of the pages opened
     most can be built once too, and run with ``visibility(actor)[1]``."""
@@ -82,7 +92,7 @@ def visible_citizens_by_rule(rule: str) -> Select[Citizen]:
 
 
 @functools.cache
-def visible_citizen_ids_by_rule(rule: str) -> Select[int]:
+def visible_citizen_ids_by_rule(rule: Rule) -> Select[int]:
     """The ids of :func:`visible_citizens_by_rule`, to filter by (``.in_(…)``), with the same parameters."""
     return visible_citizens_by_rule(rule).with_only_columns(Citizen.id)
 

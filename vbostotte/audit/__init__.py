@@ -157,26 +157,10 @@ async def append_deferred(session: AsyncSession, entries: Sequence[Deferred]) ->
     last_id, last_hash = (await connection.execute(_HEAD_LOCKED)).one()
     rows = []
     for deferred in entries:
-        actor, event = deferred.actor, deferred.event
         last_id += 1
-        row = SimpleNamespace(
-            id=last_id,
-            at=deferred.clock(),
-            municipality_id=actor.municipality_id,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            action=event.action,
-            citizen_id=event.citizen_id,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            purpose=event.purpose,
-            outcome=event.outcome,
-            prev_hash=last_hash,
-            key_id=key_id,
-        )
-        row.hash = last_hash = entry_hash(row, key)
-        rows.append(vars(row))
+        row = _fields(deferred, last_id, last_hash, key_id)
+        row["hash"] = last_hash = entry_hash(SimpleNamespace(**row), key)
+        rows.append(row)
     await connection.execute(_INSERT_ENTRIES, rows)
     await connection.execute(_MOVE_HEAD, {"new_last_id": last_id, "new_last_hash": last_hash})
 
@@ -187,29 +171,34 @@ async def _append(session: AsyncSession, entries: Sequence[Deferred]) -> list[Au
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())).scalar_one()
     appended = []
     for deferred in entries:
-        actor, event = deferred.actor, deferred.event
-        entry = AuditEntry(
-            id=head.last_id + 1,
-            at=deferred.clock(),
-            municipality_id=actor.municipality_id,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            action=event.action,
-            citizen_id=event.citizen_id,
-            object_type=event.object_type,
-            object_id=event.object_id,
-            purpose=event.purpose,
-            outcome=event.outcome,
-            prev_hash=head.last_hash,
-            key_id=key_id,
-        )
+        entry = AuditEntry(**_fields(deferred, head.last_id + 1, head.last_hash, key_id))
         entry.hash = entry_hash(entry, key)
         session.add(entry)
         head.last_id, head.last_hash = entry.id, entry.hash
         appended.append(entry)
     await session.flush()
     return appended
+
+
+def _fields(deferred: Deferred, entry_id: int, prev_hash: str, key_id: str | None) -> dict[str, object]:
+    """An entry's fields but its hash: what happened, by whom, when, and its place in the chain."""
+    actor, event = deferred.actor, deferred.event
+    return {
+        "id": entry_id,
+        "at": deferred.clock(),
+        "municipality_id": actor.municipality_id,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor_role": actor.role,
+        "action": event.action,
+        "citizen_id": event.citizen_id,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "purpose": event.purpose,
+        "outcome": event.outcome,
+        "prev_hash": prev_hash,
+        "key_id": key_id,
+    }
 
 
 @dataclass(frozen=True)

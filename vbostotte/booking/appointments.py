@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from vbostotte import audit
-from vbostotte.access import require_role, visibility, visible_citizen_ids_by_rule, visible_citizens
+from vbostotte.access import Rule, require_role, visibility, visible_citizen_ids_by_rule, visible_citizens
 from vbostotte.actors import Actor
 from vbostotte.errors import NotFound
 from vbostotte.models import Appointment, Citizen, StaffRole
@@ -42,7 +42,7 @@ async def upcoming_for_citizen(db: AsyncSession, actor: Actor, now: dt.datetime,
 
 
 @functools.cache
-def _worker_calendar_statement(rule: str) -> Select[Appointment, Citizen]:
+def _worker_calendar_statement(rule: Rule) -> Select[Appointment, Citizen]:
     """Built once per form of the rule (``access.visibility``; the worker is the actor): the worker's week is the
     page a worker opens most."""
     return (

@@ -18,7 +18,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
-from vbostotte.access import require_role, visibility, visible_citizen_ids_by_rule
+from vbostotte.access import Rule, require_role, visibility, visible_citizen_ids_by_rule
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, PermissionDenied
 from vbostotte.i18n import N_, TZ
@@ -188,7 +188,7 @@ async def trend(
 
 
 @functools.cache
-def _attention_statement(rule: str) -> Select[int, dt.datetime]:
+def _attention_statement(rule: Rule) -> Select[int, dt.datetime]:
     """Built once per form of the rule (``access.visibility``): it is on every view of a worker's week."""
     return (
         select(CheckIn.citizen_id, CheckIn.at)

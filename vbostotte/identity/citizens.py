@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte import audit
-from vbostotte.access import require_role, visibility, visible_citizens_by_rule
+from vbostotte.access import Rule, require_role, visibility, visible_citizens_by_rule
 from vbostotte.actors import Actor
 from vbostotte.errors import InvalidInput, NotFound
 from vbostotte.i18n import N_
@@ -98,7 +98,7 @@ async def assign_worker(db: AsyncSession, actor: Actor, citizen: Citizen, worker
 
 
 @functools.cache
-def _visible_by_name(rule: str) -> Select[Citizen]:
+def _visible_by_name(rule: Rule) -> Select[Citizen]:
     """Built once per form of the rule (``access.visibility``): the caseload is on every page of a worker's week."""
     return visible_citizens_by_rule(rule).order_by(Citizen.name)
 
