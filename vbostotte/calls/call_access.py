@@ -153,12 +153,7 @@ async def _joiners(
                         role=calls.GUEST,
                         name=citizen.preferred_name,
                     )
-            if (
-                joiner is not None
-                and touch
-                and session is not None
-                and now - session.last_seen_at >= sessions.TOUCH_EVERY
-            ):
+            if joiner is not None and touch and session is not None and sessions.touch_due(session.last_seen_at, now):
                 touched.append(session.id_hash)  # a joiner here had a live session: noted as activity (sessions.touch)
         if joiner is not None:
             joiners[grant.id] = joiner

@@ -86,7 +86,7 @@ async def authenticate(db: AsyncSession, token: str, now: dt.datetime) -> Actor 
     staff = await db.get(Staff, row.staff_id)
     if staff is None or not staff.active or staff.role not in ROLES:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= sessions.TOUCH_EVERY:
+    if sessions.touch_due(row.last_used_at, now):
         row.last_used_at = now  # a minute's precision: not a write on every call
     return Actor(
         kind="staff", id=staff.id, municipality_id=staff.municipality_id, role=staff.role.value, name=staff.name

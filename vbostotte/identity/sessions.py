@@ -104,9 +104,14 @@ def is_live(session: WebSession, settings: Settings, now: dt.datetime) -> bool:
     return session.expires_at > now and (session.staff_id is None or now - session.last_seen_at <= idle_limit)
 
 
+def touch_due(last_seen: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether activity at ``now`` is to be written down: at most once every ``TOUCH_EVERY``."""
+    return last_seen is None or now - last_seen >= TOUCH_EVERY
+
+
 def touch(session: WebSession, now: dt.datetime) -> None:
     """Note activity (at most once a minute)."""
-    if now - session.last_seen_at >= TOUCH_EVERY:
+    if touch_due(session.last_seen_at, now):
         session.last_seen_at = now
 
 

@@ -59,7 +59,7 @@ def lower_own_priority() -> None:
         with contextlib.suppress(OSError):
             thread = threading.get_native_id()
             niceness = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, max(niceness, niceness + NICENESS)))
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + NICENESS))
 
 
 class Reports:
