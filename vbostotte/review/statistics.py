@@ -510,8 +510,8 @@ def _earlier(db: AsyncSession, column, by: dt.timedelta):
     if db.get_bind().dialect.name != "sqlite":
         return column - literal(by, Interval())
     seconds = int(by.total_seconds())
-    if seconds != by.total_seconds():
-        raise ValueError("a whole number of seconds")
+    if seconds < 0 or seconds != by.total_seconds():  # "--N seconds" would be NULL, and a fraction lost
+        raise ValueError("a whole, non-negative number of seconds")
     moved = func.strftime("%Y-%m-%d %H:%M:%S", func.substr(column, 1, 19), f"-{seconds} seconds")
     return moved.op("||")(func.substr(column, 20))
 

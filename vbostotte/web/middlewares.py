@@ -128,10 +128,17 @@ def dependency_unavailable(exc: BaseException) -> bool:
     )
 
 
-# The call socket goes straight from ``observe`` to its handler, past the page middlewares (language, errors, the
-# database's unit of work, the cookie session, CSRF): its join ticket authenticates, the signalling server checks
-# Origin, and each of those would stay suspended, holding memory, for the whole call (docs/signaling.md, "Performance").
-SOCKETS = frozenset({"/ws/calls"})
+_SOCKET = "vbostotte_socket"  # the attribute :func:`socket` sets on a handler
+
+
+def socket(handler: reports.Handler) -> reports.Handler:
+    """Mark the handler of a long-lived socket (the call's signalling): its request goes straight from ``observe``
+    to it, past the page middlewares (language, errors, the database's unit of work, the cookie session, CSRF). Its
+    join ticket authenticates, the signalling server checks Origin, and each of those would stay suspended, holding
+    memory, for the whole call (docs/signaling.md, "Performance"). Refusals before the upgrade are aiohttp's plain
+    text answers."""
+    setattr(handler, _SOCKET, True)
+    return handler
 
 
 @web.middleware
@@ -141,7 +148,7 @@ async def observe(request: web.Request, handler):
     token = logging_setup.REQUEST_ID.set(request[REQUEST_ID])
     started, status = time.monotonic(), 500
     try:
-        if request.path in SOCKETS:
+        if getattr(request.match_info.handler, _SOCKET, False) is True:
             handler = request.match_info.handler
         response = await handler(request)
         status = response.status
@@ -226,8 +233,8 @@ async def database(request: web.Request, handler):
     appended after its reads in a group commit with other requests' entries, and its answer waits for that commit.
     A GET that turns out to write (a session noted active, a link opening a session) is rolled back at its first
     writing statement and run again as a writer: every other request, under the lock on SQLite, as before.
-    A report (``reports.report``) reads on the report engine, on SQLite doing its reads, computing and rendering
-    on the report thread (web/reports.py); its audit entries are appended here, on the event loop."""
+    A report (``reports.report``) reads on the report engine, doing its reads, computing and rendering on the report
+    thread (web/reports.py); its audit entries are appended here, on the event loop."""
     if request.path.startswith(NO_DATABASE):
         return await handler(request)
     readers, group = request.app.get(READ_SESSIONMAKER), request.app.get(AUDIT_GROUP_COMMIT)

@@ -9,7 +9,7 @@ from aiohttp import web
 from vbostotte.calls import calls, guests
 from vbostotte.identity import citizens, organisation, photos
 from vbostotte.models import Appointment
-from vbostotte.web import base
+from vbostotte.web import base, middlewares
 from vbostotte.web.keys import SIGNALING
 
 SOCKET_PATH = "/ws/calls"
@@ -124,6 +124,7 @@ async def ticket(request: web.Request) -> web.Response:
     )
 
 
+@middlewares.socket
 async def socket(request: web.Request) -> web.StreamResponse:
     """The signalling WebSocket: the join ticket arrives in the first message, never in the URL."""
     return await request.app[SIGNALING].handle(request)
