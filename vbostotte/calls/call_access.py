@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vbostotte.calls import calls, guests
@@ -170,25 +171,27 @@ async def _by_id(db: AsyncSession, statement, ids: set[int]) -> dict[int, Row]:
 
 # Built on first use and kept: every join and the check every second run these, and building a statement costs
 # about as much as running it. Columns, not ORM objects: the check reads everyone in a call every second.
-_APPOINTMENTS = functools.cache(
-    lambda: select(
-        Appointment.id,
-        Appointment.kind,
-        Appointment.cancelled_at,
-        Appointment.starts_at,
-        Appointment.ends_at,
-        Appointment.worker_id,
-        Appointment.citizen_id,
-    ).where(Appointment.id.in_(bindparam("ids", expanding=True)))
+def _by_ids(key: Any, *columns: Any) -> Callable[[], Select]:
+    """The kept builder of a statement that reads ``key`` and these columns of the rows whose ``key`` is among the
+    parameter ``ids``."""
+    return functools.cache(lambda: select(key, *columns).where(key.in_(bindparam("ids", expanding=True))))
+
+
+_APPOINTMENTS = _by_ids(
+    Appointment.id,
+    Appointment.kind,
+    Appointment.cancelled_at,
+    Appointment.starts_at,
+    Appointment.ends_at,
+    Appointment.worker_id,
+    Appointment.citizen_id,
 )
-_SESSIONS = functools.cache(
-    lambda: select(
-        WebSession.id_hash,
-        WebSession.staff_id,
-        WebSession.citizen_id,
-        WebSession.expires_at,
-        WebSession.last_seen_at,
-    ).where(WebSession.id_hash.in_(bindparam("ids", expanding=True)))
+_SESSIONS = _by_ids(
+    WebSession.id_hash,
+    WebSession.staff_id,
+    WebSession.citizen_id,
+    WebSession.expires_at,
+    WebSession.last_seen_at,
 )
 _TOUCH = functools.cache(
     lambda: (
@@ -198,9 +201,5 @@ _TOUCH = functools.cache(
         .execution_options(synchronize_session=False)
     )
 )
-_STAFF = functools.cache(
-    lambda: select(Staff.id, Staff.active, Staff.name).where(Staff.id.in_(bindparam("ids", expanding=True)))
-)
-_CITIZENS = functools.cache(
-    lambda: select(Citizen.id, Citizen.preferred_name).where(Citizen.id.in_(bindparam("ids", expanding=True)))
-)
+_STAFF = _by_ids(Staff.id, Staff.active, Staff.name)
+_CITIZENS = _by_ids(Citizen.id, Citizen.preferred_name)

@@ -525,8 +525,9 @@ async def _latest_actions(db: AsyncSession, ids: list[int]) -> dict[tuple[int, s
     return {(citizen_id, code): action for citizen_id, code, action in rows}
 
 
-def _not_given(ids: Iterable[int], codes: list[str], latest: dict[tuple[int, str], str]) -> dict[int, list[str]]:
-    return {citizen_id: [code for code in codes if latest.get((citizen_id, code)) != GIVEN] for citizen_id in ids}
+def _not_given(citizen_id: int, codes: list[str], latest: dict[tuple[int, str], str]) -> list[str]:
+    """Of these kind codes, those the citizen has not given now (never asked, or withdrawn)."""
+    return [code for code in codes if latest.get((citizen_id, code)) != GIVEN]
 
 
 async def missing(db: AsyncSession, citizen_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -541,12 +542,11 @@ async def missing(db: AsyncSession, citizen_ids: Iterable[int]) -> dict[int, lis
     for municipality_id in set(municipality_of.values()):
         kinds[municipality_id] = [k.code for k, _ in await latest_versions(db, municipality_id)]
     latest = await _latest_actions(db, ids)
-    result = {}
-    for citizen_id in ids:
-        if citizen_id not in municipality_of:
-            continue
-        result.update(_not_given([citizen_id], kinds[municipality_of[citizen_id]], latest))
-    return result
+    return {
+        citizen_id: _not_given(citizen_id, kinds[municipality_of[citizen_id]], latest)
+        for citizen_id in ids
+        if citizen_id in municipality_of
+    }
 
 
 async def give(
@@ -798,6 +798,7 @@ async def read_missing(
     recorded in the audit log as one read."""
     kinds = (await db.execute(_latest_titles_statement(), {"municipality_id": actor.known_municipality_id})).all()
     ids = [citizen.id for citizen in caseload if citizen.municipality_id == actor.municipality_id]
-    result = _not_given(ids, [code for code, _, _ in kinds], await _latest_actions(db, ids)) if ids else {}
+    codes, latest = [code for code, _, _ in kinds], await _latest_actions(db, ids) if ids else {}
+    result = {citizen_id: _not_given(citizen_id, codes, latest) for citizen_id in ids}
     await audit.record(db, actor, audit.AuditEvent("consent.overview", audit.Purpose.CASELOAD_OVERVIEW))
     return result, {code: (title_en if locale == "en" else title_da) for code, title_da, title_en in kinds}
