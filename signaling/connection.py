@@ -1,6 +1,6 @@
 """One client's WebSocket as an object with phases — auth, joining, waiting or admitted, closed — one reader
-(its life task), a bounded backlog with a writer task that runs only while there is one, and one exit that keeps or
-gives up the place. An idle connection holds no task of its own beyond its life, no queue and no timer.
+(the socket handler's task), a bounded backlog with a writer task that runs only while there is one, and one exit that
+keeps or gives up the place. An idle connection holds no task of its own, no queue and no timer.
 
 The relay's hot path runs in the transport's callback, without the reader task: a text frame that arrives while the
 reader waits for one is counted, parsed and validated there, and an offer, answer or candidate for an admitted
@@ -139,7 +139,7 @@ class Connection:
         self.token = ""  # the current resume token
         self.close_code: int | None = None
         self.reason: str | None = None  # why it closed, for the log and the place
-        self.life: asyncio.Task | None = None  # the task running ``run`` (the server waits for it on shutdown)
+        self.life: asyncio.Task | None = None  # the handler task running ``run`` (waited for on shutdown)
         self.seen = time.monotonic()  # when the last frame came (the heartbeat's measure of silence)
         self.pinged = 0.0  # when the heartbeat pinged this silent socket (0: not since the last frame)
         self._backlog: list = []  # frames waiting for the writer (at most send_queue), then perhaps _CLOSE
@@ -171,9 +171,42 @@ class Connection:
 
     # -- life ----------------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        """Authenticate, read frames until the socket closes, then the exit. The reading loop is here, not in a
+        coroutine of its own: one frame less held by every idle socket."""
         try:
-            if await self._authenticate():
-                await self._serve()
+            if not await self._authenticate():
+                return
+            ws = self.ws
+            while True:
+                self.idle = True
+                try:
+                    frame = await ws.receive()
+                finally:
+                    self.idle = False
+                if frame.type is WSMsgType.CLOSE or frame.type is WSMsgType.CLOSING or frame.type is WSMsgType.CLOSED:
+                    break
+                self.seen = now = time.monotonic()
+                if frame.type is WSMsgType.TEXT:
+                    if frame.extra:  # counted, parsed and validated by at_once
+                        kind, msg = cast(tuple[str, dict], frame.extra)
+                        await self._on_parsed(kind, msg, frame.data)
+                    elif self._within_rate(now):
+                        await self._on_text(frame.data)
+                elif frame.type is WSMsgType.PING or frame.type is WSMsgType.PONG:
+                    self._control(frame)
+                elif frame.type is WSMsgType.BINARY:
+                    self._refuse(p.BINARY_NOT_SUPPORTED, "binary frames are not supported", p.CLOSE_UNSUPPORTED_DATA)
+                if self.close_code is not None:
+                    break
+            if self.reason is None:
+                code = self.ws.close_code
+                self.reason = (
+                    "message_too_big"
+                    if code == p.CLOSE_MESSAGE_TOO_BIG
+                    else "closed_by_client"
+                    if code in (1000, 1001)
+                    else "connection_lost"
+                )
         except Exception as exc:  # noqa: BLE001 - one connection's failure must not touch the others
             # The exception's text could carry what a client sent: its type only, the traceback at debug level.
             log.error("signalling connection %s failed: %s", self.id, type(exc).__name__)
@@ -181,32 +214,37 @@ class Connection:
             self.send(p.error(p.INTERNAL_ERROR, "the server failed; reconnect"))
             self.close(p.CLOSE_INTERNAL_ERROR, "internal_error")
         finally:
-            try:
-                async with asyncio.timeout(self.limits.close_timeout):
-                    await self._depart()
-            except Exception as exc:  # noqa: BLE001
-                log.error("signalling connection %s could not give up its place: %s", self.id, type(exc).__name__)
-            finally:
-                self.close(self.close_code or p.CLOSE_NORMAL, self.reason or "closed")
-                writer = self._writer
-                if writer is not None:
-                    await asyncio.wait([writer], timeout=self.limits.close_timeout + 1)
-                    if not writer.done():  # stuck writing to a client that reads nothing
-                        writer.cancel()
-                        self._abort()
-                if self.participant is not None:
-                    self.server.detach(self)
-                self.phase = CLOSED
-                if (frames := getattr(self.ws, "frames", None)) is not None:
-                    frames.conn = None
-                log.info(
-                    "signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
-                    self.id,
-                    self.pid or "-",
-                    self.room or "-",
-                    self.reason,
-                    self.close_code,
-                )
+            # In a task of its own: a handler cancelled meanwhile (a server with aiohttp's handler_cancellation, when
+            # the client's connection is lost) must not cut short the exit that keeps or gives up the place.
+            await asyncio.shield(self._exit())
+
+    async def _exit(self) -> None:
+        try:
+            async with asyncio.timeout(self.limits.close_timeout):
+                await self._depart()
+        except Exception as exc:  # noqa: BLE001
+            log.error("signalling connection %s could not give up its place: %s", self.id, type(exc).__name__)
+        finally:
+            self.close(self.close_code or p.CLOSE_NORMAL, self.reason or "closed")
+            writer = self._writer
+            if writer is not None:
+                await asyncio.wait([writer], timeout=self.limits.close_timeout + 1)
+                if not writer.done():  # stuck writing to a client that reads nothing
+                    writer.cancel()
+                    self._abort()
+            if self.participant is not None:
+                self.server.detach(self)
+            self.phase = CLOSED
+            if (frames := getattr(self.ws, "frames", None)) is not None:
+                frames.conn = None
+            log.info(
+                "signalling connection %s closed: participant=%s room=%s reason=%s code=%s",
+                self.id,
+                self.pid or "-",
+                self.room or "-",
+                self.reason,
+                self.close_code,
+            )
 
     async def _authenticate(self) -> bool:
         try:
@@ -360,39 +398,6 @@ class Connection:
             )
 
     # -- reading -----------------------------------------------------------------------------------------------
-    async def _serve(self) -> None:
-        ws = self.ws
-        while True:
-            self.idle = True
-            try:
-                frame = await ws.receive()
-            finally:
-                self.idle = False
-            if frame.type is WSMsgType.CLOSE or frame.type is WSMsgType.CLOSING or frame.type is WSMsgType.CLOSED:
-                break
-            self.seen = now = time.monotonic()
-            if frame.type is WSMsgType.TEXT:
-                if frame.extra:  # counted, parsed and validated by at_once
-                    kind, msg = cast(tuple[str, dict], frame.extra)
-                    await self._on_parsed(kind, msg, frame.data)
-                elif self._within_rate(now):
-                    await self._on_text(frame.data)
-            elif frame.type is WSMsgType.PING or frame.type is WSMsgType.PONG:
-                self._control(frame)
-            elif frame.type is WSMsgType.BINARY:
-                self._refuse(p.BINARY_NOT_SUPPORTED, "binary frames are not supported", p.CLOSE_UNSUPPORTED_DATA)
-            if self.close_code is not None:
-                break
-        if self.reason is None:
-            code = self.ws.close_code
-            self.reason = (
-                "message_too_big"
-                if code == p.CLOSE_MESSAGE_TOO_BIG
-                else "closed_by_client"
-                if code in (1000, 1001)
-                else "connection_lost"
-            )
-
     async def _on_text(self, text: str) -> None:
         try:
             kind, msg = p.parse(text, p.ADMITTED if self.phase == ADMITTED else p.MEMBER, self.is_host)
@@ -442,7 +447,7 @@ class Connection:
 
     def _control(self, frame: WSMessage) -> None:
         """A WebSocket ping is answered with a pong (in order with the frames queued before it); a pong is only a
-        sign of life (``seen``, which ``_serve`` notes for every frame)."""
+        sign of life (``seen``, which ``run`` notes for every frame)."""
         if frame.type is WSMsgType.PING:
             self._enqueue(bytes(frame.data))
 

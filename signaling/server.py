@@ -82,11 +82,13 @@ class SignalingServer:
         self._conns[conn.id] = conn
         if self._heartbeat is None:
             self._beat()
-        # The connection lives in its own task: a server that cancels handlers when the client's TCP connection
-        # is lost (aiohttp's handler_cancellation) must not cut short the exit that keeps or gives up the place.
-        life = conn.life = asyncio.ensure_future(conn.run())
-        life.add_done_callback(lambda _: self._conns.pop(conn.id, None))
-        await asyncio.shield(life)
+        # The connection lives in the handler's task: no task of its own while it lasts (memory per idle
+        # participant); its exit runs in a task of its own (``Connection.run``).
+        conn.life = asyncio.current_task()
+        try:
+            await conn.run()
+        finally:
+            self._conns.pop(conn.id, None)
         return ws
 
     def _beat(self) -> None:

@@ -323,14 +323,19 @@ async def _check_call_access(server: SignalingServer, app: web.Application) -> N
     """Every few moments, take whoever's access has ended out of the calls this process holds sockets in, and end
     the calls whose time is over (vbostotte/calls/call_access.py)."""
     settings, clock, sessions_, lock = app[SETTINGS], app[CLOCK], app[SESSIONMAKER], app.get(SQLITE_LOCK)
+    readers = app[READ_SESSIONMAKER]
     while True:
         await asyncio.sleep(call_access.CHECK_SECONDS)
         try:
             placed = await server.placed_here()
             if not placed:
                 continue
-            async with db.transaction(sessions_, lock) as session:
-                removals = await call_access.who_must_go(session, placed, settings, clock())
+            now = clock()
+            async with readers() as session:  # a read: no writer waits for it
+                removals = await call_access.who_must_go(session, placed, settings, now)
+            if removals.active_sessions:
+                async with db.transaction(sessions_, lock) as session:
+                    await call_access.note_activity(session, removals.active_sessions, settings, now)
             for room in removals.rooms:
                 await server.end_room(room)
             for room, pid in removals.participants:

@@ -11,33 +11,42 @@ so every way access can end — logout, a timeout, a deactivated account, a revo
 appointment, a withdrawn consent, the end of the call window — ends the call too, in whichever process holds the
 socket, without each of those places having to remember to say so. The signalling server is only told whom to
 take out of which room (docs/signaling.md, "Access that ends").
+
+For workers and citizens the rule is one statement (:func:`_verdicts`): the database joins each person's ticket,
+session, account and appointment and, during the call, answers only about those who must go and those whose
+session is due to be marked active, so a check over a thousand people in calls reads a handful of rows. Guests,
+few and ruled by their link and the citizen's consent, are judged one by one (:func:`_guest`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import Integer, Select, String, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from vbostotte.calls import calls, guests
 from vbostotte.config import Settings
 from vbostotte.identity import sessions
-from vbostotte.models import Appointment, AppointmentKind, CallTicket, Citizen, Staff, WebSession
+from vbostotte.models import Appointment, AppointmentKind, CallTicket, Citizen, PrincipalKind, Staff, WebSession
 
 CHECK_SECONDS = 1.0  # how often the app checks the access of everyone in its calls (an ended access is out within 2 s)
 
 
 @dataclass
 class Removals:
-    """What the signalling server must do: end these rooms for everyone, and take these people out of these rooms."""
+    """What the check found: rooms to end for everyone, people to take out of rooms, and the web sessions of people
+    who stay that are due to be marked active (being in a call is activity: :func:`note_activity`)."""
 
     rooms: list[str] = field(default_factory=list)
     participants: list[tuple[str, str]] = field(default_factory=list)  # (room, participant id)
+    active_sessions: list[str] = field(default_factory=list)  # WebSession.id_hash
 
 
 async def redeem(db: AsyncSession, token: str, settings: Settings, now: dt.datetime) -> calls.Joiner | None:
@@ -46,160 +55,247 @@ async def redeem(db: AsyncSession, token: str, settings: Settings, now: dt.datet
     grant = await calls.use_ticket(db, token, now)
     if grant is None:
         return None
-    appointment = await db.get(Appointment, grant.appointment_id)
-    if appointment is None or not _call_open(appointment, settings, now):
+    kind, principal, room = grant.principal_kind, grant.principal_id, calls.room_name(grant.appointment_id)
+    if kind == PrincipalKind.GUEST:
+        return await _guest(db, grant.appointment_id, principal, settings, now, grant)
+    rows = await db.execute(
+        _verdicts(_dialect(db), door=True),
+        {
+            **_placed_parameters(db, [(grant.appointment_id, kind, principal)]),
+            **_times(settings, now),
+            "ticket": grant.id,
+        },
+    )
+    verdict = rows.first()
+    if verdict is None or verdict.ended:
         return None
-    return (await _joiners(db, [(grant, appointment)], settings, now)).get(grant.id)
+    staff = kind == PrincipalKind.STAFF
+    return calls.Joiner(
+        id=calls.participant_id(kind, principal),
+        room=room,
+        role=calls.HOST if staff else calls.GUEST,
+        name=verdict.name.split()[0] if staff else verdict.name,
+    )
 
 
 async def who_must_go(db: AsyncSession, placed: dict[str, list[str]], settings: Settings, now: dt.datetime) -> Removals:
     """Of the people placed in these rooms (room -> participant ids), whose access has ended. A room whose
-    appointment is cancelled, moved away or past its call window is ended for all. The web sessions of those who
-    stay are kept alive: being in a call is activity."""
+    appointment is cancelled, moved away or past its call window is ended for all. Reads only: the web sessions of
+    those who stay that are due to be marked active are in the answer, for :func:`note_activity`."""
     removals = Removals()
-    rooms = {room: calls.appointment_of(room) for room in placed}
-    found = await db.execute(_APPOINTMENTS(), {"ids": [i for i in rooms.values() if i]})
-    appointments: dict[int, Any] = {a.id: a for a in found}  # rows with an Appointment's columns that count here
-    present: list[tuple[str, str, Any]] = []
+    people: list[tuple[int, str, int]] = []  # workers and citizens: (appointment, kind, id)
+    visitors: list[tuple[str, str, int, int]] = []  # guests: (room, participant id, appointment, link)
+    rooms: dict[int, str] = {}
     for room, pids in placed.items():
-        appointment = appointments.get(rooms[room] or 0)
-        if appointment is None or not _call_open(appointment, settings, now):
+        appointment = calls.appointment_of(room)
+        if appointment is None:
             removals.rooms.append(room)
-        else:
-            present.extend((room, pid, appointment) for pid in pids)
-    grants = await _latest_grants(db, [a.id for a in appointments.values()])
-    items = [
-        (grant, appointment)
-        for _, pid, appointment in present
-        if (grant := grants.get((appointment.id, pid))) is not None
+            continue
+        rooms[appointment] = room
+        for pid in pids:
+            parsed = calls.parse_participant(pid)
+            if parsed is None:
+                removals.participants.append((room, pid))
+            elif parsed[0] == PrincipalKind.GUEST:
+                visitors.append((room, pid, appointment, parsed[1]))
+            else:
+                people.append((appointment, parsed[0], parsed[1]))
+    closed: set[int] = set()
+    if people:
+        parameters = {**_placed_parameters(db, people), **_times(settings, now)}
+        rows = await db.execute(
+            _verdicts(_dialect(db), door=False), {**parameters, "touch_before": now - sessions.TOUCH_EVERY}
+        )
+        for row in rows:
+            if not row.room_open:
+                closed.add(row.appointment_id)
+            elif row.ended:
+                removals.participants.append(
+                    (rooms[row.appointment_id], calls.participant_id(row.kind, row.principal_id))
+                )
+            elif sessions.touch_due(row.last_seen_at, now):
+                removals.active_sessions.append(row.session_hash)
+    for room, pid, appointment, link in visitors:
+        if appointment in closed:
+            continue
+        if await _guest(db, appointment, link, settings, now) is None:
+            full = await db.get(Appointment, appointment)
+            if full is None or not _call_open(full, settings, now):
+                closed.add(appointment)
+            else:
+                removals.participants.append((room, pid))
+    removals.rooms.extend(rooms[a] for a in sorted(closed))
+    removals.participants = [
+        (room, pid) for room, pid in removals.participants if calls.appointment_of(room) not in closed
     ]
-    admitted = await _joiners(db, items, settings, now, touch=True)
-    for room, pid, appointment in present:
-        grant = grants.get((appointment.id, pid))
-        if grant is None or grant.id not in admitted:
-            removals.participants.append((room, pid))
     return removals
 
 
-def _call_open(appointment: Any, settings: Settings, now: dt.datetime) -> bool:
-    """For an Appointment, or a row of ``_APPOINTMENTS``."""
+async def note_activity(db: AsyncSession, session_hashes: list[str], settings: Settings, now: dt.datetime) -> None:
+    """Mark these web sessions active (their people are in a call), unless they have ended since the check."""
+    if session_hashes:
+        idle_after = now - dt.timedelta(minutes=settings.session_idle_minutes)
+        await db.execute(_TOUCH(), {"ids": session_hashes, "now": now, "idle_after": idle_after})
+
+
+def _call_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
     return appointment.kind == AppointmentKind.VIDEO and calls.is_open(appointment, settings, now)
 
 
-async def _latest_grants(db: AsyncSession, appointment_ids: list[int]) -> dict[tuple[int, str], Row]:
-    """The last used ticket of each person in these appointments' calls: the access they are in the call by."""
-    if not appointment_ids:
-        return {}
-    rows = await db.execute(
-        select(*calls.GRANT_COLUMNS)
-        .where(CallTicket.appointment_id.in_(appointment_ids), CallTicket.used_at.is_not(None))
-        .order_by(CallTicket.used_at, CallTicket.id)
+async def _guest(
+    db: AsyncSession, appointment_id: int, link_id: int, settings: Settings, now: dt.datetime, grant: Any = None
+) -> calls.Joiner | None:
+    """A guest's access: by the ticket just used (``grant``), or else by their last used one."""
+    if grant is None:
+        grant = (
+            await db.execute(
+                select(CallTicket.slot_starts_at)
+                .where(
+                    CallTicket.appointment_id == appointment_id,
+                    CallTicket.principal_kind == PrincipalKind.GUEST,
+                    CallTicket.principal_id == link_id,
+                    CallTicket.used_at.is_not(None),
+                )
+                .order_by(CallTicket.used_at.desc(), CallTicket.id.desc())
+                .limit(1)
+            )
+        ).first()
+    appointment = await db.get(Appointment, appointment_id)
+    if grant is None or appointment is None or not _call_open(appointment, settings, now):
+        return None
+    if grant.slot_starts_at != appointment.starts_at:  # moved since the ticket was asked for
+        return None
+    return await guests.joiner(db, link_id, appointment)
+
+
+# -- the rule for workers and citizens, as one statement --------------------------------------------------------------
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
+def _placed_parameters(db: AsyncSession, people: Iterable[tuple[int, str, int]]) -> dict[str, Any]:
+    """The people to judge, (appointment, kind, id) each, as the parameters of ``_placed``: one parameter whatever
+    their number, so the statement's text stays the same (no list of placeholders per length)."""
+    if _dialect(db) == "postgresql":
+        appointments, kinds, ids = zip(*people, strict=True)
+        return {"appointments": list(appointments), "kinds": [str(k) for k in kinds], "ids": list(ids)}
+    return {"placed": json.dumps([[a, str(k), i] for a, k, i in people])}
+
+
+def _placed(dialect: str) -> Any:
+    """The people to judge as a table (appointment_id, kind, principal_id), from ``_placed_parameters``."""
+    if dialect == "postgresql":
+        sql = (
+            "SELECT * FROM unnest(CAST(:appointments AS INTEGER[]), CAST(:kinds AS VARCHAR[]), CAST(:ids AS INTEGER[]))"
+            " AS placed(appointment_id, kind, principal_id)"
+        )
+    else:
+        sql = (
+            "SELECT json_extract(value, '$[0]') AS appointment_id, json_extract(value, '$[1]') AS kind,"
+            " json_extract(value, '$[2]') AS principal_id FROM json_each(:placed)"
+        )
+    return text(sql).columns(appointment_id=Integer, kind=String, principal_id=Integer).subquery("placed")
+
+
+def _times(settings: Settings, now: dt.datetime) -> dict[str, dt.datetime]:
+    """The moments the rule compares with: the call window's bounds, now, and the idle limit of staff sessions."""
+    latest_start, earliest_end = calls.open_bounds(settings, now)
+    return {
+        "latest_start": latest_start,
+        "earliest_end": earliest_end,
+        "now": now,
+        "idle_after": now - dt.timedelta(minutes=settings.session_idle_minutes),
+    }
+
+
+@functools.cache
+def _verdicts(dialect: str, *, door: bool) -> Select:
+    """For each placed worker or citizen: whether their call is open (``room_open``), whether their access has ended
+    (``ended``), their session and when it was last marked active, and the name they are shown by. At the door
+    (``door``) by the ticket just used (parameter ``ticket``) and for everyone; during the call by each person's last
+    used ticket, and only for those whose access ended or whose session is due to be marked active.
+
+    The same conditions as ``calls.is_open``, ``sessions.is_live`` and ``sessions.touch_due``, in SQL; the tests in
+    tests/realtime/test_access_ends.py end access in each way and tests/unit/test_call_access.py holds both."""
+    placed = _placed(dialect)
+    held = aliased(CallTicket, name="held")
+    if door:
+        ticket: Any = bindparam("ticket", type_=Integer)
+    else:
+        ticket = (
+            select(CallTicket.id)
+            .where(
+                CallTicket.appointment_id == placed.c.appointment_id,
+                CallTicket.principal_kind == placed.c.kind,
+                CallTicket.principal_id == placed.c.principal_id,
+                CallTicket.used_at.is_not(None),
+            )
+            .order_by(CallTicket.used_at.desc(), CallTicket.id.desc())
+            .limit(1)
+            .correlate(placed)
+            .scalar_subquery()
+        )
+    call_open = and_(
+        Appointment.kind == AppointmentKind.VIDEO,
+        Appointment.cancelled_at.is_(None),
+        Appointment.starts_at <= bindparam("latest_start"),
+        Appointment.ends_at >= bindparam("earliest_end"),
     )
-    return {(row.appointment_id, calls.participant_id(row.principal_kind, row.principal_id)): row for row in rows}
-
-
-async def _joiners(
-    db: AsyncSession, items: list[tuple[Row, Any]], settings: Settings, now: dt.datetime, *, touch: bool = False
-) -> dict[int, calls.Joiner]:
-    """For each (used ticket, its appointment: an Appointment or a row of ``_APPOINTMENTS``) whose access still
-    holds: the ticket's id -> who it lets in."""
-    hashes = {grant.session_hash for grant, _ in items if grant.session_hash}
-    live = (
-        {
-            s.id_hash: s
-            for s in await db.execute(_SESSIONS(), {"ids": list(hashes)})
-            if sessions.is_live(s, settings, now)  # type: ignore[arg-type]  # a row of the columns it reads
-        }
-        if hashes
-        else {}
+    staff, citizen = placed.c.kind == PrincipalKind.STAFF, placed.c.kind == PrincipalKind.CITIZEN
+    allowed = and_(
+        call_open,
+        held.slot_starts_at == Appointment.starts_at,  # not moved since the ticket was asked for
+        WebSession.expires_at > bindparam("now"),
+        or_(
+            and_(
+                staff,
+                WebSession.staff_id == placed.c.principal_id,
+                WebSession.last_seen_at >= bindparam("idle_after"),
+                Staff.active.is_(True),
+                Appointment.worker_id == placed.c.principal_id,
+            ),
+            and_(
+                citizen,
+                WebSession.citizen_id == placed.c.principal_id,
+                Appointment.citizen_id == placed.c.principal_id,
+                Citizen.id.is_not(None),
+            ),
+        ),
     )
-    touched: list[str] = []
-    staff = await _by_id(
-        db, _STAFF(), {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.STAFF}
+    ended = case((allowed, False), else_=True)  # a row missing anywhere (no session, no ticket) is an ended access
+    statement = (
+        select(
+            placed.c.appointment_id,
+            placed.c.kind,
+            placed.c.principal_id,
+            case((call_open, True), else_=False).label("room_open"),
+            ended.label("ended"),
+            held.session_hash,
+            WebSession.last_seen_at,
+            func.coalesce(Staff.name, Citizen.preferred_name).label("name"),
+        )
+        .select_from(placed)
+        .outerjoin(Appointment, Appointment.id == placed.c.appointment_id)
+        .outerjoin(held, held.id == ticket)
+        .outerjoin(WebSession, WebSession.id_hash == held.session_hash)
+        .outerjoin(Staff, and_(staff, Staff.id == placed.c.principal_id))
+        .outerjoin(Citizen, and_(citizen, Citizen.id == placed.c.principal_id))
     )
-    citizens = await _by_id(
-        db, _CITIZENS(), {g.principal_id for g, _ in items if g.principal_kind == calls.PrincipalKind.CITIZEN}
-    )
-    joiners: dict[int, calls.Joiner] = {}
-    for grant, appointment in items:
-        if grant.slot_starts_at != appointment.starts_at:  # moved since the ticket was asked for
-            continue
-        room, kind, principal = calls.room_name(appointment.id), grant.principal_kind, grant.principal_id
-        if kind == calls.PrincipalKind.GUEST:
-            full = appointment if isinstance(appointment, Appointment) else await db.get(Appointment, appointment.id)
-            joiner = await guests.joiner(db, principal, full) if full is not None else None
-        else:
-            session = live.get(grant.session_hash or "")
-            joiner = None
-            if kind == calls.PrincipalKind.STAFF and session is not None and session.staff_id == principal:
-                person = staff.get(principal)
-                if person is not None and person.active and person.id == appointment.worker_id:
-                    joiner = calls.Joiner(
-                        id=calls.participant_id(kind, principal),
-                        room=room,
-                        role=calls.HOST,
-                        name=person.name.split()[0],
-                    )
-            elif (
-                kind == calls.PrincipalKind.CITIZEN
-                and session is not None
-                and session.citizen_id == principal
-                and appointment.citizen_id == principal
-            ):
-                citizen = citizens.get(principal)
-                if citizen is not None:
-                    joiner = calls.Joiner(
-                        id=calls.participant_id(kind, principal),
-                        room=room,
-                        role=calls.GUEST,
-                        name=citizen.preferred_name,
-                    )
-            if joiner is not None and touch and session is not None and sessions.touch_due(session.last_seen_at, now):
-                touched.append(session.id_hash)  # a joiner here had a live session: noted as activity (sessions.touch)
-        if joiner is not None:
-            joiners[grant.id] = joiner
-    if touched:
-        await db.execute(_TOUCH(), {"ids": touched, "now": now})
-    return joiners
+    if door:
+        return statement
+    return statement.where(or_(ended, WebSession.last_seen_at <= bindparam("touch_before")))
 
 
-async def _by_id(db: AsyncSession, statement, ids: set[int]) -> dict[int, Row]:
-    """These people's rows (the first column is their id) in one query, by id: the check runs every second over
-    everyone in a call, so it reads only what it needs."""
-    return {row[0]: row for row in await db.execute(statement, {"ids": list(ids)})} if ids else {}
-
-
-# Built on first use and kept: every join and the check every second run these, and building a statement costs
-# about as much as running it. Columns, not ORM objects: the check reads everyone in a call every second.
-def _by_ids(key: Any, *columns: Any) -> Callable[[], Select]:
-    """The kept builder of a statement that reads ``key`` and these columns of the rows whose ``key`` is among the
-    parameter ``ids``."""
-    return functools.cache(lambda: select(key, *columns).where(key.in_(bindparam("ids", expanding=True))))
-
-
-_APPOINTMENTS = _by_ids(
-    Appointment.id,
-    Appointment.kind,
-    Appointment.cancelled_at,
-    Appointment.starts_at,
-    Appointment.ends_at,
-    Appointment.worker_id,
-    Appointment.citizen_id,
-)
-_SESSIONS = _by_ids(
-    WebSession.id_hash,
-    WebSession.staff_id,
-    WebSession.citizen_id,
-    WebSession.expires_at,
-    WebSession.last_seen_at,
-)
 _TOUCH = functools.cache(
     lambda: (
         update(WebSession)
-        .where(WebSession.id_hash.in_(bindparam("ids", expanding=True)))
+        .where(
+            WebSession.id_hash.in_(bindparam("ids", expanding=True)),
+            WebSession.expires_at > bindparam("now"),  # still live: ending a session is never undone by a call
+            or_(WebSession.staff_id.is_(None), WebSession.last_seen_at >= bindparam("idle_after")),
+            WebSession.last_seen_at < bindparam("now"),
+        )
         .values(last_seen_at=bindparam("now"))
         .execution_options(synchronize_session=False)
     )
 )
-_STAFF = _by_ids(Staff.id, Staff.active, Staff.name)
-_CITIZENS = _by_ids(Citizen.id, Citizen.preferred_name)

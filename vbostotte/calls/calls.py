@@ -73,7 +73,7 @@ def appointment_of(room: str) -> int | None:
     return int(suffix) if room.startswith(ROOM_PREFIX) and suffix.isdigit() else None
 
 
-def _open_bounds(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def open_bounds(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """A call is open at ``now`` for an appointment that starts no later than the first and ends no earlier than the
     second: from ``call_opens_minutes`` before its start until ``call_closes_minutes`` after its planned end."""
     return (
@@ -84,7 +84,7 @@ def _open_bounds(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.
 
 def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
     """A video session's room is open from shortly before its start until a while after its planned end."""
-    latest_start, earliest_end = _open_bounds(settings, now)
+    latest_start, earliest_end = open_bounds(settings, now)
     return (
         appointment.cancelled_at is None
         and appointment.starts_at <= latest_start
@@ -94,7 +94,7 @@ def is_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> b
 
 def open_video_calls(settings: Settings, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
     """:func:`is_open` for video sessions as SQL conditions, so a look-up of open calls reads no other rows."""
-    latest_start, earliest_end = _open_bounds(settings, now)
+    latest_start, earliest_end = open_bounds(settings, now)
     return (
         Appointment.kind == AppointmentKind.VIDEO,
         Appointment.cancelled_at.is_(None),

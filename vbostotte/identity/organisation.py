@@ -197,4 +197,4 @@ async def staff_names(db: AsyncSession, staff_ids: set[int]) -> dict[int, str]:
     if not staff_ids:
         return {}
     rows = await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
-    return {staff_id: name for staff_id, name in rows.tuples()}
+    return {staff_id: name for staff_id, name in rows}

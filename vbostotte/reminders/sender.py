@@ -109,7 +109,7 @@ async def claim_due(
         .returning(OutboxMessage.id, OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
     )
-    attempts = dict(claimed.tuples().all())
+    attempts: dict[int, int] = {row[0]: row[1] for row in claimed}
     return [Claim(id_, attempts[id_]) for id_ in ids if id_ in attempts]
 
 

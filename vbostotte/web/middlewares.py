@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.exceptions
 from aiohttp import web
@@ -128,28 +130,46 @@ def dependency_unavailable(exc: BaseException) -> bool:
     )
 
 
-_SOCKET = "vbostotte_socket"  # the attribute :func:`socket` sets on a handler
+Opener = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_SOCKET = "vbostotte_socket"  # the attribute :func:`socket` sets on a handler: its opener
+_SOCKET_REQUEST = web.RequestKey("socket_request", bool)  # the request is a socket's (its metrics: add_request_id)
 
 
-def socket(handler: reports.Handler) -> reports.Handler:
-    """Mark the handler of a long-lived socket (the call's signalling): its request goes straight from ``observe``
-    to it, past the page middlewares (language, errors, the database's unit of work, the cookie session, CSRF). Its
-    join ticket authenticates, the signalling server checks Origin, and each of those would stay suspended, holding
-    memory, for the whole call (docs/signaling.md, "Performance"). Refusals before the upgrade are aiohttp's plain
-    text answers."""
-    setattr(handler, _SOCKET, True)
+def socket(opener: Opener) -> Opener:
+    """The handler of a long-lived socket (the call's signalling), from ``opener``, which gives the coroutine that
+    serves the socket. ``observe`` hands that coroutine to aiohttp as the request's own, past the middlewares and
+    the view: none of them stays suspended, holding memory, for the whole call (docs/signaling.md, "Performance").
+    Its join ticket authenticates, the signalling server checks Origin, and refusals before the upgrade are
+    aiohttp's plain text answers."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:  # for aiohttp's router; observe uses the opener
+        return await opener(request)
+
+    functools.update_wrapper(handler, opener)
+    setattr(handler, _SOCKET, opener)
     return handler
 
 
 @web.middleware
-async def observe(request: web.Request, handler):
-    """The request id (the proxy's X-Request-Id if well-formed), for logs and the response; request metrics."""
+def observe(request: web.Request, handler: Opener) -> Awaitable[web.StreamResponse]:
+    """The request id (the proxy's X-Request-Id if well-formed), for logs and the response; request metrics.
+
+    Not a coroutine itself: a socket's request (:func:`socket`) is its opener's coroutine, returned as it is, with
+    the request id set in its task's context for as long as it lasts and its metrics noted when its answer goes out
+    (:func:`add_request_id`); every other request is :func:`_observed`."""
     request[REQUEST_ID] = logging_setup.request_id_from(request.headers.get("X-Request-Id"))
+    opener = getattr(request.match_info.handler, _SOCKET, None)
+    if opener is None:
+        return _observed(request, handler)
+    logging_setup.REQUEST_ID.set(request[REQUEST_ID])  # the task is the socket's alone (no keep-alive after it)
+    request[_SOCKET_REQUEST] = True
+    return opener(request)
+
+
+async def _observed(request: web.Request, handler: Opener) -> web.StreamResponse:
     token = logging_setup.REQUEST_ID.set(request[REQUEST_ID])
     started, status = time.monotonic(), 500
     try:
-        if getattr(request.match_info.handler, _SOCKET, False) is True:
-            handler = request.match_info.handler
         response = await handler(request)
         status = response.status
         return response
@@ -159,16 +179,16 @@ async def observe(request: web.Request, handler):
     finally:
         logging_setup.REQUEST_ID.reset(token)
         if (recorder := request.app.get(METRICS)) is not None:
-            websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-            recorder.observe(
-                metrics.route_name(request), request.method, status, None if websocket else time.monotonic() - started
-            )
+            recorder.observe(metrics.route_name(request), request.method, status, time.monotonic() - started)
 
 
 async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every answer names its request id (also redirects and static files)."""
+    """on_response_prepare: every answer names its request id (also redirects and static files); a socket's request
+    is counted in the metrics here, as it is answered (the upgrade or a refusal), without a duration."""
     if REQUEST_ID in request:
         response.headers["X-Request-Id"] = request[REQUEST_ID]
+    if request.get(_SOCKET_REQUEST) and (recorder := request.app.get(METRICS)) is not None:
+        recorder.observe(metrics.route_name(request), request.method, response.status, None)
 
 
 @web.middleware

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -125,6 +126,6 @@ async def ticket(request: web.Request) -> web.Response:
 
 
 @middlewares.socket
-async def socket(request: web.Request) -> web.StreamResponse:
+def socket(request: web.Request) -> Awaitable[web.StreamResponse]:
     """The signalling WebSocket: the join ticket arrives in the first message, never in the URL."""
-    return await request.app[SIGNALING].handle(request)
+    return request.app[SIGNALING].handle(request)
