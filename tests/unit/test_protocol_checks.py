@@ -56,7 +56,7 @@ def messages() -> list[dict]:
         if type(message) is dict and type(message.get("type")) is str and message["type"] in CLIENT_MESSAGES:
             found.append(message)
     for base in VALID:  # each field of each valid message over its limits and beside its bounds
-        for name, value in base.items():
+        for name in base:
             if name in ENVELOPE_FIELDS:
                 continue
             for other in (None, True, 1, -1, 2.5, 256, 1e15 + 1, "", "off", "x" * 65, [], {}):
