@@ -419,7 +419,8 @@ class Connection:
         parsed and validated here, and relayed at once if it is an offer, answer or candidate for an admitted socket
         of this process (the relay's hot path: no task switch, no queue). None when it is dealt with; otherwise the
         frame for the reader, with what was parsed (``extra``), so that it is counted and parsed once."""
-        if self.phase != ADMITTED or self.close_code is not None or self.ws.closed:
+        participant = self.participant
+        if self.phase != ADMITTED or participant is None or self.close_code is not None or self.ws.closed:
             return frame
         self.seen = now = time.monotonic()
         try:
@@ -427,15 +428,14 @@ class Connection:
                 return None
             text = frame.data
             try:
-                kind, msg = p.parse(text, p.ADMITTED, self.is_host)
+                kind, msg = p.parse(text, p.ADMITTED, participant.role == p.HOST)
             except ProtocolError as exc:
                 self.send(exc.reply())
                 return None
             if kind in p.RELAYED:
                 to = msg["to"]
-                target = self.server.here(self.room, to)
-                if target is not None and to != self.pid:
-                    target.deliver(stamped(self.pid, msg, text))
+                if to != participant.id and (target := self.server.here(participant.room, to)) is not None:
+                    target.deliver(stamped(participant.id, msg, text))
                     return None
             return WSMessage(_TEXT, text, (kind, msg))  # type: ignore[arg-type]  # extra: what was parsed
         except Exception as exc:  # noqa: BLE001 - as in run: this connection fails, the others go on
@@ -469,7 +469,10 @@ class Connection:
         """Token bucket: a frame over the rate is dropped (told once per flood). A flood is the run of dropped frames
         until a second passes without one: accepted frames in between do not end it, so a client that keeps
         sending faster than the rate is closed (4008) once a flood has dropped more than a burst of frames."""
-        tokens = min(self.limits.rate_burst, self._tokens + (now - self._stamp) * self.limits.rate_per_second)
+        limits = self.limits
+        tokens = self._tokens + (now - self._stamp) * limits.rate_per_second
+        if tokens > limits.rate_burst:
+            tokens = limits.rate_burst
         self._stamp = now
         if self._dropped and now - self._last_drop > FLOOD_QUIET_SECONDS:
             self._dropped = 0

@@ -7,9 +7,8 @@ Documented for people in ``docs/signaling.md``; a test checks that every name he
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -229,15 +228,23 @@ def parse(text: str, phase: str, is_host: bool) -> tuple[str, dict[str, Any]]:
     kind = message.get("type")
     if type(kind) is not str or (spec := CLIENT_MESSAGES.get(kind)) is None:
         raise ProtocolError(UNKNOWN_TYPE, "unknown message type")
-    if (phase == AUTH) != (spec.phase == AUTH):
-        raise ProtocolError(NOT_ALLOWED, "send join or resume first" if phase == AUTH else "already joined", kind)
-    if spec.host_only and not is_host:
-        raise ProtocolError(NOT_ALLOWED, "only the host may do that", kind)
-    if spec.phase == ADMITTED and phase != ADMITTED:
-        raise ProtocolError(NOT_ADMITTED, "not admitted to the call yet", kind)
-    if not _VALID[kind](message):
+    valid = _ALLOWED.get((kind, phase, is_host))  # the common case: one look-up for who may send it, when
+    if valid is None:
+        raise _refusal(spec, kind, phase, is_host) or ProtocolError(NOT_ALLOWED, "not allowed", kind)
+    if not valid(message):
         _check_fields(spec.fields, message, kind, ENVELOPE_FIELDS)  # says what is wrong
     return kind, message
+
+
+def _refusal(spec: Message, kind: str, phase: str, is_host: bool) -> ProtocolError | None:
+    """Why a message of this type may not be sent in this phase, by a host or not; None if it may."""
+    if (phase == AUTH) != (spec.phase == AUTH):
+        return ProtocolError(NOT_ALLOWED, "send join or resume first" if phase == AUTH else "already joined", kind)
+    if spec.host_only and not is_host:
+        return ProtocolError(NOT_ALLOWED, "only the host may do that", kind)
+    if spec.phase == ADMITTED and phase != ADMITTED:
+        return ProtocolError(NOT_ADMITTED, "not admitted to the call yet", kind)
+    return None
 
 
 def _check_fields(fields: Mapping[str, Field], value: dict, kind: str, extra: frozenset[str] = frozenset()) -> None:
@@ -289,41 +296,69 @@ def _check_value(spec: Field, value: Any, name: str, kind: str) -> None:
 
 
 def _fields_check(fields: Mapping[str, Field], extra: frozenset[str] = frozenset()) -> Callable[[dict], bool]:
-    """The fields' rules as one function, built once per message: True when ``value`` keeps them all. The relay's
-    hot path (every offer, answer and candidate) runs it; when it says no, ``_check_fields`` finds what is wrong
-    and says so. tests/unit/test_protocol_checks.py holds the two to the same verdicts."""
+    """The fields' rules as one function, written out once per message as straight-line code (no loop, no call per
+    field): True when the message keeps them all. The relay's hot path (every offer, answer and candidate) runs it;
+    when it says no, ``_check_fields`` finds what is wrong and says so. tests/unit/test_protocol_checks.py holds the
+    two to the same verdicts."""
+    namespace: dict[str, Any] = {}
+    source = (
+        "def valid(value):\n" + "".join(_fields_code(fields, extra, "value", namespace, "    ")) + "    return True\n"
+    )
+    exec(source, namespace)  # noqa: S102 - code made here from the declared fields, never from input
+    return namespace["valid"]
+
+
+def _fields_code(
+    fields: Mapping[str, Field], extra: frozenset[str], var: str, namespace: dict, indent: str
+) -> list[str]:
+    """Lines that return False unless the dict ``var`` has exactly these fields, each as declared."""
     allowed, required = _shape(fields, extra)
-    checks = tuple((name, _value_check(spec)) for name, spec in fields.items())
+    a, r = f"_allowed_{var}", f"_required_{var}"
+    namespace[a], namespace[r] = allowed, required
+    lines = [f"{indent}if not ({var}.keys() <= {a} and {r} <= {var}.keys()):\n", f"{indent}    return False\n"]
+    for i, (name, spec) in enumerate(fields.items()):
+        item, inner = f"{var}_{i}", indent
+        if not spec.required:
+            lines.append(f"{indent}if {name!r} in {var}:\n")
+            inner += "    "
+        lines.append(f"{inner}{item} = {var}[{name!r}]\n")
+        lines += _value_code(spec, item, namespace, inner)
+    return lines
 
-    def valid(value: dict) -> bool:
-        names = value.keys()
-        if not (names <= allowed and required <= names):
-            return False
-        for name, check in checks:
-            if name in value and not check(value[name]):
-                return False
-        return True
 
-    return valid
-
-
-def _value_check(spec: Field) -> Callable[[Any], bool]:
-    """``_check_value``'s rule for one field as a function that answers yes or no."""
-    nullable, low, high = spec.nullable, spec.minimum, spec.maximum
+def _value_code(spec: Field, var: str, namespace: dict, indent: str) -> list[str]:
+    """Lines that return False unless ``var`` is as ``spec`` declares (``_check_value``'s rule)."""
+    if spec.nullable:
+        return [
+            f"{indent}if {var} is not None:\n",
+            *_value_code(replace(spec, nullable=False), var, namespace, indent + "    "),
+        ]
+    if spec.kind == "object":
+        return [f"{indent}if type({var}) is not dict:\n", f"{indent}    return False\n"] + _fields_code(
+            spec.fields, frozenset(), var, namespace, indent
+        )
     if spec.kind == "str":
-        longest, choices = spec.max_len or sys.maxsize, spec.choices
-        if choices:
-            return lambda v: (type(v) is str and len(v) <= longest and v in choices) or (v is None and nullable)
-        return lambda v: (type(v) is str and len(v) <= longest) or (v is None and nullable)
-    if spec.kind == "int":
-        return lambda v: (type(v) is int and low <= v <= high) or (v is None and nullable)
-    if spec.kind == "number":
-        return lambda v: ((type(v) is int or type(v) is float) and low <= v <= high) or (v is None and nullable)
-    inner = _fields_check(spec.fields)
-    return lambda v: (type(v) is dict and inner(v)) or (v is None and nullable)
+        wrong = f"type({var}) is not str"
+        if spec.max_len:
+            wrong += f" or len({var}) > {spec.max_len}"
+        if spec.choices:
+            namespace[f"_choices_{var}"] = spec.choices
+            wrong += f" or {var} not in _choices_{var}"
+    else:
+        number = f" and type({var}) is not float" if spec.kind == "number" else ""
+        wrong = f"(type({var}) is not int{number}) or not {spec.minimum!r} <= {var} <= {spec.maximum!r}"
+    return [f"{indent}if {wrong}:\n", f"{indent}    return False\n"]
 
 
 _VALID = {kind: _fields_check(spec.fields, ENVELOPE_FIELDS) for kind, spec in CLIENT_MESSAGES.items()}
+# (type, phase, sent by a host) -> the fields' check, for every message that may be sent so
+_ALLOWED = {
+    (kind, phase, host): _VALID[kind]
+    for kind, spec in CLIENT_MESSAGES.items()
+    for phase in (AUTH, MEMBER, ADMITTED)
+    for host in (False, True)
+    if _refusal(spec, kind, phase, host) is None
+}
 
 
 def _quote(name: str) -> str:

@@ -174,7 +174,7 @@ class SignalingServer:
     async def placed_here(self) -> dict[str, list[str]]:
         """The rooms this process has sockets in, each with the participants who hold a place there (sockets here,
         in other processes, or dropped within their grace period): for the application to check their access."""
-        return {room: [m.id for m in await self.rooms.members(room)] for room in list(self._local)}
+        return {room: await self.rooms.placed(room) for room in list(self._local)}
 
     async def remove(self, room: str, pid: str) -> bool:
         """Take ``pid`` out of ``room`` now, whichever process holds their socket: the place and its resume token

@@ -483,6 +483,9 @@ class CallTicket(Base):
     """A short-lived, single-use ticket to join one appointment's call (only its SHA-256 is stored)."""
 
     __tablename__ = "call_tickets"
+    __table_args__ = (  # a person's last used ticket in a call (call_access, every second)
+        Index("ix_call_tickets_grant", "appointment_id", "principal_kind", "principal_id", "used_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)

@@ -194,7 +194,9 @@ def _placed(dialect: str) -> Any:
             "SELECT json_extract(value, '$[0]') AS appointment_id, json_extract(value, '$[1]') AS kind,"
             " json_extract(value, '$[2]') AS principal_id FROM json_each(:placed)"
         )
-    return text(sql).columns(appointment_id=Integer, kind=String, principal_id=Integer).subquery("placed")
+    # Materialised: each person's values are read from the parameter once, not again wherever the rule names them.
+    placed = text(sql).columns(appointment_id=Integer, kind=String, principal_id=Integer).cte("placed")
+    return placed.prefix_with("MATERIALIZED")
 
 
 def _times(settings: Settings, now: dt.datetime) -> dict[str, dt.datetime]:
