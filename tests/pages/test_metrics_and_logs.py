@@ -9,6 +9,8 @@ import io
 import json
 import logging
 
+import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vbostotte.app import create_app
@@ -60,6 +62,12 @@ async def test_metrics_count_requests_by_route_name_without_personal_data(web, w
         ]
     )
     await db.commit()
+    # The call socket is counted as it is answered, without a duration (it lasts as long as the call): an upgrade,
+    # and one refused before it for a foreign Origin.
+    socket = await web.client.ws_connect("/ws/calls", origin=web.origin)
+    await socket.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await web.client.ws_connect("/ws/calls", origin="https://elsewhere.example")
 
     response = await web.get("/metrics")
     text = await response.text()
@@ -68,6 +76,9 @@ async def test_metrics_count_requests_by_route_name_without_personal_data(web, w
     assert got[("vb_http_requests_total", (("method", "GET"), ("route", "personal_link"), ("status", "303")))] == 1
     assert got[("vb_http_requests_total", (("method", "GET"), ("route", "unmatched"), ("status", "404")))] == 1
     assert ("vb_http_request_duration_seconds_count", (("route", "citizen_home"),)) in got
+    assert got[("vb_http_requests_total", (("method", "GET"), ("route", "call_socket"), ("status", "101")))] == 1
+    assert got[("vb_http_requests_total", (("method", "GET"), ("route", "call_socket"), ("status", "403")))] == 1
+    assert ("vb_http_request_duration_seconds_count", (("route", "call_socket"),)) not in got
     assert got[("vb_outbox_backlog", ())] == 2
     assert got[("vb_reminder_failures", (("channel", "sms"),))] == 2
     assert got[("vb_outbox_messages", (("channel", "email"), ("status", "sent")))] == 1
