@@ -134,8 +134,9 @@ async def who_must_go(db: AsyncSession, placed: dict[str, list[str]], settings: 
 async def note_activity(db: AsyncSession, session_hashes: list[str], settings: Settings, now: dt.datetime) -> None:
     """Mark these web sessions active (their people are in a call), unless they have ended since the check."""
     if session_hashes:
-        idle_after = now - dt.timedelta(minutes=settings.session_idle_minutes)
-        await db.execute(_TOUCH(), {"ids": session_hashes, "now": now, "idle_after": idle_after})
+        await db.execute(
+            _TOUCH(), {"ids": session_hashes, "now": now, "idle_after": sessions.idle_cutoff(settings, now)}
+        )
 
 
 def _call_open(appointment: Appointment, settings: Settings, now: dt.datetime) -> bool:
@@ -206,7 +207,7 @@ def _times(settings: Settings, now: dt.datetime) -> dict[str, dt.datetime]:
         "latest_start": latest_start,
         "earliest_end": earliest_end,
         "now": now,
-        "idle_after": now - dt.timedelta(minutes=settings.session_idle_minutes),
+        "idle_after": sessions.idle_cutoff(settings, now),
     }
 
 
@@ -247,12 +248,11 @@ def _verdicts(dialect: str, *, door: bool) -> Select:
     allowed = and_(
         call_open,
         held.slot_starts_at == Appointment.starts_at,  # not moved since the ticket was asked for
-        WebSession.expires_at > bindparam("now"),
+        _live_session(),
         or_(
             and_(
                 staff,
                 WebSession.staff_id == placed.c.principal_id,
-                WebSession.last_seen_at >= bindparam("idle_after"),
                 Staff.active.is_(True),
                 Appointment.worker_id == placed.c.principal_id,
             ),
@@ -288,13 +288,20 @@ def _verdicts(dialect: str, *, door: bool) -> Select:
     return statement.where(or_(ended, WebSession.last_seen_at <= bindparam("touch_before")))
 
 
+def _live_session() -> Any:
+    """``sessions.is_live`` in SQL, with the parameters ``now`` and ``idle_after`` (``sessions.idle_cutoff``)."""
+    return and_(
+        WebSession.expires_at > bindparam("now"),
+        or_(WebSession.staff_id.is_(None), WebSession.last_seen_at >= bindparam("idle_after")),
+    )
+
+
 _TOUCH = functools.cache(
     lambda: (
         update(WebSession)
         .where(
             WebSession.id_hash.in_(bindparam("ids", expanding=True)),
-            WebSession.expires_at > bindparam("now"),  # still live: ending a session is never undone by a call
-            or_(WebSession.staff_id.is_(None), WebSession.last_seen_at >= bindparam("idle_after")),
+            _live_session(),  # still live: ending a session is never undone by a call
             WebSession.last_seen_at < bindparam("now"),
         )
         .values(last_seen_at=bindparam("now"))

@@ -100,8 +100,13 @@ async def load_with_person(
 
 def is_live(session: WebSession, settings: Settings, now: dt.datetime) -> bool:
     """Neither past its absolute end nor, for staff, idle too long."""
-    idle_limit = dt.timedelta(minutes=settings.session_idle_minutes)
-    return session.expires_at > now and (session.staff_id is None or now - session.last_seen_at <= idle_limit)
+    return session.expires_at > now and (session.staff_id is None or session.last_seen_at >= idle_cutoff(settings, now))
+
+
+def idle_cutoff(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """A staff session last seen before this is idle too long at ``now`` (also the SQL form of :func:`is_live` in
+    vbostotte/calls/call_access.py)."""
+    return now - dt.timedelta(minutes=settings.session_idle_minutes)
 
 
 def touch_due(last_seen: dt.datetime | None, now: dt.datetime) -> bool:
